@@ -1,0 +1,517 @@
+#include "engine/compiled_policy.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <map>
+
+#include "engine/regex_translate.h"
+
+namespace leakscope {
+
+namespace {
+
+RE2::Options Re2Options() {
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_max_mem(32 << 20);
+  return o;
+}
+
+class Re2Finder : public Finder {
+ public:
+  explicit Re2Finder(std::unique_ptr<RE2> re) : re_(std::move(re)) {
+    anchored_ = std::make_unique<RE2>("(?:" + re_->pattern() + ")", Re2Options());
+  }
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool*) const override {
+    re2::StringPiece sp(text.data(), text.size());
+    re2::StringPiece m;
+    size_t pos = start;
+    while (pos <= text.size()) {
+      if (!re_->Match(sp, pos, text.size(), RE2::UNANCHORED, &m, 1)) break;
+      size_t b = static_cast<size_t>(m.data() - text.data());
+      size_t e = b + m.size();
+      if (e == b) {  // empty matches carry no data; step past them
+        pos = b + 1;
+        continue;
+      }
+      out->push_back(Span{b, e});
+      pos = e;
+    }
+  }
+  bool MatchesWhole(std::string_view text) const override {
+    return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *anchored_);
+  }
+  const char* engine_name() const override { return "re2"; }
+  const RE2& re() const { return *re_; }
+
+ private:
+  std::unique_ptr<RE2> re_;
+  std::unique_ptr<RE2> anchored_;
+};
+
+// PCRE2 runs only patterns RE2 rejects (lookaround, backreferences), with match and depth limits
+// so a hostile body cannot make a scan take more than bounded work.
+class Pcre2Finder : public Finder {
+ public:
+  static StatusOr<std::unique_ptr<Pcre2Finder>> Make(const std::string& pattern, uint32_t match_limit,
+                                                     uint32_t depth_limit) {
+    int err = 0;
+    PCRE2_SIZE err_off = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &err_off, nullptr);
+    if (code == nullptr) {
+      PCRE2_UCHAR buf[256];
+      pcre2_get_error_message(err, buf, sizeof(buf));
+      return InvalidArgumentError("invalid regex \"" + pattern + "\": " + reinterpret_cast<char*>(buf));
+    }
+    auto f = std::unique_ptr<Pcre2Finder>(new Pcre2Finder());
+    f->code_ = code;
+    f->pattern_ = pattern;
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is the fallback
+    f->mctx_ = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(f->mctx_, match_limit);
+    pcre2_set_depth_limit(f->mctx_, depth_limit);
+    pcre2_set_heap_limit(f->mctx_, 20 * 1024);  // KiB
+    return f;
+  }
+  ~Pcre2Finder() override {
+    pcre2_match_context_free(mctx_);
+    pcre2_code_free(code_);
+  }
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+    pcre2_match_data* md = MatchData();
+    size_t pos = start;
+    while (pos <= text.size()) {
+      int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos, 0, md, mctx_);
+      if (rc < 0) {
+        if (rc != PCRE2_ERROR_NOMATCH && limit_hit != nullptr) *limit_hit = true;
+        break;
+      }
+      PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+      size_t b = ov[0], e = ov[1];
+      if (e <= b) {
+        pos = std::max(b, pos) + 1;
+        continue;
+      }
+      out->push_back(Span{b, e});
+      pos = e;
+    }
+  }
+  bool MatchesWhole(std::string_view text) const override {
+    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
+                         PCRE2_ANCHORED | PCRE2_ENDANCHORED, MatchData(), mctx_);
+    return rc >= 0;
+  }
+  const char* engine_name() const override { return "pcre2"; }
+
+ private:
+  // One match-data block per thread, sized for the whole match only: allocating one per call
+  // showed up in profiles, and a finder is shared read-only between transactions.
+  static pcre2_match_data* MatchData() {
+    struct Holder {
+      pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+      ~Holder() { pcre2_match_data_free(md); }
+    };
+    static thread_local Holder holder;
+    return holder.md;
+  }
+
+  Pcre2Finder() = default;
+ public:
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  pcre2_code* code_ = nullptr;
+  pcre2_match_context* mctx_ = nullptr;
+};
+
+class InternalFinder : public Finder {
+ public:
+  explicit InternalFinder(std::unique_ptr<InternalMatcher> m) : m_(std::move(m)) {}
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool*) const override {
+    m_->FindAll(text, start, out);
+  }
+  bool MatchesWhole(std::string_view text) const override { return m_->MatchesWhole(text); }
+  const char* engine_name() const override { return "internal"; }
+
+ private:
+  std::unique_ptr<InternalMatcher> m_;
+};
+
+// A pattern RE2 accepts whose language contains the PCRE pattern's: lookaround groups are
+// dropped (they only narrow matches) and backreferences become "anything". It lets PCRE2-only
+// patterns join the RE2::Set prefilter, so the backtracking engine runs only on text where the
+// relaxed form already matched. Returns "" when the pattern uses syntax this does not handle.
+std::string RelaxForPrefilter(const std::string& p) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      if (i + 1 >= p.size()) return "";
+      char n = p[i + 1];
+      if (!in_class && n >= '1' && n <= '9') {
+        out += "(?s:.*)";
+        ++i;
+        while (i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '9') ++i;
+        continue;
+      }
+      if (n == 'k' || n == 'g') return "";
+      out += c;
+      out += n;
+      ++i;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out += c;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out += c;
+      if (i + 1 < p.size() && p[i + 1] == '^') out += p[++i];
+      if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];
+      continue;
+    }
+    if (p.compare(i, 3, "(?=") == 0 || p.compare(i, 3, "(?!") == 0 || p.compare(i, 4, "(?<=") == 0 ||
+        p.compare(i, 4, "(?<!") == 0) {
+      // Skip the whole group, honouring escapes, classes and nesting.
+      int depth = 0;
+      bool cls = false;
+      for (; i < p.size(); ++i) {
+        char d = p[i];
+        if (d == '\\') { ++i; continue; }
+        if (cls) { if (d == ']') cls = false; continue; }
+        if (d == '[') { cls = true; continue; }
+        if (d == '(') ++depth;
+        if (d == ')' && --depth == 0) break;
+      }
+      if (depth != 0) return "";
+      // A quantifier on a dropped zero-width group would now apply to nothing.
+      if (i + 1 < p.size() && (p[i + 1] == '*' || p[i + 1] == '+' || p[i + 1] == '?' || p[i + 1] == '{')) return "";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool WholeTextTest::Test(const CompiledPolicy& cp, std::string_view candidate) const {
+  switch (kind) {
+    case Kind::kEquals: return candidate == text;
+    case Kind::kEqualsInsensitive: return EqualsIgnoreCase(candidate, text);
+    case Kind::kFinder: return cp.finders()[finder]->MatchesWhole(candidate);
+  }
+  return false;
+}
+
+std::string NormalizeMimeType(std::string_view content_type) {
+  size_t semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  std::string out(t);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+struct CompiledPolicy::PrefilterSet {
+  explicit PrefilterSet(const RE2::Options& o) : set(o, RE2::UNANCHORED) {}
+  RE2::Set set;
+};
+
+CompiledPolicy::~CompiledPolicy() = default;
+
+StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(Policy policy, CompileOptions options) {
+  std::shared_ptr<CompiledPolicy> cp(new CompiledPolicy());
+  cp->policy_ = std::move(policy);
+  cp->options_ = options;
+  Status s = cp->Build();
+  if (!s.ok()) return s;
+  return std::shared_ptr<const CompiledPolicy>(std::move(cp));
+}
+
+StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
+  std::unique_ptr<Finder> finder;
+  switch (rule.kind) {
+    case RuleKind::kRaw:
+    case RuleKind::kRawInsensitive:
+    case RuleKind::kExcept:
+    case RuleKind::kExceptInsensitive: {
+      // Literals run on RE2 too: one engine, and they join the RE2::Set prefilter.
+      bool insensitive = rule.kind == RuleKind::kRawInsensitive || rule.kind == RuleKind::kExceptInsensitive;
+      std::string pattern = (insensitive ? "(?i)" : "") + RE2::QuoteMeta(rule.text);
+      auto re = std::make_unique<RE2>(pattern, Re2Options());
+      if (!re->ok()) return InternalError(rule.field_path + ": " + re->error());
+      finder = std::make_unique<Re2Finder>(std::move(re));
+      break;
+    }
+    case RuleKind::kRegex:
+    case RuleKind::kExceptRegex: {
+      auto t = TranslateRegex(rule.text);
+      if (!t.ok()) return InvalidArgumentError(rule.field_path + ": " + t.status().message());
+      if (t->engine == RegexEngine::kRe2) {
+        auto re = std::make_unique<RE2>(t->pattern, Re2Options());
+        if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
+        finder = std::make_unique<Re2Finder>(std::move(re));
+      } else {
+        auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
+        if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
+        finder = std::move(*p);
+      }
+      break;
+    }
+    case RuleKind::kInternal: {
+      auto m = MakeInternalMatcher(rule.internal_name, rule.internal_options);
+      if (!m.ok()) return Status(m.status().code(), rule.field_path + ": " + m.status().message());
+      finder = std::make_unique<InternalFinder>(std::move(*m));
+      break;
+    }
+    default:
+      return InternalError(rule.field_path + ": not a finder rule");
+  }
+  finders_.push_back(std::move(finder));
+  finder_owner_.push_back(owner);
+  finder_correlate_.push_back(-1);
+  return static_cast<int>(finders_.size() - 1);
+}
+
+StatusOr<WholeTextTest> CompiledPolicy::AddWholeTextTest(const MatchRule& rule, int owner) {
+  WholeTextTest t;
+  switch (rule.kind) {
+    case RuleKind::kRaw:
+    case RuleKind::kExcept:
+      t.kind = WholeTextTest::Kind::kEquals;
+      t.text = rule.text;
+      return t;
+    case RuleKind::kRawInsensitive:
+    case RuleKind::kExceptInsensitive:
+      t.kind = WholeTextTest::Kind::kEqualsInsensitive;
+      t.text = rule.text;
+      return t;
+    default: {
+      auto f = AddFinder(rule, owner);
+      if (!f.ok()) return f.status();
+      t.kind = WholeTextTest::Kind::kFinder;
+      t.finder = *f;
+      return t;
+    }
+  }
+}
+
+Status CompiledPolicy::Build() {
+  const int n = static_cast<int>(policy_.categories.size());
+  categories_.resize(n);
+  std::vector<int> secondary_finders;  // finders that are never prefiltered away from a category
+  for (int c = 0; c < n; ++c) {
+    const Category& cat = policy_.categories[c];
+    CompiledCategory& cc = categories_[c];
+    cc.name = cat.name;
+    cc.tag = cat.tag;
+    for (const MatchRule& rule : cat.rules) {
+      switch (rule.kind) {
+        case RuleKind::kRaw:
+        case RuleKind::kRawInsensitive:
+        case RuleKind::kRegex:
+        case RuleKind::kInternal: {
+          auto f = AddFinder(rule, c);
+          if (!f.ok()) return f.status();
+          cc.finders.push_back(*f);
+          break;
+        }
+        case RuleKind::kExcept:
+        case RuleKind::kExceptInsensitive:
+        case RuleKind::kExceptRegex: {
+          auto t = AddWholeTextTest(rule, -1);
+          if (!t.ok()) return t.status();
+          cc.excepts.push_back(*t);
+          break;
+        }
+        case RuleKind::kAnd: {
+          std::vector<WholeTextTest> group;
+          for (const MatchRule& r : rule.nested) {
+            auto t = AddWholeTextTest(r, -1);
+            if (!t.ok()) return t.status();
+            group.push_back(*t);
+          }
+          cc.ands.push_back(std::move(group));
+          break;
+        }
+        case RuleKind::kCorrelate: {
+          CompiledCorrelate corr;
+          corr.interest = rule.interest;
+          corr.max_distance = rule.max_distance;
+          if (!rule.match_group.empty()) {
+            for (int k = 0; k < n; ++k) {
+              if (policy_.categories[k].name == rule.match_group) corr.match_group = k;
+            }
+          } else {
+            for (const MatchRule& r : rule.nested) {
+              if (r.kind == RuleKind::kExcept || r.kind == RuleKind::kExceptInsensitive ||
+                  r.kind == RuleKind::kExceptRegex || r.kind == RuleKind::kAnd) {
+                return UnimplementedError("not supported yet: " + r.field_path + " (" + RuleKindName(r.kind) +
+                                          " inside correlate matches)");
+              }
+              auto f = AddFinder(r, c);
+              if (!f.ok()) return f.status();
+              finder_correlate_[*f] = static_cast<int>(cc.correlates.size());
+              corr.finders.push_back(*f);
+            }
+          }
+          cc.correlates.push_back(std::move(corr));
+          break;
+        }
+      }
+    }
+  }
+  for (int c = 0; c < n; ++c) {
+    for (const CompiledCorrelate& corr : categories_[c].correlates) {
+      if (corr.match_group >= 0) categories_[corr.match_group].correlated_by.push_back(c);
+    }
+  }
+
+  // Endpoint globs, general -> specific.
+  for (size_t e = 0; e < policy_.endpoints.size(); ++e) {
+    for (const std::string& g : policy_.endpoints[e].matches) {
+      auto glob = PathGlob::Parse(g);
+      if (!glob.ok()) return glob.status();
+      globs_.push_back(EndpointGlob{std::move(*glob), static_cast<int>(e)});
+    }
+  }
+  std::stable_sort(globs_.begin(), globs_.end(), [](const EndpointGlob& a, const EndpointGlob& b) {
+    return PathGlob::CompareSpecificity(a.glob, b.glob) < 0;
+  });
+
+  // Prefilter set over the RE2 finders that search (owner >= 0).
+  RE2::Options opts = Re2Options();
+  opts.set_max_mem(64 << 20);
+  set_ = std::make_unique<PrefilterSet>(opts);
+  set_index_of_finder_.assign(finders_.size(), -1);
+  for (size_t f = 0; f < finders_.size(); ++f) {
+    if (finder_owner_[f] < 0) continue;
+    std::string pattern;
+    if (auto* re2f = dynamic_cast<Re2Finder*>(finders_[f].get())) {
+      pattern = re2f->re().pattern();
+    } else if (auto* pf = dynamic_cast<Pcre2Finder*>(finders_[f].get())) {
+      pattern = RelaxForPrefilter(pf->pattern());
+      if (pattern.empty() || !RE2(pattern, Re2Options()).ok()) continue;
+    } else {
+      continue;
+    }
+    std::string err;
+    int idx = set_->set.Add(pattern, &err);
+    if (idx < 0) continue;  // not fatal: the finder simply always runs
+    set_index_of_finder_[f] = idx;
+    finder_of_set_index_.push_back(static_cast<int>(f));
+  }
+  if (finder_of_set_index_.empty() || !set_->set.Compile()) {
+    set_.reset();
+    set_index_of_finder_.assign(finders_.size(), -1);
+  }
+  return Status::Ok();
+}
+
+bool CompiledPolicy::Prefilter(std::string_view text, std::vector<bool>* may_match) const {
+  if (!set_) return false;
+  std::vector<int> hits;
+  RE2::Set::ErrorInfo info;
+  bool any = set_->set.Match(re2::StringPiece(text.data(), text.size()), &hits, &info);
+  if (!any && info.kind != RE2::Set::kNoError) return false;
+  may_match->assign(finders_.size(), false);
+  for (int h : hits) (*may_match)[finder_of_set_index_[h]] = true;
+  return true;
+}
+
+ResolvedEndpoint CompiledPolicy::Resolve(std::string_view target) const {
+  ResolvedEndpoint out;
+  struct Merged {
+    MatchConfig config;
+    int order = 0;
+  };
+  std::map<std::string, Merged> merged;
+  std::optional<ReportStyle> ep_style;
+  std::optional<uint32_t> ep_bits;
+  int order = 0;
+  std::vector<bool> applied(policy_.endpoints.size(), false);
+  for (const EndpointGlob& eg : globs_) {
+    if (!eg.glob.Matches(target)) continue;
+    out.matched = true;
+    out.policy_path = eg.glob.Display(target);
+    if (applied[eg.endpoint]) continue;
+    applied[eg.endpoint] = true;
+    const Endpoint& ep = policy_.endpoints[eg.endpoint];
+    if (ep.report_style) ep_style = ep.report_style;
+    if (ep.report_bits) ep_bits = ep.report_bits;
+    for (const std::string& key : ep.config_order) {
+      const MatchConfig& mc = ep.config.at(key);
+      auto it = merged.find(key);
+      if (it == merged.end()) {
+        merged[key] = Merged{mc, order++};
+        continue;
+      }
+      MatchConfig& m = it->second.config;
+      if (mc.action) { m.action = mc.action; m.redact_mask = mc.redact_mask; }
+      if (mc.content_types) m.content_types = mc.content_types;
+      if (mc.contexts) m.contexts = mc.contexts;
+      if (mc.search) m.search = mc.search;
+      if (mc.report_style) m.report_style = mc.report_style;
+      if (mc.report_bits) m.report_bits = mc.report_bits;
+      if (mc.matcher) m.matcher = mc.matcher;
+      if (mc.name) m.name = mc.name;
+      if (!mc.ignore.empty()) m.ignore = mc.ignore;
+    }
+  }
+  std::vector<std::pair<int, ResolvedCategory>> ordered;
+  for (const auto& [key, mg] : merged) {
+    const MatchConfig& m = mg.config;
+    ResolvedCategory rc;
+    std::string cat_name = m.matcher.value_or(key);
+    for (size_t c = 0; c < categories_.size(); ++c) {
+      if (categories_[c].name == cat_name) rc.category = static_cast<int>(c);
+    }
+    if (rc.category < 0) continue;  // validated at load; defensive
+    rc.report_name = m.name.value_or(key);
+    rc.action = m.action.value_or(Action::kAlert);
+    if (rc.action == Action::kIgnore) continue;
+    rc.redact_mask = m.redact_mask.value_or("");
+    if (m.content_types) rc.content_types = *m.content_types;
+    if (m.contexts) rc.contexts = *m.contexts;
+    rc.search = m.search.value_or(kSearchBodies);
+    rc.report_style = m.report_style ? *m.report_style : ep_style ? *ep_style : policy_.report_style;
+    rc.report_bits = m.report_bits ? *m.report_bits : ep_bits ? *ep_bits : policy_.report_bits;
+    rc.ignore = m.ignore;
+    ordered.emplace_back(mg.order, std::move(rc));
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [o, rc] : ordered) out.categories.push_back(std::move(rc));
+  return out;
+}
+
+std::string CompiledPolicy::ParserForContentType(std::string_view content_type) const {
+  std::string mime = NormalizeMimeType(content_type);
+  auto it = policy_.content_types.find(mime);
+  if (it != policy_.content_types.end()) return it->second;
+  // Unlisted types: structured suffixes first, then LeakSignal's fallback, the text parser.
+  if (mime.size() > 5 && mime.compare(mime.size() - 5, 5, "+json") == 0) return "json";
+  return "text";
+}
+
+}  // namespace leakscope

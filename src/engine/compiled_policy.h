@@ -1,0 +1,147 @@
+// CompiledPolicy: a Policy turned into ready-to-run matchers plus endpoint resolution.
+//
+// Compilation happens once per policy (load or update); transactions share the result
+// read-only. Every positive rule becomes a Finder; all RE2 finders also feed one RE2::Set that
+// tells, in a single pass, which of them can match a piece of text at all, so the cost of a
+// policy grows far slower than one pass per category.
+#ifndef LEAKSCOPE_ENGINE_COMPILED_POLICY_H_
+#define LEAKSCOPE_ENGINE_COMPILED_POLICY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/internal_matcher.h"
+#include "engine/path_glob.h"
+#include "engine/policy.h"
+#include "engine/span.h"
+#include "engine/status.h"
+
+
+namespace leakscope {
+
+struct CompileOptions {
+  // Longest match the streaming scanner guarantees to find across block boundaries; longer
+  // matches may be cut at a block boundary. Also bounds per-stream memory.
+  size_t max_match_bytes = 4096;
+  // Bytes scanned per block of a long segment (memory per stream is ~ block + window).
+  size_t block_bytes = 64 * 1024;
+  // Backtracking limits for PCRE2 patterns (only patterns RE2 cannot express).
+  uint32_t pcre2_match_limit = 200000;
+  uint32_t pcre2_depth_limit = 2000;
+};
+
+// Finds non-overlapping matches of one rule in text.
+class Finder {
+ public:
+  virtual ~Finder() = default;
+  // Appends matches starting at or after `start` (text before it is context). Sets *limit_hit
+  // if a resource limit stopped the search early.
+  virtual void FindAll(std::string_view text, size_t start, std::vector<Span>* out,
+                       bool* limit_hit) const = 0;
+  // True if all of `text` is one match (used by except_regex and `and`).
+  virtual bool MatchesWhole(std::string_view text) const = 0;
+  virtual const char* engine_name() const = 0;
+};
+
+// A rule that filters a candidate match by its whole text (except*, `and` members).
+struct WholeTextTest {
+  enum class Kind { kEquals, kEqualsInsensitive, kFinder } kind = Kind::kEquals;
+  std::string text;
+  int finder = -1;  // index into CompiledPolicy::finders() for kFinder
+  bool Test(const class CompiledPolicy& cp, std::string_view candidate) const;
+};
+
+struct CompiledCorrelate {
+  CorrelateInterest interest = CorrelateInterest::kPrimary;
+  uint64_t max_distance = 0;
+  std::vector<int> finders;  // secondary finders (from `matches`)
+  int match_group = -1;      // or: category index whose matches are the secondaries
+};
+
+struct CompiledCategory {
+  std::string name;
+  std::string tag;
+  std::vector<int> finders;              // positive rules
+  std::vector<WholeTextTest> excepts;    // drop the match if any test passes
+  std::vector<std::vector<WholeTextTest>> ands;  // keep only if every test of every group passes
+  std::vector<CompiledCorrelate> correlates;
+  std::vector<int> correlated_by;        // categories using this one as match_group
+};
+
+// The configuration of one category for one endpoint, after general-to-specific overriding.
+struct ResolvedCategory {
+  int category = -1;        // index into CompiledPolicy::categories()
+  std::string report_name;  // config key, or its `name:`
+  Action action = Action::kAlert;
+  std::string redact_mask;
+  std::vector<std::string> content_types;  // empty: all
+  ContextFilter contexts;
+  SearchMask search = kSearchBodies;
+  ReportStyle report_style = ReportStyle::kRaw;
+  uint32_t report_bits = 64;
+  std::vector<std::string> ignore;
+};
+
+struct ResolvedEndpoint {
+  bool matched = false;
+  std::string policy_path;  // display form of the most specific matching glob
+  std::vector<ResolvedCategory> categories;
+};
+
+class CompiledPolicy {
+ public:
+  static StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(Policy policy,
+                                                                 CompileOptions options = {});
+  ~CompiledPolicy();
+
+  const Policy& policy() const { return policy_; }
+  const CompileOptions& options() const { return options_; }
+  const std::vector<std::unique_ptr<Finder>>& finders() const { return finders_; }
+  const std::vector<CompiledCategory>& categories() const { return categories_; }
+  // The category a searching finder belongs to (-1 for finders used only as whole-text tests).
+  int finder_owner(int finder) const { return finder_owner_[finder]; }
+  // -1 for a category's positive rule; j for a secondary rule of the owner's correlate j.
+  int finder_correlate(int finder) const { return finder_correlate_[finder]; }
+
+  // Endpoint configuration for `target` = authority + path.
+  ResolvedEndpoint Resolve(std::string_view target) const;
+
+  // Which RE2 finders can match somewhere in `text` (a superset filter). Returns false if the
+  // prefilter could not run (e.g. DFA memory budget exceeded); callers then run every finder.
+  bool Prefilter(std::string_view text, std::vector<bool>* may_match) const;
+  bool prefiltered(int finder) const { return set_index_of_finder_[finder] >= 0; }
+
+  // Parser for a Content-Type header value ("text", "json", "grpc", "none").
+  std::string ParserForContentType(std::string_view content_type) const;
+
+ private:
+  CompiledPolicy() = default;
+  Status Build();
+  StatusOr<int> AddFinder(const MatchRule& rule, int owner);
+  StatusOr<WholeTextTest> AddWholeTextTest(const MatchRule& rule, int owner);
+
+  Policy policy_;
+  CompileOptions options_;
+  std::vector<std::unique_ptr<Finder>> finders_;
+  std::vector<int> finder_owner_;
+  std::vector<int> finder_correlate_;
+  std::vector<CompiledCategory> categories_;
+  struct EndpointGlob {
+    PathGlob glob;
+    int endpoint;
+  };
+  std::vector<EndpointGlob> globs_;  // sorted general -> specific
+  struct PrefilterSet;  // wraps re2::RE2::Set, a nested class that cannot be forward-declared
+  std::unique_ptr<PrefilterSet> set_;
+  std::vector<int> set_index_of_finder_;
+  std::vector<int> finder_of_set_index_;
+};
+
+// Lower-cased MIME type without parameters: "Application/JSON; charset=utf-8" -> "application/json".
+std::string NormalizeMimeType(std::string_view content_type);
+
+}  // namespace leakscope
+
+#endif  // LEAKSCOPE_ENGINE_COMPILED_POLICY_H_

@@ -1,0 +1,376 @@
+#include "engine/json_tokenizer.h"
+
+namespace leakscope {
+
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsNumberByte(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+size_t EncodeUtf8(uint32_t cp, char* out) {
+  if (cp < 0x80) { out[0] = static_cast<char>(cp); return 1; }
+  if (cp < 0x800) {
+    out[0] = static_cast<char>(0xC0 | (cp >> 6));
+    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = static_cast<char>(0xE0 | (cp >> 12));
+    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = static_cast<char>(0xF0 | (cp >> 18));
+  out[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = static_cast<char>(0x80 | (cp & 0x3F));
+  return 4;
+}
+constexpr uint32_t kReplacementChar = 0xFFFD;
+
+}  // namespace
+
+JsonTokenizer::JsonTokenizer(Sink* sink, Limits limits) : sink_(sink), limits_(limits) {}
+
+void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
+  if (failed_) return;
+  failed_ = true;
+  error_ = message + " at byte " + std::to_string(offset);
+  error_offset_ = offset;
+}
+
+std::string JsonTokenizer::CurrentPath() const {
+  std::string out;
+  for (const Frame& f : stack_) {
+    if (f.is_array) {
+      out += "[" + std::to_string(f.index) + "]";
+    } else {
+      if (!out.empty()) out += ".";
+      out += f.key;
+      if (f.key_truncated) out += "...";
+    }
+  }
+  return out;
+}
+
+void JsonTokenizer::AppendKey(std::string_view decoded) {
+  if (stack_.empty()) return;
+  Frame& f = stack_.back();
+  size_t room = limits_.max_key_bytes > f.key.size() ? limits_.max_key_bytes - f.key.size() : 0;
+  if (decoded.size() > room) {
+    f.key.append(decoded.substr(0, room));
+    f.key_truncated = true;
+  } else {
+    f.key.append(decoded);
+  }
+}
+
+void JsonTokenizer::EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) {
+  if (decoded.empty()) return;
+  if (in_key_) AppendKey(decoded);
+  sink_->OnScalarData(decoded, raw_begin, raw_end);
+}
+
+void JsonTokenizer::ValueDone() {
+  if (stack_.empty()) {
+    ++documents_;
+    state_ = State::kTopLevel;
+  } else {
+    state_ = State::kCommaOrEnd;
+  }
+}
+
+// Starts the value whose first byte is `c`; returns false on a syntax error.
+bool JsonTokenizer::BeginValue(char c, uint64_t offset) {
+  switch (c) {
+    case '{':
+    case '[':
+      if (stack_.size() >= limits_.max_depth) {
+        Fail("JSON nested deeper than " + std::to_string(limits_.max_depth) + " levels", offset);
+        return false;
+      }
+      stack_.push_back(Frame{c == '[', 0, {}, false});
+      state_ = c == '[' ? State::kValueOrEnd : State::kKeyOrEnd;
+      return true;
+    case '"':
+      in_key_ = false;
+      state_ = State::kString;
+      sink_->OnScalarBegin(false, false, offset + 1);
+      return true;
+    case 't':
+      literal_ = "true";
+      break;
+    case 'f':
+      literal_ = "false";
+      break;
+    case 'n':
+      literal_ = "null";
+      break;
+    default:
+      if (c == '-' || (c >= '0' && c <= '9')) {
+        state_ = State::kNumber;
+        sink_->OnScalarBegin(false, true, offset);
+        return true;
+      }
+      Fail(std::string("unexpected character '") + (c >= 0x20 && c < 0x7f ? std::string(1, c) : "?") + "'", offset);
+      return false;
+  }
+  literal_pos_ = 1;
+  state_ = State::kLiteral;
+  return true;
+}
+
+bool JsonTokenizer::Feed(std::string_view chunk) {
+  if (failed_) return false;
+  const size_t n = chunk.size();
+  size_t i = 0;
+  while (i < n) {
+    const uint64_t off = offset_ + i;
+    const char c = chunk[i];
+    switch (state_) {
+      case State::kString: {
+        // Fast path: a verbatim run up to the next quote, backslash or end of chunk.
+        size_t j = i;
+        while (j < n && chunk[j] != '"' && chunk[j] != '\\') ++j;
+        if (j > i) {
+          if (pending_high_surrogate_ != 0) {
+            char buf[4];
+            size_t len = EncodeUtf8(kReplacementChar, buf);
+            pending_high_surrogate_ = 0;
+            EmitDecoded(std::string_view(buf, len), pending_high_offset_, pending_high_offset_ + 6);
+          }
+          EmitDecoded(chunk.substr(i, j - i), off, offset_ + j);
+          i = j;
+          continue;
+        }
+        if (c == '\\') {
+          escape_start_ = off;
+          state_ = State::kEscape;
+          ++i;
+          continue;
+        }
+        // closing quote
+        if (pending_high_surrogate_ != 0) {
+          char buf[4];
+          size_t len = EncodeUtf8(kReplacementChar, buf);
+          pending_high_surrogate_ = 0;
+          EmitDecoded(std::string_view(buf, len), pending_high_offset_, pending_high_offset_ + 6);
+        }
+        sink_->OnScalarEnd(off);
+        ++i;
+        if (in_key_) {
+          in_key_ = false;
+          state_ = State::kColon;
+        } else {
+          ValueDone();
+        }
+        continue;
+      }
+      case State::kEscape: {
+        char decoded = 0;
+        switch (c) {
+          case '"': decoded = '"'; break;
+          case '\\': decoded = '\\'; break;
+          case '/': decoded = '/'; break;
+          case 'b': decoded = '\b'; break;
+          case 'f': decoded = '\f'; break;
+          case 'n': decoded = '\n'; break;
+          case 'r': decoded = '\r'; break;
+          case 't': decoded = '\t'; break;
+          case 'u':
+            unicode_value_ = 0;
+            unicode_digits_ = 0;
+            state_ = State::kUnicode;
+            ++i;
+            continue;
+          default:
+            Fail("invalid escape in string", off);
+            return false;
+        }
+        if (pending_high_surrogate_ != 0) {
+          char buf[4];
+          size_t len = EncodeUtf8(kReplacementChar, buf);
+          pending_high_surrogate_ = 0;
+          EmitDecoded(std::string_view(buf, len), pending_high_offset_, pending_high_offset_ + 6);
+        }
+        EmitDecoded(std::string_view(&decoded, 1), escape_start_, off + 1);
+        state_ = State::kString;
+        ++i;
+        continue;
+      }
+      case State::kUnicode: {
+        int h = HexValue(c);
+        if (h < 0) {
+          Fail("invalid \\u escape in string", off);
+          return false;
+        }
+        unicode_value_ = (unicode_value_ << 4) | static_cast<uint32_t>(h);
+        ++i;
+        if (++unicode_digits_ < 4) continue;
+        state_ = State::kString;
+        uint32_t cp = unicode_value_;
+        char buf[8];
+        size_t len = 0;
+        uint64_t raw_begin = escape_start_;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (pending_high_surrogate_ != 0) {
+            len = EncodeUtf8(kReplacementChar, buf);
+            EmitDecoded(std::string_view(buf, len), pending_high_offset_, pending_high_offset_ + 6);
+          }
+          pending_high_surrogate_ = cp;
+          pending_high_offset_ = escape_start_;
+          continue;
+        }
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          if (pending_high_surrogate_ != 0) {
+            cp = 0x10000 + ((pending_high_surrogate_ - 0xD800) << 10) + (cp - 0xDC00);
+            raw_begin = pending_high_offset_;
+            pending_high_surrogate_ = 0;
+          } else {
+            cp = kReplacementChar;
+          }
+        } else if (pending_high_surrogate_ != 0) {
+          len = EncodeUtf8(kReplacementChar, buf);
+          pending_high_surrogate_ = 0;
+          EmitDecoded(std::string_view(buf, len), pending_high_offset_, pending_high_offset_ + 6);
+        }
+        len = EncodeUtf8(cp, buf);
+        EmitDecoded(std::string_view(buf, len), raw_begin, offset_ + i);
+        continue;
+      }
+      case State::kNumber: {
+        size_t j = i;
+        while (j < n && IsNumberByte(chunk[j])) ++j;
+        if (j > i) {
+          sink_->OnScalarData(chunk.substr(i, j - i), off, offset_ + j);
+          i = j;
+          continue;
+        }
+        sink_->OnScalarEnd(off);
+        ValueDone();
+        continue;  // re-examine this byte in the new state
+      }
+      case State::kLiteral: {
+        if (literal_[literal_pos_] == '\0') {
+          ValueDone();
+          continue;
+        }
+        if (c != literal_[literal_pos_]) {
+          Fail("invalid literal", off);
+          return false;
+        }
+        ++literal_pos_;
+        ++i;
+        if (literal_[literal_pos_] == '\0') ValueDone();
+        continue;
+      }
+      default:
+        break;
+    }
+    // Structural states: skip whitespace first.
+    if (IsSpace(c)) {
+      ++i;
+      continue;
+    }
+    switch (state_) {
+      case State::kTopLevel:
+      case State::kValue:
+        if (!BeginValue(c, off)) return false;
+        if (state_ == State::kNumber) continue;  // the first digit is part of the number
+        break;
+      case State::kValueOrEnd:
+        if (c == ']') {
+          stack_.pop_back();
+          ValueDone();
+        } else if (!BeginValue(c, off)) {
+          return false;
+        } else if (state_ == State::kNumber) {
+          continue;
+        }
+        break;
+      case State::kKeyOrEnd:
+      case State::kKey:
+        if (c == '}' && state_ == State::kKeyOrEnd) {
+          stack_.pop_back();
+          ValueDone();
+        } else if (c == '"') {
+          Frame& f = stack_.back();
+          f.key.clear();
+          f.key_truncated = false;
+          in_key_ = true;
+          state_ = State::kString;
+          sink_->OnScalarBegin(true, false, off + 1);
+        } else {
+          Fail("expected an object key", off);
+          return false;
+        }
+        break;
+      case State::kColon:
+        if (c != ':') {
+          Fail("expected ':'", off);
+          return false;
+        }
+        state_ = State::kValue;
+        break;
+      case State::kCommaOrEnd: {
+        Frame& f = stack_.back();
+        if (c == ',') {
+          if (f.is_array) {
+            ++f.index;
+            state_ = State::kValue;
+          } else {
+            state_ = State::kKey;
+          }
+        } else if ((c == ']' && f.is_array) || (c == '}' && !f.is_array)) {
+          stack_.pop_back();
+          ValueDone();
+        } else {
+          Fail("expected ',' or end of container", off);
+          return false;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    ++i;
+  }
+  offset_ += n;
+  return true;
+}
+
+bool JsonTokenizer::Finish() {
+  if (failed_) return false;
+  switch (state_) {
+    case State::kNumber:
+      sink_->OnScalarEnd(offset_);
+      ValueDone();
+      break;
+    case State::kLiteral:
+      if (literal_[literal_pos_] == '\0') ValueDone();
+      break;
+    case State::kString:
+    case State::kEscape:
+    case State::kUnicode:
+      sink_->OnScalarEnd(offset_);
+      in_key_ = false;
+      Fail("truncated JSON: input ended inside a string", offset_);
+      return false;
+    default:
+      break;
+  }
+  if (state_ != State::kTopLevel) {
+    Fail("truncated JSON: input ended inside a value", offset_);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace leakscope

@@ -1,0 +1,112 @@
+// JsonTokenizer: an incremental JSON tokenizer that never buffers the body.
+//
+// Bodies arrive in chunks split at arbitrary bytes (inside strings, escapes or UTF-8 sequences),
+// so the tokenizer is a byte-level state machine that streams decoded string contents to a sink
+// and keeps only the current path (with bounded key lengths) and a bounded nesting stack.
+// Several concatenated documents (NDJSON, `{}{}`) are accepted. Hand-written because the JSON
+// libraries available (nlohmann, jsoncpp, RapidJSON's SAX needs whole strings) either buffer
+// whole documents or whole strings, and a single 100 MiB string must not be held in memory.
+#ifndef LEAKSCOPE_ENGINE_JSON_TOKENIZER_H_
+#define LEAKSCOPE_ENGINE_JSON_TOKENIZER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace leakscope {
+
+class JsonTokenizer {
+ public:
+  // Receives scalar contents. Offsets are raw byte offsets in the body.
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    // A string (key or value) or number begins; `raw_offset` is its first content byte.
+    virtual void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) = 0;
+    // Decoded bytes of the current scalar, which came from raw bytes [raw_begin, raw_end).
+    // Verbatim runs have equal lengths; a decoded escape has a shorter decoded form.
+    virtual void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) = 0;
+    // The scalar ended; `raw_end` is one past its last content byte.
+    virtual void OnScalarEnd(uint64_t raw_end) = 0;
+  };
+
+  struct Limits {
+    size_t max_depth = 512;        // deeper nesting is a parse error (the rest is not JSON-parsed)
+    size_t max_key_bytes = 256;    // key text kept for paths; longer keys are truncated
+  };
+
+  JsonTokenizer(Sink* sink, Limits limits);
+  explicit JsonTokenizer(Sink* sink) : JsonTokenizer(sink, Limits()) {}
+
+  // Feeds the next chunk. Returns false once the input is not JSON (see error()); the sink sees
+  // nothing after that, and error_offset() is the raw offset where parsing stopped.
+  bool Feed(std::string_view chunk);
+  // Marks end of input. Returns false if the input ended inside a value (truncated JSON); an open
+  // scalar is ended first so its contents still reach the sink.
+  bool Finish();
+
+  bool failed() const { return failed_; }
+  const std::string& error() const { return error_; }
+  uint64_t error_offset() const { return error_offset_; }
+  uint64_t documents() const { return documents_; }
+
+  // The path of the current scalar, e.g. `users[3].ssn`; for a key, the path of the object member
+  // it names.
+  std::string CurrentPath() const;
+
+ private:
+  enum class State : uint8_t {
+    kValue,          // expecting a value
+    kKeyOrEnd,       // after `{`
+    kKey,            // expecting a key (after `,` in an object)
+    kColon,
+    kCommaOrEnd,     // after a value inside a container
+    kValueOrEnd,     // after `[`
+    kString,
+    kEscape,
+    kUnicode,
+    kNumber,
+    kLiteral,
+    kTopLevel,       // between documents
+  };
+  struct Frame {
+    bool is_array = false;
+    uint64_t index = 0;
+    std::string key;
+    bool key_truncated = false;
+  };
+
+  void Fail(const std::string& message, uint64_t offset);
+  void ValueDone();
+  bool BeginValue(char c, uint64_t offset);
+  void FlushRun(std::string_view chunk, size_t run_start, size_t i);
+  void EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end);
+  void AppendKey(std::string_view decoded);
+
+  Sink* sink_;
+  Limits limits_;
+  State state_ = State::kTopLevel;
+  std::vector<Frame> stack_;
+  uint64_t offset_ = 0;  // raw offset of the next byte
+  bool in_key_ = false;
+  bool failed_ = false;
+  std::string error_;
+  uint64_t error_offset_ = 0;
+  uint64_t documents_ = 0;
+  // escape decoding
+  uint64_t escape_start_ = 0;
+  uint32_t unicode_value_ = 0;
+  int unicode_digits_ = 0;
+  uint32_t pending_high_surrogate_ = 0;
+  uint64_t pending_high_offset_ = 0;
+  // literal (true/false/null) matching
+  const char* literal_ = nullptr;
+  size_t literal_pos_ = 0;
+  // number state: last byte class, for validation of simple shape
+  std::string pending_key_;  // key being collected for the frame
+};
+
+}  // namespace leakscope
+
+#endif  // LEAKSCOPE_ENGINE_JSON_TOKENIZER_H_

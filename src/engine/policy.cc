@@ -1,0 +1,881 @@
+// Policy loading: libyaml document -> Policy, with field paths and line:column in every error.
+
+#include "engine/policy.h"
+
+#include <yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <set>
+
+#include "engine/internal_matcher.h"
+#include "engine/path_glob.h"
+#include "engine/regex_translate.h"
+
+namespace leakscope {
+
+std::string SourceLocation::ToString() const {
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+std::string PolicyWarning::ToString() const {
+  std::string out = field_path.empty() ? std::string("policy") : field_path;
+  out += ": " + message;
+  if (location.line > 0) out += " (line " + location.ToString() + ")";
+  return out;
+}
+
+const char* RuleKindName(RuleKind kind) {
+  switch (kind) {
+    case RuleKind::kRaw: return "raw";
+    case RuleKind::kRawInsensitive: return "raw_insensitive";
+    case RuleKind::kRegex: return "regex";
+    case RuleKind::kInternal: return "internal";
+    case RuleKind::kExcept: return "except";
+    case RuleKind::kExceptInsensitive: return "except_insensitive";
+    case RuleKind::kExceptRegex: return "except_regex";
+    case RuleKind::kAnd: return "and";
+    case RuleKind::kCorrelate: return "correlate";
+  }
+  return "?";
+}
+
+const char* ActionName(Action action) {
+  switch (action) {
+    case Action::kIgnore: return "ignore";
+    case Action::kAlert: return "alert";
+    case Action::kBlock: return "block";
+    case Action::kRedact: return "redact";
+  }
+  return "?";
+}
+
+const char* ReportStyleName(ReportStyle style) {
+  switch (style) {
+    case ReportStyle::kRaw: return "raw";
+    case ReportStyle::kSha256: return "sha256";
+    case ReportStyle::kPartialSha256: return "partial_sha256";
+    case ReportStyle::kNone: return "none";
+  }
+  return "?";
+}
+
+const Category* Policy::FindCategory(std::string_view name) const {
+  for (const Category& c : categories) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> KnownParserNames() { return {"text", "json", "grpc", "none"}; }
+
+namespace {
+
+// The defaults LeakSignal documents for `content_types`.
+std::map<std::string, std::string> DefaultContentTypes() {
+  return {
+      {"text/html", "text"},
+      {"text/plain", "text"},
+      {"text/xml", "text"},
+      {"application/soap+xml", "text"},
+      {"application/atom+xml", "text"},
+      {"application/xhtml+xml", "text"},
+      {"application/vnd.mozilla.xul+xml", "text"},
+      {"application/xml", "text"},
+      {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text"},
+      {"application/vnd.openxmlformats-officedocument.presentationml.presentation", "text"},
+      {"application/grpc", "grpc"},
+      {"application/grpc+proto", "grpc"},
+      {"application/json", "json"},
+      {"application/ld+json", "json"},
+  };
+}
+
+// Fields of LeakSignal's policy schema that this engine does not implement yet. They are refused
+// by name rather than ignored, so a policy never silently does less than its author expects.
+const std::set<std::string>& UnsupportedRootFields() {
+  static const std::set<std::string>* fields = new std::set<std::string>{
+      "services",          "sbac",
+      "body_collection",   "header_collection",
+      "collected_request_headers", "collected_response_headers",
+      "stream_types",      "file_types",
+      "stream_upload_interval", "local_service_name",
+      "peer_service_name", "environment",
+      "streaming_mode",    "parsers",
+      "exploit_detection", "token_extractor",
+  };
+  return *fields;
+}
+
+// Thin view of a libyaml document with error helpers that carry field paths.
+class YamlView {
+ public:
+  explicit YamlView(yaml_document_t* doc) : doc_(doc) {}
+
+  yaml_node_t* Node(int index) const { return yaml_document_get_node(doc_, index); }
+  yaml_node_t* Root() const { return yaml_document_get_root_node(doc_); }
+
+  static SourceLocation Loc(const yaml_node_t* n) {
+    return SourceLocation{static_cast<int>(n->start_mark.line) + 1,
+                          static_cast<int>(n->start_mark.column) + 1};
+  }
+  static bool IsScalar(const yaml_node_t* n) { return n->type == YAML_SCALAR_NODE; }
+  static bool IsMap(const yaml_node_t* n) { return n->type == YAML_MAPPING_NODE; }
+  static bool IsSeq(const yaml_node_t* n) { return n->type == YAML_SEQUENCE_NODE; }
+  static std::string Scalar(const yaml_node_t* n) {
+    return std::string(reinterpret_cast<const char*>(n->data.scalar.value), n->data.scalar.length);
+  }
+  // A local tag such as `!redact`, without the `!`; empty for standard tags.
+  static std::string LocalTag(const yaml_node_t* n) {
+    if (n->tag == nullptr) return "";
+    std::string tag(reinterpret_cast<const char*>(n->tag));
+    if (tag.rfind("tag:yaml.org,2002:", 0) == 0) return "";
+    if (!tag.empty() && tag[0] == '!') tag.erase(0, 1);
+    return tag;
+  }
+  // True for an explicit null / empty scalar (`key:` with no value, `~`, `null`).
+  static bool IsNull(const yaml_node_t* n) {
+    if (!IsScalar(n) || !LocalTag(n).empty()) return false;
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
+    std::string v = Scalar(n);
+    return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
+  }
+
+  struct Entry {
+    std::string key;
+    yaml_node_t* key_node;
+    yaml_node_t* value;
+  };
+  std::vector<Entry> Entries(const yaml_node_t* map) const {
+    std::vector<Entry> out;
+    for (yaml_node_pair_t* p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; ++p) {
+      yaml_node_t* k = Node(p->key);
+      yaml_node_t* v = Node(p->value);
+      out.push_back(Entry{IsScalar(k) ? Scalar(k) : std::string("<non-scalar key>"), k, v});
+    }
+    return out;
+  }
+  std::vector<yaml_node_t*> Items(const yaml_node_t* seq) const {
+    std::vector<yaml_node_t*> out;
+    for (yaml_node_item_t* i = seq->data.sequence.items.start; i < seq->data.sequence.items.top; ++i) {
+      out.push_back(Node(*i));
+    }
+    return out;
+  }
+
+  // Compact JSON rendering of a subtree, to carry Command rule filters verbatim.
+  std::string ToJson(const yaml_node_t* n, int depth = 0) const {
+    if (depth > 64) return "null";
+    std::string out;
+    if (IsScalar(n)) {
+      std::string s = Scalar(n);
+      std::string tag = LocalTag(n);
+      out += "\"";
+      if (!tag.empty()) s = "!" + tag + " " + s;
+      for (char c : s) {
+        if (c == '"' || c == '\\') { out += '\\'; out += c; }
+        else if (static_cast<unsigned char>(c) < 0x20) { out += ' '; }
+        else out += c;
+      }
+      out += "\"";
+    } else if (IsSeq(n)) {
+      out += "[";
+      bool first = true;
+      for (yaml_node_t* item : Items(n)) {
+        if (!first) out += ",";
+        first = false;
+        out += ToJson(item, depth + 1);
+      }
+      out += "]";
+    } else {
+      out += "{";
+      bool first = true;
+      for (const Entry& e : Entries(n)) {
+        if (!first) out += ",";
+        first = false;
+        out += "\"" + e.key + "\":" + ToJson(e.value, depth + 1);
+      }
+      out += "}";
+    }
+    return out;
+  }
+
+ private:
+  yaml_document_t* doc_;
+};
+
+Status FieldError(const std::string& path, const yaml_node_t* n, const std::string& message) {
+  std::string out = path.empty() ? std::string("policy") : path;
+  out += ": " + message;
+  if (n != nullptr) out += " (line " + YamlView::Loc(n).ToString() + ")";
+  return InvalidArgumentError(out);
+}
+
+Status NotSupported(const std::string& path, const yaml_node_t* n) {
+  std::string out = "not supported yet: " + path;
+  if (n != nullptr) out += " (line " + YamlView::Loc(n).ToString() + ")";
+  return UnimplementedError(out);
+}
+
+class PolicyLoader {
+ public:
+  explicit PolicyLoader(yaml_document_t* doc) : y_(doc) {}
+
+  StatusOr<Policy> Load() {
+    yaml_node_t* root = y_.Root();
+    if (root == nullptr) return FieldError("", nullptr, "empty policy");
+    if (!YamlView::IsMap(root)) return FieldError("", root, "the policy must be a mapping");
+    policy_.content_types = DefaultContentTypes();
+
+    std::set<std::string> seen;
+    yaml_node_t* categories = nullptr;
+    yaml_node_t* endpoints = nullptr;
+    for (const auto& e : y_.Entries(root)) {
+      if (!seen.insert(e.key).second) {
+        Warn(e.key, e.key_node, "duplicate key; the last value wins");
+      }
+      if (e.key == "categories") {
+        categories = e.value;
+      } else if (e.key == "endpoints") {
+        endpoints = e.value;
+      } else if (e.key == "report_style") {
+        auto s = ParseReportStyle("report_style", e.value);
+        if (!s.ok()) return s.status();
+        policy_.report_style = *s;
+      } else if (e.key == "report_bits") {
+        auto b = ParseReportBits("report_bits", e.value);
+        if (!b.ok()) return b.status();
+        policy_.report_bits = *b;
+      } else if (e.key == "content_types") {
+        LEAKSCOPE_RETURN_IF_ERROR(ParseContentTypes(e.value));
+      } else if (e.key == "body_collection_rate") {
+        Warn(e.key, e.key_node,
+             "legacy field (superseded by body_collection); loaded and has no effect");
+      } else if (e.key == "ratelimits" || e.key == "rules") {
+        LEAKSCOPE_RETURN_IF_ERROR(ParseCommandRules(e.key, e.value));
+      } else if (e.key == "blocked_ips" || e.key == "blocked_tokens") {
+        auto list = ParseStringList(e.key, e.value);
+        if (!list.ok()) return list.status();
+        (e.key == "blocked_ips" ? policy_.blocked_ips : policy_.blocked_tokens) = *list;
+      } else if (UnsupportedRootFields().count(e.key)) {
+        return NotSupported(e.key, e.key_node);
+      } else {
+        return FieldError(e.key, e.key_node, "unknown field \"" + e.key + "\"");
+      }
+    }
+    if (categories == nullptr) return FieldError("categories", root, "missing field");
+    LEAKSCOPE_RETURN_IF_ERROR(ParseCategories(categories));
+    if (endpoints != nullptr) LEAKSCOPE_RETURN_IF_ERROR(ParseEndpoints(endpoints));
+    LEAKSCOPE_RETURN_IF_ERROR(CheckMatchGroups());
+    return std::move(policy_);
+  }
+
+ private:
+  void Warn(const std::string& path, const yaml_node_t* n, const std::string& message) {
+    policy_.warnings.push_back(PolicyWarning{path, n ? YamlView::Loc(n) : SourceLocation{}, message});
+  }
+
+  StatusOr<std::string> ExpectScalar(const std::string& path, const yaml_node_t* n) {
+    if (!YamlView::IsScalar(n)) return FieldError(path, n, "expected a string");
+    return YamlView::Scalar(n);
+  }
+
+  StatusOr<uint64_t> ExpectUint(const std::string& path, const yaml_node_t* n) {
+    if (!YamlView::IsScalar(n)) return FieldError(path, n, "expected a non-negative integer");
+    std::string s = YamlView::Scalar(n);
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
+      return FieldError(path, n, "expected a non-negative integer, got \"" + s + "\"");
+    }
+    return std::strtoull(s.c_str(), nullptr, 10);
+  }
+
+  // A string or a list of strings.
+  StatusOr<std::vector<std::string>> ParseStringList(const std::string& path, const yaml_node_t* n) {
+    std::vector<std::string> out;
+    if (YamlView::IsScalar(n)) {
+      out.push_back(YamlView::Scalar(n));
+      return out;
+    }
+    if (!YamlView::IsSeq(n)) return FieldError(path, n, "expected a string or a list of strings");
+    size_t i = 0;
+    for (yaml_node_t* item : y_.Items(n)) {
+      auto s = ExpectScalar(path + "[" + std::to_string(i++) + "]", item);
+      if (!s.ok()) return s.status();
+      out.push_back(*s);
+    }
+    return out;
+  }
+
+  StatusOr<ReportStyle> ParseReportStyle(const std::string& path, const yaml_node_t* n) {
+    auto s = ExpectScalar(path, n);
+    if (!s.ok()) return s.status();
+    if (*s == "raw") return ReportStyle::kRaw;
+    if (*s == "sha256") return ReportStyle::kSha256;
+    if (*s == "partial_sha256") return ReportStyle::kPartialSha256;
+    if (*s == "none") return ReportStyle::kNone;
+    return FieldError(path, n,
+                      "unknown report_style \"" + *s + "\" (expected raw, sha256, partial_sha256, none)");
+  }
+
+  StatusOr<uint32_t> ParseReportBits(const std::string& path, const yaml_node_t* n) {
+    auto v = ExpectUint(path, n);
+    if (!v.ok()) return v.status();
+    if (*v < 1 || *v > 256) return FieldError(path, n, "report_bits must be between 1 and 256");
+    return static_cast<uint32_t>(*v);
+  }
+
+  Status ParseContentTypes(const yaml_node_t* n) {
+    auto add = [&](const std::string& path, const yaml_node_t* key, const yaml_node_t* value) -> Status {
+      auto parser = ExpectScalar(path, value);
+      if (!parser.ok()) return parser.status();
+      std::vector<std::string> known = KnownParserNames();
+      if (std::find(known.begin(), known.end(), *parser) == known.end()) {
+        return FieldError(path, value, "unknown parser \"" + *parser + "\" (expected text, json, grpc, none)");
+      }
+      std::string mime = YamlView::Scalar(key);
+      std::transform(mime.begin(), mime.end(), mime.begin(), [](unsigned char c) { return std::tolower(c); });
+      policy_.content_types[mime] = *parser;
+      return Status::Ok();
+    };
+    if (YamlView::IsMap(n)) {
+      for (const auto& e : y_.Entries(n)) {
+        LEAKSCOPE_RETURN_IF_ERROR(add("content_types." + e.key, e.key_node, e.value));
+      }
+      return Status::Ok();
+    }
+    if (YamlView::IsSeq(n)) {  // the documented list form: `- text/html: text`
+      size_t i = 0;
+      for (yaml_node_t* item : y_.Items(n)) {
+        std::string path = "content_types[" + std::to_string(i++) + "]";
+        if (!YamlView::IsMap(item)) return FieldError(path, item, "expected `MIME: parser`");
+        for (const auto& e : y_.Entries(item)) LEAKSCOPE_RETURN_IF_ERROR(add(path + "." + e.key, e.key_node, e.value));
+      }
+      return Status::Ok();
+    }
+    return FieldError("content_types", n, "expected a mapping of MIME type to parser");
+  }
+
+  Status ParseCommandRules(const std::string& kind, const yaml_node_t* n) {
+    if (!YamlView::IsSeq(n)) return FieldError(kind, n, "expected a list");
+    size_t i = 0;
+    for (yaml_node_t* item : y_.Items(n)) {
+      std::string path = kind + "[" + std::to_string(i++) + "]";
+      if (!YamlView::IsMap(item)) return FieldError(path, item, "expected a mapping");
+      CommandRule rule;
+      rule.kind = kind;
+      rule.location = YamlView::Loc(item);
+      for (const auto& e : y_.Entries(item)) {
+        std::string fp = path + "." + e.key;
+        if (e.key == "filter") {
+          rule.filter_yaml = y_.ToJson(e.value);
+          continue;
+        }
+        if (e.key == "timespan_secs" || e.key == "limit") {
+          auto v = ExpectUint(fp, e.value);
+          if (!v.ok()) return v.status();
+          (e.key == "limit" ? rule.limit : rule.timespan_secs) = *v;
+          continue;
+        }
+        auto s = ExpectScalar(fp, e.value);
+        if (!s.ok()) return s.status();
+        if (e.key == "name") rule.name = *s;
+        else if (e.key == "grouping") rule.grouping = *s;
+        else if (e.key == "by") rule.by = *s;
+        else if (e.key == "severity") rule.severity = *s;
+        else if (e.key == "action") {
+          if (*s != "alert" && *s != "block" && *s != "ignore") {
+            return FieldError(fp, e.value, "unknown action \"" + *s + "\" (expected alert, block, ignore)");
+          }
+          rule.action = *s;
+        } else {
+          return FieldError(fp, e.key_node, "unknown field \"" + e.key + "\"");
+        }
+      }
+      if (rule.grouping.empty()) return FieldError(path + ".grouping", item, "missing field");
+      if (rule.by.empty()) return FieldError(path + ".by", item, "missing field");
+      policy_.command_rules.push_back(std::move(rule));
+    }
+    return Status::Ok();
+  }
+
+  Status ParseCategories(const yaml_node_t* n) {
+    if (!YamlView::IsMap(n)) return FieldError("categories", n, "expected a mapping of category name to rules");
+    std::set<std::string> names;
+    for (const auto& e : y_.Entries(n)) {
+      std::string path = "categories." + e.key;
+      if (!names.insert(e.key).second) {
+        return FieldError(path, e.key_node, "category defined twice");
+      }
+      Category cat;
+      cat.name = e.key;
+      cat.location = YamlView::Loc(e.key_node);
+      const yaml_node_t* rules = e.value;
+      if (YamlView::IsMap(e.value) && !IsSingleRuleMap(e.value)) {
+        // Tagged form: {matchers: RULES, tag: TAG}
+        rules = nullptr;
+        for (const auto& f : y_.Entries(e.value)) {
+          if (f.key == "matchers") rules = f.value;
+          else if (f.key == "tag") {
+            auto t = ExpectScalar(path + ".tag", f.value);
+            if (!t.ok()) return t.status();
+            cat.tag = *t;
+          } else {
+            return FieldError(path + "." + f.key, f.key_node,
+                              "unknown field \"" + f.key + "\" (a category is a list of match rules, or {matchers, tag})");
+          }
+        }
+        if (rules == nullptr) return FieldError(path + ".matchers", e.value, "missing field");
+        path += ".matchers";
+      }
+      auto parsed = ParseRuleList(path, rules, /*depth=*/0);
+      if (!parsed.ok()) return parsed.status();
+      cat.rules = std::move(*parsed);
+      bool positive = false;
+      for (const MatchRule& r : cat.rules) {
+        if (r.kind == RuleKind::kRaw || r.kind == RuleKind::kRawInsensitive ||
+            r.kind == RuleKind::kRegex || r.kind == RuleKind::kInternal) {
+          positive = true;
+        }
+      }
+      if (!positive) {
+        return FieldError(path, e.value, "category has no raw, raw_insensitive, regex or internal rule, so it can never match");
+      }
+      policy_.categories.push_back(std::move(cat));
+    }
+    return Status::Ok();
+  }
+
+  bool IsSingleRuleMap(const yaml_node_t* n) {
+    auto entries = y_.Entries(n);
+    if (entries.size() != 1) return false;
+    return entries[0].key != "matchers" && entries[0].key != "tag";
+  }
+
+  StatusOr<std::vector<MatchRule>> ParseRuleList(const std::string& path, const yaml_node_t* n, int depth) {
+    std::vector<MatchRule> out;
+    if (YamlView::IsSeq(n)) {
+      size_t i = 0;
+      for (yaml_node_t* item : y_.Items(n)) {
+        auto r = ParseRule(path + "[" + std::to_string(i++) + "]", item, depth);
+        if (!r.ok()) return r.status();
+        out.push_back(std::move(*r));
+      }
+      if (out.empty()) return FieldError(path, n, "empty list of match rules");
+      return out;
+    }
+    auto r = ParseRule(path, n, depth);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+    return out;
+  }
+
+  static StatusOr<RuleKind> KindFromName(const std::string& name) {
+    if (name == "raw") return RuleKind::kRaw;
+    if (name == "raw_insensitive" || name == "rawInsensitive") return RuleKind::kRawInsensitive;
+    if (name == "regex") return RuleKind::kRegex;
+    if (name == "internal") return RuleKind::kInternal;
+    if (name == "except") return RuleKind::kExcept;
+    if (name == "except_insensitive" || name == "exceptInsensitive") return RuleKind::kExceptInsensitive;
+    if (name == "except_regex" || name == "exceptRegex") return RuleKind::kExceptRegex;
+    if (name == "and") return RuleKind::kAnd;
+    if (name == "correlate") return RuleKind::kCorrelate;
+    return NotFoundError(name);
+  }
+
+  StatusOr<MatchRule> ParseRule(const std::string& path, const yaml_node_t* n, int depth) {
+    MatchRule rule;
+    rule.field_path = path;
+    rule.location = YamlView::Loc(n);
+    std::string kind_name;
+    const yaml_node_t* value = nullptr;
+    if (YamlView::IsMap(n)) {
+      auto entries = y_.Entries(n);
+      if (entries.size() != 1) {
+        return FieldError(path, n, "a match rule is a mapping with exactly one key (raw, regex, internal, ...)");
+      }
+      kind_name = entries[0].key;
+      value = entries[0].value;
+    } else if (YamlView::IsScalar(n) && !YamlView::LocalTag(n).empty()) {
+      // Tagged shorthand: `!internal routing_number`, `!regex "..."`.
+      kind_name = YamlView::LocalTag(n);
+      value = n;
+    } else if (YamlView::IsScalar(n)) {
+      // Plain string: a raw literal, as LeakSignal's Match Rule format defaults to.
+      kind_name = "raw";
+      value = n;
+    } else {
+      return FieldError(path, n, "expected a match rule");
+    }
+    auto kind = KindFromName(kind_name);
+    if (!kind.ok()) {
+      return FieldError(path, n,
+                        "unknown match rule \"" + kind_name +
+                            "\" (expected raw, raw_insensitive, regex, internal, except, "
+                            "except_insensitive, except_regex, and, correlate)");
+    }
+    rule.kind = *kind;
+    std::string vpath = path + "." + kind_name;
+    switch (rule.kind) {
+      case RuleKind::kRaw:
+      case RuleKind::kRawInsensitive:
+      case RuleKind::kExcept:
+      case RuleKind::kExceptInsensitive: {
+        auto s = ExpectScalar(vpath, value);
+        if (!s.ok()) return s.status();
+        if (s->empty()) return FieldError(vpath, value, "empty string");
+        rule.text = *s;
+        break;
+      }
+      case RuleKind::kRegex:
+      case RuleKind::kExceptRegex: {
+        auto s = ExpectScalar(vpath, value);
+        if (!s.ok()) return s.status();
+        auto t = TranslateRegex(*s);
+        if (!t.ok()) return FieldError(vpath, value, t.status().message());
+        if (t->engine == RegexEngine::kPcre2) {
+          Warn(vpath, value, "pattern needs PCRE2 (" + t->note + "); it runs with backtracking limits, not in guaranteed linear time");
+        }
+        rule.text = *s;
+        break;
+      }
+      case RuleKind::kInternal: {
+        LEAKSCOPE_RETURN_IF_ERROR(ParseInternal(vpath, value, &rule));
+        auto m = MakeInternalMatcher(rule.internal_name, rule.internal_options);
+        if (!m.ok()) {
+          if (m.status().code() == StatusCode::kUnimplemented) {
+            return Status(StatusCode::kUnimplemented,
+                          vpath + ": " + m.status().message() + " (line " + YamlView::Loc(value).ToString() + ")");
+          }
+          return FieldError(vpath, value, m.status().message());
+        }
+        if ((*m)->SecondaryOnly() && depth == 0) {
+          return FieldError(vpath, value, "internal matcher " + rule.internal_name +
+                                               " is a secondary matcher: use it inside `and`");
+        }
+        break;
+      }
+      case RuleKind::kAnd: {
+        if (depth >= 4) return FieldError(vpath, value, "match rules nested too deeply");
+        auto nested = ParseRuleList(vpath, value, depth + 1);
+        if (!nested.ok()) return nested.status();
+        for (const MatchRule& r : *nested) {
+          if (r.kind == RuleKind::kCorrelate || r.kind == RuleKind::kAnd) {
+            return FieldError(r.field_path, nullptr, std::string(RuleKindName(r.kind)) + " is not allowed inside and");
+          }
+        }
+        rule.nested = std::move(*nested);
+        break;
+      }
+      case RuleKind::kCorrelate:
+        if (depth > 0) return FieldError(vpath, value, "nested correlate rules are not supported by the policy format");
+        LEAKSCOPE_RETURN_IF_ERROR(ParseCorrelate(vpath, value, depth, &rule));
+        break;
+    }
+    return rule;
+  }
+
+  Status ParseInternal(const std::string& path, const yaml_node_t* value, MatchRule* rule) {
+    std::string tag = YamlView::LocalTag(value);
+    if (tag == "internal") tag.clear();  // `- !internal routing_number` shorthand
+    if (!tag.empty()) {
+      // `!national_phone US`, `!hash [bcrypt, argon2]`, `!error_text`
+      rule->internal_name = tag;
+      if (YamlView::IsScalar(value)) {
+        std::string opt = YamlView::Scalar(value);
+        if (!opt.empty()) rule->internal_options.push_back(opt);
+      } else {
+        auto list = ParseStringList(path, value);
+        if (!list.ok()) return list.status();
+        rule->internal_options = *list;
+      }
+      return Status::Ok();
+    }
+    if (YamlView::IsScalar(value)) {
+      rule->internal_name = YamlView::Scalar(value);
+      return Status::Ok();
+    }
+    if (YamlView::IsMap(value)) {  // {hash: [bcrypt]} / {national_phone: US}
+      auto entries = y_.Entries(value);
+      if (entries.size() == 1) {
+        rule->internal_name = entries[0].key;
+        if (!YamlView::IsNull(entries[0].value)) {
+          auto list = ParseStringList(path + "." + entries[0].key, entries[0].value);
+          if (!list.ok()) return list.status();
+          rule->internal_options = *list;
+        }
+        return Status::Ok();
+      }
+    }
+    return FieldError(path, value, "expected an internal matcher name, e.g. credit_card or !national_phone US");
+  }
+
+  Status ParseCorrelate(const std::string& path, const yaml_node_t* value, int depth, MatchRule* rule) {
+    if (!YamlView::IsMap(value)) return FieldError(path, value, "expected a mapping with interest, max_distance, matches or match_group");
+    bool have_distance = false;
+    for (const auto& e : y_.Entries(value)) {
+      std::string fp = path + "." + e.key;
+      if (e.key == "interest") {
+        auto s = ExpectScalar(fp, e.value);
+        if (!s.ok()) return s.status();
+        if (*s == "primary") rule->interest = CorrelateInterest::kPrimary;
+        else if (*s == "secondary") rule->interest = CorrelateInterest::kSecondary;
+        else if (*s == "all" || *s == "inclusive") rule->interest = CorrelateInterest::kAll;
+        else return FieldError(fp, e.value, "unknown interest \"" + *s + "\" (expected primary, secondary, all)");
+      } else if (e.key == "max_distance") {
+        auto v = ExpectUint(fp, e.value);
+        if (!v.ok()) return v.status();
+        if (*v > (1u << 20)) return FieldError(fp, e.value, "max_distance is limited to 1048576 bytes");
+        rule->max_distance = *v;
+        have_distance = true;
+      } else if (e.key == "matches") {
+        auto nested = ParseRuleList(fp, e.value, depth + 1);
+        if (!nested.ok()) return nested.status();
+        for (const MatchRule& r : *nested) {
+          if (r.kind == RuleKind::kCorrelate) {
+            return FieldError(r.field_path, nullptr, "nested correlate rules are not supported by the policy format");
+          }
+        }
+        rule->nested = std::move(*nested);
+      } else if (e.key == "match_group") {
+        auto s = ExpectScalar(fp, e.value);
+        if (!s.ok()) return s.status();
+        rule->match_group = *s;
+      } else {
+        return FieldError(fp, e.key_node, "unknown field \"" + e.key + "\"");
+      }
+    }
+    if (!have_distance) return FieldError(path + ".max_distance", value, "missing field");
+    if (rule->nested.empty() == rule->match_group.empty()) {
+      return FieldError(path, value, "exactly one of matches or match_group is required");
+    }
+    return Status::Ok();
+  }
+
+  Status CheckMatchGroups() {
+    for (const Category& c : policy_.categories) {
+      for (const MatchRule& r : c.rules) {
+        if (r.kind != RuleKind::kCorrelate || r.match_group.empty()) continue;
+        const Category* target = policy_.FindCategory(r.match_group);
+        if (target == nullptr) {
+          return FieldError(r.field_path + ".correlate.match_group", nullptr,
+                            "unknown category \"" + r.match_group + "\" (line " + r.location.ToString() + ")");
+        }
+        if (target == &c) {
+          return FieldError(r.field_path + ".correlate.match_group", nullptr, "a category cannot correlate with itself");
+        }
+        for (const MatchRule& tr : target->rules) {
+          if (tr.kind == RuleKind::kCorrelate && !tr.match_group.empty()) {
+            return FieldError(r.field_path + ".correlate.match_group", nullptr,
+                              "category \"" + r.match_group + "\" itself uses match_group; chains are not supported");
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status ParseEndpoints(const yaml_node_t* n) {
+    if (!YamlView::IsSeq(n)) return FieldError("endpoints", n, "expected a list of endpoints");
+    size_t i = 0;
+    for (yaml_node_t* item : y_.Items(n)) {
+      std::string path = "endpoints[" + std::to_string(i++) + "]";
+      if (!YamlView::IsMap(item)) return FieldError(path, item, "expected a mapping");
+      Endpoint ep;
+      ep.location = YamlView::Loc(item);
+      for (const auto& e : y_.Entries(item)) {
+        std::string fp = path + "." + e.key;
+        if (e.key == "matches") {
+          auto globs = ParseStringList(fp, e.value);
+          if (!globs.ok()) return globs.status();
+          for (const std::string& g : *globs) {
+            auto parsed = PathGlob::Parse(g);
+            if (!parsed.ok()) return FieldError(fp, e.value, parsed.status().message());
+          }
+          ep.matches = *globs;
+        } else if (e.key == "config") {
+          LEAKSCOPE_RETURN_IF_ERROR(ParseEndpointConfig(fp, e.value, &ep));
+        } else if (e.key == "report_style") {
+          auto s = ParseReportStyle(fp, e.value);
+          if (!s.ok()) return s.status();
+          ep.report_style = *s;
+        } else if (e.key == "report_bits") {
+          auto b = ParseReportBits(fp, e.value);
+          if (!b.ok()) return b.status();
+          ep.report_bits = *b;
+        } else if (e.key == "token_extractor" || e.key == "exploit_detection" || e.key == "sbac") {
+          return NotSupported(fp, e.key_node);
+        } else {
+          return FieldError(fp, e.key_node, "unknown field \"" + e.key + "\"");
+        }
+      }
+      if (ep.matches.empty()) return FieldError(path + ".matches", item, "missing field");
+      policy_.endpoints.push_back(std::move(ep));
+    }
+    return Status::Ok();
+  }
+
+  Status ParseEndpointConfig(const std::string& path, const yaml_node_t* n, Endpoint* ep) {
+    if (YamlView::IsNull(n)) return Status::Ok();
+    if (!YamlView::IsMap(n)) return FieldError(path, n, "expected a mapping of category name to match config");
+    for (const auto& e : y_.Entries(n)) {
+      std::string fp = path + "." + e.key;
+      auto mc = ParseMatchConfig(fp, e.value);
+      if (!mc.ok()) return mc.status();
+      std::string category = mc->matcher.value_or(e.key);
+      if (policy_.FindCategory(category) == nullptr) {
+        return FieldError(fp, e.key_node, "unknown category \"" + category + "\"");
+      }
+      if (ep->config.count(e.key)) {
+        // LeakSignal's own example policy repeats keys here; accept it as LeakSignal does.
+        Warn(fp, e.key_node, "duplicate key; the last value wins");
+      } else {
+        ep->config_order.push_back(e.key);
+      }
+      ep->config[e.key] = std::move(*mc);
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<MatchConfig> ParseMatchConfig(const std::string& path, const yaml_node_t* n) {
+    MatchConfig mc;
+    mc.location = YamlView::Loc(n);
+    if (YamlView::IsNull(n)) return mc;
+    if (!YamlView::IsMap(n)) return FieldError(path, n, "expected a match config mapping ({} for defaults)");
+    for (const auto& e : y_.Entries(n)) {
+      std::string fp = path + "." + e.key;
+      if (e.key == "action") {
+        std::string tag = YamlView::LocalTag(e.value);
+        std::string v = YamlView::IsScalar(e.value) ? YamlView::Scalar(e.value) : "";
+        if (tag == "redact" || (tag.empty() && v == "redact")) {
+          if (tag.empty()) return FieldError(fp, e.value, "redact needs a mask: action: !redact \"MASK\"");
+          for (unsigned char c : v) {
+            if (c >= 0x80 || c < 0x20) return FieldError(fp, e.value, "the redaction mask must be printable ASCII");
+          }
+          mc.action = Action::kRedact;
+          mc.redact_mask = v;
+        } else if (!tag.empty()) {
+          return FieldError(fp, e.value, "unknown action tag !" + tag);
+        } else if (v == "ignore") {
+          mc.action = Action::kIgnore;
+        } else if (v == "alert") {
+          mc.action = Action::kAlert;
+        } else if (v == "block") {
+          mc.action = Action::kBlock;
+        } else {
+          return FieldError(fp, e.value, "unknown action \"" + v + "\" (expected ignore, alert, block, !redact MASK)");
+        }
+      } else if (e.key == "content_types") {
+        auto list = ParseStringList(fp, e.value);
+        if (!list.ok()) return list.status();
+        mc.content_types = *list;
+      } else if (e.key == "contexts") {
+        auto ctx = ParseContexts(fp, e.value);
+        if (!ctx.ok()) return ctx.status();
+        mc.contexts = *ctx;
+      } else if (e.key == "search") {
+        auto list = ParseStringList(fp, e.value);
+        if (!list.ok()) return list.status();
+        SearchMask mask = 0;
+        for (const std::string& s : *list) {
+          if (s == "body" || s == "all_body") mask |= kSearchBodies;
+          else if (s == "request_body") mask |= static_cast<SearchMask>(SearchScope::kRequestBody);
+          else if (s == "response_body") mask |= static_cast<SearchMask>(SearchScope::kResponseBody);
+          else if (s == "request_header") mask |= static_cast<SearchMask>(SearchScope::kRequestHeader);
+          else if (s == "response_header") mask |= static_cast<SearchMask>(SearchScope::kResponseHeader);
+          else if (s == "all_header" || s == "header") mask |= kSearchHeaders;
+          else if (s == "all") mask |= kSearchBodies | kSearchHeaders;
+          else {
+            return FieldError(fp, e.value, "unknown search \"" + s +
+                                               "\" (expected body, request_body, response_body, request_header, "
+                                               "response_header, all_header, all)");
+          }
+        }
+        mc.search = mask;
+      } else if (e.key == "report_style") {
+        auto s = ParseReportStyle(fp, e.value);
+        if (!s.ok()) return s.status();
+        mc.report_style = *s;
+      } else if (e.key == "report_bits") {
+        auto b = ParseReportBits(fp, e.value);
+        if (!b.ok()) return b.status();
+        mc.report_bits = *b;
+      } else if (e.key == "matcher" || e.key == "name") {
+        auto s = ExpectScalar(fp, e.value);
+        if (!s.ok()) return s.status();
+        (e.key == "matcher" ? mc.matcher : mc.name) = *s;
+      } else if (e.key == "ignore") {
+        auto list = ParseStringList(fp, e.value);
+        if (!list.ok()) return list.status();
+        mc.ignore = *list;
+      } else {
+        return FieldError(fp, e.key_node, "unknown field \"" + e.key + "\"");
+      }
+    }
+    return mc;
+  }
+
+  StatusOr<ContextFilter> ParseContexts(const std::string& path, const yaml_node_t* n) {
+    ContextFilter ctx;
+    std::vector<const yaml_node_t*> items;
+    if (YamlView::IsSeq(n)) {
+      for (yaml_node_t* item : y_.Items(n)) items.push_back(item);
+    } else {
+      items.push_back(n);
+    }
+    for (const yaml_node_t* item : items) {
+      if (YamlView::IsScalar(item)) {
+        std::string s = YamlView::Scalar(item);
+        std::string tag = YamlView::LocalTag(item);
+        if (tag == "header") {
+          std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+          ctx.headers.push_back(s);
+        } else if (s == "keys") ctx.keys = true;
+        else if (s == "values") ctx.values = true;
+        else if (s == "values_key") ctx.values_key = true;
+        else return FieldError(path, item, "unknown context \"" + s + "\" (expected keys, values, values_key, header: NAME)");
+      } else if (YamlView::IsMap(item)) {
+        for (const auto& e : y_.Entries(item)) {
+          if (e.key != "header") return FieldError(path + "." + e.key, e.key_node, "unknown context \"" + e.key + "\"");
+          auto s = ExpectScalar(path + ".header", e.value);
+          if (!s.ok()) return s.status();
+          std::string h = *s;
+          std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+          ctx.headers.push_back(h);
+        }
+      } else {
+        return FieldError(path, item, "expected keys, values, values_key or {header: NAME}");
+      }
+    }
+    return ctx;
+  }
+
+  YamlView y_;
+  Policy policy_;
+};
+
+}  // namespace
+
+StatusOr<Policy> LoadPolicy(std::string_view yaml_text) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) return InternalError("libyaml: out of memory");
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(yaml_text.data()),
+                               yaml_text.size());
+  yaml_document_t doc;
+  if (!yaml_parser_load(&parser, &doc)) {
+    std::string msg = "invalid YAML: ";
+    msg += parser.problem ? parser.problem : "parse error";
+    if (parser.context) msg += std::string(" ") + parser.context;
+    msg += " (line " + std::to_string(parser.problem_mark.line + 1) + ":" +
+           std::to_string(parser.problem_mark.column + 1) + ")";
+    yaml_parser_delete(&parser);
+    return InvalidArgumentError(msg);
+  }
+  std::unique_ptr<yaml_document_t, void (*)(yaml_document_t*)> doc_guard(&doc, yaml_document_delete);
+  PolicyLoader loader(&doc);
+  StatusOr<Policy> policy = loader.Load();
+  yaml_parser_delete(&parser);
+  return policy;
+}
+
+}  // namespace leakscope

@@ -1,0 +1,700 @@
+#include "engine/transaction.h"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <set>
+
+#include "engine/json_tokenizer.h"
+#include "engine/segment_scanner.h"
+
+namespace leakscope {
+
+namespace {
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Whether a `content_types` whitelist admits a body: an entry names a parser ("json", "text")
+// or a MIME subtype word ("html" admits text/html, "xml" admits application/soap+xml).
+bool ContentTypeAllowed(const std::vector<std::string>& allowed, const std::string& parser,
+                        const std::string& mime) {
+  if (allowed.empty()) return true;
+  std::string subtype = mime.substr(mime.find('/') == std::string::npos ? 0 : mime.find('/') + 1);
+  for (const std::string& a : allowed) {
+    std::string e = ToLower(a);
+    if (e == parser || e == mime) return true;
+    size_t pos = 0;
+    while (pos <= subtype.size()) {
+      size_t end = subtype.find_first_of("+.-", pos);
+      if (end == std::string::npos) end = subtype.size();
+      if (subtype.compare(pos, end - pos, e) == 0) return true;
+      pos = end + 1;
+    }
+  }
+  return false;
+}
+
+uint64_t Distance(uint64_t ab, uint64_t ae, uint64_t bb, uint64_t be) {
+  if (bb >= ae) return bb - ae;
+  if (ab >= be) return ab - be;
+  return 0;
+}
+
+}  // namespace
+
+// All analysis state of one direction.
+class Transaction::DirectionState : public JsonTokenizer::Sink {
+ public:
+  DirectionState(const CompiledPolicy* cp, const ResolvedEndpoint* ep, const TransactionOptions* opts,
+                 Direction d)
+      : cp_(cp), ep_(ep), opts_(opts), scanner_(cp) {
+    hits_cb_ = [this](std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
+      OnHits(hits, buf, base);
+    };
+    report_.direction = d;
+    report_.policy_path = ep->policy_path;
+  }
+
+  void OnHeaders(const HeaderList& headers) {
+    headers_seen_ = true;
+    for (const auto& [name, value] : headers) {
+      if (ToLower(name) == "content-type") report_.content_type = value;
+    }
+    Setup();
+    // Header scanning: one short segment per header value.
+    const SearchMask mine = static_cast<SearchMask>(report_.direction == Direction::kRequest
+                                                        ? SearchScope::kRequestHeader
+                                                        : SearchScope::kResponseHeader);
+    for (const auto& [raw_name, value] : headers) {
+      std::string name = ToLower(raw_name);
+      std::vector<int> finders;
+      std::vector<int> slots;
+      for (size_t s = 0; s < ep_->categories.size(); ++s) {
+        const ResolvedCategory& rc = ep_->categories[s];
+        if (!(rc.search & mine)) continue;
+        const auto& hs = rc.contexts.headers;
+        if (!hs.empty() && std::find(hs.begin(), hs.end(), name) == hs.end()) continue;
+        AddCategoryFinders(rc.category, &finders);
+      }
+      if (finders.empty()) continue;
+      Segment seg;
+      seg.context = "header";
+      seg.path = "header:" + name;
+      seg.header = true;
+      seg_ = seg;
+      header_progress_base_ = 0;
+      scanner_.Begin(&finders);
+      scanner_.Feed(value, OnHitsCallback());
+      scanner_.End(OnHitsCallback());
+      EvaluateCorrelations(0, /*final=*/true);
+      seg_ = Segment();
+    }
+    report_.analyzed = report_.analyzed || ep_->matched;
+  }
+
+  void OnBody(std::string_view chunk, bool end_of_stream, std::string* out) {
+    if (!setup_) Setup();
+    report_.body_bytes += chunk.size();
+    // The analysis limit: bytes past it are forwarded unanalysed and the report says so.
+    std::string_view analyzed = chunk;
+    if (opts_->max_analyzed_bytes > 0) {
+      uint64_t room = opts_->max_analyzed_bytes > report_.analyzed_bytes
+                          ? opts_->max_analyzed_bytes - report_.analyzed_bytes
+                          : 0;
+      if (analyzed.size() > room) {
+        analyzed = analyzed.substr(0, room);
+        if (!report_.truncated) {
+          report_.truncated = true;
+          report_.warnings.push_back("analysis limit of " + std::to_string(opts_->max_analyzed_bytes) +
+                                     " bytes reached; the rest of the body passed unanalysed");
+        }
+      }
+    }
+    if (active_ && !stopped_) {
+      if (redacting_) held_.append(analyzed);
+      FeedParser(analyzed);
+      report_.analyzed_bytes += analyzed.size();
+    }
+    std::string_view rest = chunk.substr(analyzed.size());
+    if (end_of_stream && active_ && !stopped_) {
+      FinishParser();
+      stopped_ = true;
+    }
+    if (redacting_) {
+      if (!rest.empty()) {
+        // Past the analysis limit: release everything analysed, then pass the rest through.
+        if (!stopped_) FinishParser();
+        stopped_ = true;
+        Release(UINT64_MAX, out);
+        out->append(rest);
+      } else {
+        Release(stopped_ ? UINT64_MAX : SafeReleasePoint(), out);
+      }
+    } else {
+      out->append(chunk);
+    }
+  }
+
+  const DirectionReport& report() const { return report_; }
+  bool redacting() const { return redacting_; }
+
+ private:
+  struct Segment {
+    bool active = false;
+    bool identity = true;    // segment offset + raw_base == raw offset
+    bool header = false;
+    bool is_key = false;
+    bool is_number = false;
+    uint64_t raw_base = 0;
+    uint64_t raw_end = 0;    // known once the scalar ended
+    bool ended = false;
+    std::string path;
+    bool lazy_path = false;  // path is the tokenizer's current path
+    const char* context = "text";
+  };
+  struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
+    uint64_t dec, dec_len, raw, raw_len;
+  };
+  struct Candidate {
+    uint64_t begin, end;  // raw offsets
+    std::string text;
+    std::string path;
+    const char* context;
+    bool number;
+    uint64_t scalar_begin, scalar_end;
+  };
+  struct CategoryState {
+    std::vector<std::deque<Candidate>> pending;      // per correlate: primaries awaiting a verdict
+    std::vector<std::deque<Candidate>> secondaries;  // per correlate
+    std::set<std::pair<uint64_t, uint64_t>> reported;  // spans reported via correlation
+  };
+  struct Redaction {
+    uint64_t begin, end;
+    std::string replacement;
+  };
+
+  // Decides the parser and which finders run in which context.
+  void Setup() {
+    if (setup_) return;
+    setup_ = true;
+    const CompiledPolicy& cp = *cp_;
+    mime_ = NormalizeMimeType(report_.content_type);
+    report_.parser = cp.ParserForContentType(report_.content_type);
+    if (report_.parser == "grpc") {
+      report_.warnings.push_back("the grpc parser is not supported yet; the body was scanned as text");
+      parser_ = "text";
+    } else {
+      parser_ = report_.parser;
+    }
+    slot_of_category_.assign(cp.categories().size(), -1);
+    for (size_t s = 0; s < ep_->categories.size(); ++s) {
+      slot_of_category_[ep_->categories[s].category] = static_cast<int>(s);
+    }
+    cat_state_.resize(cp.categories().size());
+    for (size_t c = 0; c < cp.categories().size(); ++c) {
+      cat_state_[c].pending.resize(cp.categories()[c].correlates.size());
+      cat_state_[c].secondaries.resize(cp.categories()[c].correlates.size());
+    }
+    const SearchMask mine = static_cast<SearchMask>(report_.direction == Direction::kRequest
+                                                        ? SearchScope::kRequestBody
+                                                        : SearchScope::kResponseBody);
+    for (const ResolvedCategory& rc : ep_->categories) {
+      if (!(rc.search & mine)) continue;
+      if (!ContentTypeAllowed(rc.content_types, parser_, mime_)) continue;
+      const ContextFilter& ctx = rc.contexts;
+      bool keys = ctx.keys;
+      bool values = ctx.values || ctx.values_key;
+      if (!keys && !values) keys = values = true;  // no whitelist
+      if (parser_ == "json") {
+        if (keys) AddCategoryFinders(rc.category, &key_finders_);
+        if (values) AddCategoryFinders(rc.category, &value_finders_);
+      }
+      // Text bodies (and JSON that failed to parse) count as values.
+      if (values) AddCategoryFinders(rc.category, &text_finders_);
+      if (rc.action == Action::kRedact) redacting_ = true;
+      for (const CompiledCorrelate& corr : cp.categories()[rc.category].correlates) {
+        max_correlate_distance_ = std::max(max_correlate_distance_, corr.max_distance);
+      }
+    }
+    active_ = ep_->matched && parser_ != "none" &&
+              (!text_finders_.empty() || !key_finders_.empty() || !value_finders_.empty());
+    report_.analyzed = ep_->matched;
+    if (!active_) redacting_ = false;
+    if (parser_ == "json" && active_) {
+      JsonTokenizer::Limits limits;
+      limits.max_depth = opts_->json_max_depth;
+      json_ = std::make_unique<JsonTokenizer>(this, limits);
+    }
+  }
+
+  // Adds the finders of category `c`, its correlate secondaries, and match_group categories.
+  void AddCategoryFinders(int c, std::vector<int>* out) {
+    const CompiledCategory& cat = cp_->categories()[c];
+    auto add = [out](int f) {
+      if (std::find(out->begin(), out->end(), f) == out->end()) out->push_back(f);
+    };
+    for (int f : cat.finders) add(f);
+    for (const CompiledCorrelate& corr : cat.correlates) {
+      for (int f : corr.finders) add(f);
+      if (corr.match_group >= 0) {
+        for (int f : cp_->categories()[corr.match_group].finders) add(f);
+      }
+    }
+  }
+
+  // ---- parsers ----
+
+  void FeedParser(std::string_view data) {
+    if (data.empty()) return;
+    if (json_ && !json_->failed()) {
+      uint64_t chunk_base = raw_consumed_;
+      json_->Feed(data);
+      if (json_->failed()) {
+        JsonFailed();
+        // Scan the rest of this chunk, from where parsing stopped, as text.
+        uint64_t from = json_->error_offset();
+        if (from < chunk_base + data.size()) {
+          size_t skip = from > chunk_base ? static_cast<size_t>(from - chunk_base) : 0;
+          scanner_.Feed(data.substr(skip), OnHitsCallback());
+        }
+      }
+    } else {
+      if (!seg_.active) BeginTextSegment(raw_consumed_);
+      scanner_.Feed(data, OnHitsCallback());
+    }
+    raw_consumed_ += data.size();
+    EvaluateCorrelations(Progress(), false);
+  }
+
+  void FinishParser() {
+    if (json_ && !json_->failed()) {
+      if (!json_->Finish()) {
+        report_.parse_error = json_->error();
+      }
+    } else if (seg_.active) {
+      scanner_.End(OnHitsCallback());
+      seg_.active = false;
+    }
+    EvaluateCorrelations(UINT64_MAX, /*final=*/true);
+    if (scanner_.limit_hit() && !limit_warned_) {
+      limit_warned_ = true;
+      report_.warnings.push_back("a PCRE2 pattern hit its backtracking limit; some of its matches may be missing");
+    }
+  }
+
+  void JsonFailed() {
+    report_.parse_error = json_->error();
+    report_.warnings.push_back("JSON parsing stopped (" + json_->error() + "); the rest of the body was scanned as text");
+    if (seg_.active) {  // a scalar was open: finish it so its content is not lost
+      seg_.raw_end = json_->error_offset();
+      seg_.ended = true;
+      scanner_.End(OnHitsCallback());
+      seg_.active = false;
+    }
+    BeginTextSegment(json_->error_offset());
+  }
+
+  void BeginTextSegment(uint64_t raw_base) {
+    seg_ = Segment();
+    seg_.active = true;
+    seg_.identity = true;
+    seg_.raw_base = raw_base;
+    seg_.context = "text";
+    pieces_.clear();
+    scanner_.Begin(&text_finders_);
+  }
+
+  // JsonTokenizer::Sink
+  void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) override {
+    seg_ = Segment();
+    seg_.active = true;
+    seg_.identity = false;
+    seg_.is_key = is_key;
+    seg_.is_number = is_number;
+    seg_.raw_base = raw_offset;
+    seg_.context = is_key ? "key" : "value";
+    seg_.lazy_path = true;  // built only if something matches: most scalars never do
+    pieces_.clear();
+    dec_total_ = 0;
+    scanner_.Begin(is_key ? &key_finders_ : &value_finders_);
+  }
+  void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) override {
+    if (!pieces_.empty()) {
+      Piece& last = pieces_.back();
+      bool verbatim = last.dec_len == last.raw_len && decoded.size() == raw_end - raw_begin;
+      if (verbatim && last.raw + last.raw_len == raw_begin) {
+        last.dec_len += decoded.size();
+        last.raw_len += decoded.size();
+      } else {
+        pieces_.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
+      }
+    } else {
+      pieces_.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
+    }
+    dec_total_ += decoded.size();
+    scanner_.Feed(decoded, OnHitsCallback());
+    // Forget mapping pieces the scanner can no longer report on.
+    while (pieces_.size() > 1 && pieces_[1].dec + pieces_[1].dec_len < scanner_.buffer_base()) {
+      pieces_.pop_front();
+    }
+  }
+  void OnScalarEnd(uint64_t raw_end) override {
+    seg_.raw_end = raw_end;
+    seg_.ended = true;
+    scanner_.End(OnHitsCallback());
+    seg_.active = false;
+    last_scalar_end_ = raw_end;
+  }
+
+  // Raw offset before which no new match can start.
+  uint64_t Progress() const {
+    if (!seg_.active) return raw_consumed_;
+    return MapBegin(scanner_.finalized());
+  }
+
+  uint64_t MapBegin(uint64_t dec) const {
+    if (seg_.identity || seg_.header) return seg_.raw_base + dec;
+    if (pieces_.empty()) return seg_.raw_base;
+    auto it = std::upper_bound(pieces_.begin(), pieces_.end(), dec,
+                               [](uint64_t v, const Piece& p) { return v < p.dec; });
+    if (it == pieces_.begin()) return pieces_.front().raw;
+    const Piece& p = *(it - 1);
+    if (dec >= p.dec + p.dec_len) return p.raw + p.raw_len;
+    if (p.dec_len == p.raw_len) return p.raw + (dec - p.dec);
+    return p.raw;
+  }
+  uint64_t MapEnd(uint64_t dec) const {
+    if (seg_.identity || seg_.header) return seg_.raw_base + dec;
+    if (dec == 0 || pieces_.empty()) return MapBegin(dec);
+    auto it = std::upper_bound(pieces_.begin(), pieces_.end(), dec - 1,
+                               [](uint64_t v, const Piece& p) { return v < p.dec; });
+    if (it == pieces_.begin()) return pieces_.front().raw;
+    const Piece& p = *(it - 1);
+    if (p.dec_len == p.raw_len) return p.raw + (dec - p.dec);
+    return p.raw + p.raw_len;
+  }
+
+  // ---- matching ----
+
+  // Built once: constructing a std::function per scalar would allocate on the hot path.
+  const SegmentScanner::Callback& OnHitsCallback() { return hits_cb_; }
+
+  void OnHits(std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
+    const CompiledPolicy& cp = *cp_;
+    // Group by category and role; identical spans from two rules of a category count once.
+    auto key = [&cp](const SegmentScanner::Hit& h) {
+      return std::make_tuple(cp.finder_owner(h.finder), cp.finder_correlate(h.finder), h.span.begin, h.span.end);
+    };
+    std::sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    hits.erase(std::unique(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+               hits.end());
+    // Then by position, so reported values come in body order.
+    std::stable_sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.span < b.span; });
+    if (seg_.lazy_path && json_) {
+      seg_.path = json_->CurrentPath();
+      seg_.lazy_path = false;
+    }
+    for (const SegmentScanner::Hit& h : hits) {
+      int c = cp.finder_owner(h.finder);
+      int role = cp.finder_correlate(h.finder);
+      std::string_view text = buf.substr(h.span.begin - base, h.span.end - h.span.begin);
+      Candidate cand{MapBegin(h.span.begin), MapEnd(h.span.end), std::string(text), seg_.path, seg_.context,
+                     seg_.is_number, seg_.raw_base, seg_.raw_end};
+      if (role >= 0) {
+        cat_state_[c].secondaries[role].push_back(std::move(cand));
+        continue;
+      }
+      const CompiledCategory& cat = cp.categories()[c];
+      bool drop = false;
+      for (const WholeTextTest& t : cat.excepts) {
+        if (t.Test(cp, text)) { drop = true; break; }
+      }
+      for (size_t g = 0; !drop && g < cat.ands.size(); ++g) {
+        for (const WholeTextTest& t : cat.ands[g]) {
+          if (!t.Test(cp, text)) { drop = true; break; }
+        }
+      }
+      if (drop) continue;
+      for (int k : cat.correlated_by) {
+        const auto& corrs = cp.categories()[k].correlates;
+        for (size_t j = 0; j < corrs.size(); ++j) {
+          if (corrs[j].match_group == c) cat_state_[k].secondaries[j].push_back(cand);
+        }
+      }
+      if (slot_of_category_[c] < 0) continue;  // scanned only as another category's match_group
+      if (cat.correlates.empty()) {
+        Record(slot_of_category_[c], cand);
+      } else {
+        for (size_t j = 0; j < cat.correlates.size(); ++j) cat_state_[c].pending[j].push_back(cand);
+      }
+    }
+  }
+
+  void EvaluateCorrelations(uint64_t progress, bool final) {
+    const CompiledPolicy& cp = *cp_;
+    for (size_t c = 0; c < cat_state_.size(); ++c) {
+      const auto& corrs = cp.categories()[c].correlates;
+      if (corrs.empty()) continue;
+      CategoryState& st = cat_state_[c];
+      for (size_t j = 0; j < corrs.size(); ++j) {
+        const CompiledCorrelate& corr = corrs[j];
+        auto& pending = st.pending[j];
+        auto& secs = st.secondaries[j];
+        while (!pending.empty()) {
+          Candidate& p = pending.front();
+          if (!final && (progress == UINT64_MAX ? false : progress < p.end + corr.max_distance)) break;
+          for (const Candidate& s : secs) {
+            if (Distance(p.begin, p.end, s.begin, s.end) > corr.max_distance) continue;
+            if (slot_of_category_[c] < 0) break;
+            switch (corr.interest) {
+              case CorrelateInterest::kPrimary:
+                RecordOnce(c, p);
+                break;
+              case CorrelateInterest::kSecondary:
+                RecordOnce(c, s);
+                continue;  // every nearby secondary is of interest
+              case CorrelateInterest::kAll: {
+                Candidate all = p.begin <= s.begin ? p : s;
+                const Candidate& other = p.begin <= s.begin ? s : p;
+                all.end = std::max(p.end, s.end);
+                if (other.begin >= all.begin + all.text.size() || true) {
+                  // Text between the two lies in the body; report the two ends joined by the
+                  // gap's length so the value stays bounded and deterministic.
+                  if (other.end > all.begin + all.text.size()) {
+                    uint64_t gap = other.begin > all.begin + all.text.size() ? other.begin - (all.begin + all.text.size()) : 0;
+                    if (gap > 0) all.text += "<" + std::to_string(gap) + " bytes>";
+                    size_t overlap = other.begin < all.begin + all.text.size() && gap == 0
+                                         ? static_cast<size_t>(all.begin + all.text.size() - other.begin)
+                                         : 0;
+                    if (overlap < other.text.size()) all.text += other.text.substr(overlap);
+                  }
+                }
+                RecordOnce(c, all);
+                break;
+              }
+            }
+            if (corr.interest != CorrelateInterest::kSecondary) break;
+          }
+          pending.pop_front();
+        }
+        // Secondaries too far behind everything still to come can go.
+        uint64_t horizon = pending.empty() ? progress : std::min(progress, pending.front().begin);
+        uint64_t window = corr.max_distance + cp.options().max_match_bytes + 1;
+        while (!secs.empty() && !final && horizon != UINT64_MAX && secs.front().end + window < horizon) {
+          secs.pop_front();
+        }
+        if (final) {
+          secs.clear();
+          st.reported.clear();
+        }
+      }
+      if (st.reported.size() > 4096) {
+        uint64_t keep = progress > 4096 * 16 ? progress - 4096 * 16 : 0;
+        for (auto it = st.reported.begin(); it != st.reported.end();) {
+          it = it->second < keep ? st.reported.erase(it) : std::next(it);
+        }
+      }
+    }
+  }
+
+  void RecordOnce(size_t c, const Candidate& cand) {
+    if (!cat_state_[c].reported.insert({cand.begin, cand.end}).second) return;
+    Record(slot_of_category_[c], cand);
+  }
+
+  void Record(int slot, const Candidate& cand) {
+    const ResolvedCategory& rc = ep_->categories[slot];
+    CategoryReport* cr = nullptr;
+    for (CategoryReport& existing : report_.categories) {
+      if (existing.name == rc.report_name) cr = &existing;
+    }
+    if (std::find(rc.ignore.begin(), rc.ignore.end(), cand.text) != rc.ignore.end()) return;
+    if (cr == nullptr) {
+      CategoryReport fresh;
+      fresh.name = rc.report_name;
+      fresh.category = cp_->categories()[rc.category].name;
+      fresh.tag = cp_->categories()[rc.category].tag;
+      fresh.action = rc.action;
+      fresh.report_style = rc.report_style;
+      // Keep categories in endpoint-config order regardless of which matched first.
+      auto pos = report_.categories.begin();
+      while (pos != report_.categories.end() && SlotOf(pos->name) < slot) ++pos;
+      cr = &*report_.categories.insert(pos, std::move(fresh));
+    }
+    ++cr->count;
+    if (cr->matches.size() < opts_->max_values_per_category) {
+      std::string_view reported = cand.text;
+      if (rc.contexts.values_key && std::string(cand.context) == "value") reported = cand.path;
+      if (rc.report_style != ReportStyle::kNone) {
+        cr->values.push_back(ApplyReportStyle(reported, rc.report_style, rc.report_bits));
+      }
+      MatchRecord m;
+      m.path = cand.path;
+      m.context = cand.context;
+      m.offset = cand.begin;
+      m.length = cand.end - cand.begin;
+      cr->matches.push_back(std::move(m));
+    } else {
+      cr->values_truncated = true;
+    }
+    if (rc.action == Action::kBlock) {
+      report_.decision = Decision::kBlock;
+    } else if (rc.action == Action::kRedact) {
+      if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
+      if (std::string(cand.context) == "header") {
+        if (!header_redact_warned_) {
+          header_redact_warned_ = true;
+          report_.warnings.push_back("redaction applies to bodies; matches in headers are reported only");
+        }
+      } else if (redacting_) {
+        AddRedaction(rc, cand);
+      }
+    }
+  }
+
+  int SlotOf(const std::string& report_name) const {
+    for (size_t s = 0; s < ep_->categories.size(); ++s) {
+      if (ep_->categories[s].report_name == report_name) return static_cast<int>(s);
+    }
+    return -1;
+  }
+
+  void AddRedaction(const ResolvedCategory& rc, const Candidate& cand) {
+    Redaction r;
+    if (json_ && cand.number && std::string(cand.context) == "value") {
+      // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
+      // the mask as a string.
+      r.begin = cand.scalar_begin;
+      r.end = cand.scalar_end;
+      r.replacement = "\"";
+      AppendJsonEscaped(rc.redact_mask, &r.replacement);
+      r.replacement += "\"";
+    } else {
+      r.begin = cand.begin;
+      r.end = cand.end;
+      if (json_ && std::string(cand.context) != "text") {
+        AppendJsonEscaped(rc.redact_mask, &r.replacement);
+      } else {
+        r.replacement = rc.redact_mask;
+      }
+    }
+    if (r.end <= released_) return;  // defensive: never rewrite bytes already sent
+    auto pos = std::upper_bound(redactions_.begin(), redactions_.end(), r,
+                                [](const Redaction& a, const Redaction& b) { return a.begin < b.begin; });
+    redactions_.insert(pos, std::move(r));
+  }
+
+  // Raw offset up to which body bytes can be released: nothing before it can still be redacted.
+  uint64_t SafeReleasePoint() const {
+    uint64_t safe = Progress();
+    if (seg_.active && seg_.is_number) safe = std::min(safe, seg_.raw_base);
+    for (const CategoryState& st : cat_state_) {
+      for (const auto& pending : st.pending) {
+        if (!pending.empty()) safe = std::min(safe, pending.front().begin);
+      }
+    }
+    return safe;
+  }
+
+  void Release(uint64_t upto, std::string* out) {
+    uint64_t held_end = released_ + held_.size();
+    upto = std::min(upto, held_end);
+    size_t consumed = 0;  // bytes of held_ consumed
+    uint64_t pos = released_;
+    while (!redactions_.empty() && redactions_.front().begin < upto) {
+      Redaction& r = redactions_.front();
+      if (r.end > upto && upto != held_end) {
+        upto = std::max(pos, r.begin);  // wait until the whole span can be rewritten
+        break;
+      }
+      if (r.begin > pos) {
+        out->append(held_, consumed, static_cast<size_t>(r.begin - pos));
+        consumed += static_cast<size_t>(r.begin - pos);
+        pos = r.begin;
+      }
+      if (r.end > pos) {
+        if (r.begin >= redacted_until_) out->append(r.replacement);
+        uint64_t end = std::min(r.end, held_end);
+        consumed += static_cast<size_t>(end - pos);
+        pos = end;
+      }
+      redacted_until_ = std::max(redacted_until_, r.end);
+      redactions_.erase(redactions_.begin());
+    }
+    if (upto > pos) {
+      out->append(held_, consumed, static_cast<size_t>(upto - pos));
+      consumed += static_cast<size_t>(upto - pos);
+      pos = upto;
+    }
+    held_.erase(0, consumed);
+    released_ = pos;
+  }
+
+  const CompiledPolicy* cp_;
+  const ResolvedEndpoint* ep_;
+  const TransactionOptions* opts_;
+  DirectionReport report_;
+  bool setup_ = false;
+  bool headers_seen_ = false;
+  bool active_ = false;
+  bool stopped_ = false;
+  bool redacting_ = false;
+  bool limit_warned_ = false;
+  bool header_redact_warned_ = false;
+  std::string parser_;
+  std::string mime_;
+  std::vector<int> text_finders_, key_finders_, value_finders_;
+  std::vector<int> slot_of_category_;
+  std::vector<CategoryState> cat_state_;
+  uint64_t max_correlate_distance_ = 0;
+  SegmentScanner scanner_;
+  SegmentScanner::Callback hits_cb_;
+  std::unique_ptr<JsonTokenizer> json_;
+  Segment seg_;
+  std::deque<Piece> pieces_;
+  uint64_t dec_total_ = 0;
+  uint64_t raw_consumed_ = 0;
+  uint64_t last_scalar_end_ = 0;
+  uint64_t header_progress_base_ = 0;
+  // redaction output
+  std::string held_;          // raw bytes [released_, released_ + held_.size())
+  uint64_t released_ = 0;
+  uint64_t redacted_until_ = 0;
+  std::vector<Redaction> redactions_;
+};
+
+Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
+                         std::string_view path, TransactionOptions options)
+    : policy_(std::move(policy)), options_(options) {
+  std::string target(authority);
+  if (!path.empty() && path.front() != '/') target += '/';
+  target += path;
+  endpoint_ = policy_->Resolve(target);
+  request_ = std::make_unique<DirectionState>(policy_.get(), &endpoint_, &options_, Direction::kRequest);
+  response_ = std::make_unique<DirectionState>(policy_.get(), &endpoint_, &options_, Direction::kResponse);
+}
+
+Transaction::~Transaction() = default;
+
+Transaction::DirectionState& Transaction::state(Direction d) {
+  return d == Direction::kRequest ? *request_ : *response_;
+}
+const Transaction::DirectionState& Transaction::state(Direction d) const {
+  return d == Direction::kRequest ? *request_ : *response_;
+}
+
+void Transaction::OnHeaders(Direction d, const HeaderList& headers) { state(d).OnHeaders(headers); }
+
+void Transaction::OnBody(Direction d, std::string_view chunk, bool end_of_stream, std::string* out) {
+  state(d).OnBody(chunk, end_of_stream, out);
+}
+
+const DirectionReport& Transaction::report(Direction d) const { return state(d).report(); }
+
+bool Transaction::may_hold_body(Direction d) const { return state(d).redacting(); }
+
+}  // namespace leakscope

@@ -1,0 +1,128 @@
+#include "engine/json_tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace leakscope {
+namespace {
+
+// Records scalars as "K:path=text" / "V:path=text" / "N:path=text" with raw ranges.
+class Recorder : public JsonTokenizer::Sink {
+ public:
+  JsonTokenizer* tok = nullptr;
+  std::vector<std::string> scalars;
+  std::string current;
+  std::string prefix;
+  uint64_t raw_begin = 0;
+  void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) override {
+    // The path is read when the scalar ends, as the engine does: a key's own text is then known.
+    prefix = std::string(is_key ? "K:" : is_number ? "N:" : "V:");
+    current.clear();
+    raw_begin = raw_offset;
+  }
+  void OnScalarData(std::string_view decoded, uint64_t rb, uint64_t re) override {
+    EXPECT_LE(rb, re);
+    EXPECT_GE(rb, raw_begin);
+    current.append(decoded);
+  }
+  void OnScalarEnd(uint64_t) override { scalars.push_back(prefix + tok->CurrentPath() + "=" + current); }
+};
+
+std::vector<std::string> Tokenize(const std::string& json, size_t chunk, bool* ok, std::string* error = nullptr,
+                                  JsonTokenizer::Limits limits = {}) {
+  Recorder r;
+  JsonTokenizer t(&r, limits);
+  r.tok = &t;
+  *ok = true;
+  for (size_t i = 0; i < json.size() && *ok; i += chunk) {
+    *ok = t.Feed(std::string_view(json).substr(i, chunk));
+  }
+  if (*ok) *ok = t.Finish();
+  if (error) *error = t.error();
+  return r.scalars;
+}
+
+TEST(JsonTokenizer, KeysValuesAndPaths) {
+  bool ok;
+  auto s = Tokenize(R"({"users":[{"ssn":"123-45-6789","n":42},{"a":[true,null,"x"]}]})", 1000, &ok);
+  ASSERT_TRUE(ok);
+  std::vector<std::string> want = {"K:users=users",     "K:users[0].ssn=ssn", "V:users[0].ssn=123-45-6789",
+                                   "K:users[0].n=n",    "N:users[0].n=42",    "K:users[1].a=a",
+                                   "V:users[1].a[2]=x"};
+  EXPECT_EQ(s, want);
+}
+
+TEST(JsonTokenizer, SameResultForEveryChunkSize) {
+  const std::string json =
+      R"({"a\"b":"line\nbreak \u00e9 \ud83d\ude00 \/","num":-12.5e3,"arr":[1,2,[3,{"k":"v"}]],"t":true} {"second":"doc"})";
+  bool ok;
+  auto whole = Tokenize(json, json.size(), &ok);
+  ASSERT_TRUE(ok);
+  for (size_t chunk = 1; chunk < 12; ++chunk) {
+    EXPECT_EQ(Tokenize(json, chunk, &ok), whole) << chunk;
+    EXPECT_TRUE(ok);
+  }
+  EXPECT_EQ(whole[0], "K:a\"b=a\"b");
+  EXPECT_EQ(whole[1], "V:a\"b=line\nbreak \xc3\xa9 \xf0\x9f\x98\x80 /");
+  EXPECT_EQ(whole.back(), "V:second=doc");
+}
+
+TEST(JsonTokenizer, LoneSurrogateBecomesReplacementCharacter) {
+  bool ok;
+  auto s = Tokenize(R"(["\ud800x"])", 1, &ok);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(s[0], "V:[0]=\xef\xbf\xbdx");
+}
+
+TEST(JsonTokenizer, DeepNestingFailsCleanly) {
+  std::string json(100000, '[');
+  bool ok;
+  std::string error;
+  Tokenize(json, 4096, &ok, &error);
+  EXPECT_FALSE(ok);
+  EXPECT_NE(error.find("nested deeper"), std::string::npos) << error;
+}
+
+TEST(JsonTokenizer, TruncatedInputReportsButKeepsPartialString) {
+  bool ok;
+  std::string error;
+  auto s = Tokenize(R"({"ssn":"123-45-67)", 3, &ok, &error);
+  EXPECT_FALSE(ok);
+  EXPECT_NE(error.find("truncated"), std::string::npos);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[1], "V:ssn=123-45-67");
+}
+
+TEST(JsonTokenizer, SyntaxErrorsAreReportedWithOffset) {
+  for (const char* bad : {"{\"a\" 1}", "[1,,2]", "{\"a\":tru}", "\"\\x\"", "}", "{\"a\":\"\\u12G4\"}"}) {
+    bool ok;
+    std::string error;
+    Tokenize(bad, 1, &ok, &error);
+    EXPECT_FALSE(ok) << bad;
+    EXPECT_NE(error.find("at byte"), std::string::npos) << bad;
+  }
+}
+
+TEST(JsonTokenizer, RandomBinaryNeverCrashes) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    std::string junk(1 + rng() % 300, '\0');
+    for (char& c : junk) c = static_cast<char>(rng() % 256);
+    if (round % 2) junk = "{\"k\":\"" + junk;
+    bool ok;
+    Tokenize(junk, 1 + rng() % 7, &ok);
+  }
+}
+
+TEST(JsonTokenizer, LongKeysAreTruncatedInPaths) {
+  JsonTokenizer::Limits limits;
+  limits.max_key_bytes = 4;
+  bool ok;
+  auto s = Tokenize(R"({"abcdefgh":"v"})", 2, &ok, nullptr, limits);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(s[1], "V:abcd...=v");
+}
+
+}  // namespace
+}  // namespace leakscope
