@@ -431,7 +431,9 @@ Status CompiledPolicy::Build() {
 
 bool CompiledPolicy::Prefilter(std::string_view text, std::vector<bool>* may_match) const {
   if (!set_) return false;
-  std::vector<int> hits;
+  // Reused per thread: this runs once per scanned value.
+  static thread_local std::vector<int> hits;
+  hits.clear();
   RE2::Set::ErrorInfo info;
   bool any = set_->set.Match(re2::StringPiece(text.data(), text.size()), &hits, &info);
   if (!any && info.kind != RE2::Set::kNoError) return false;

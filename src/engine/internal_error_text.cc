@@ -51,7 +51,10 @@ struct ErrorPattern {
 // Alternatives for a line break: a real one, or the two characters `\n` of a JSON string.
 #define LS_NL R"re((?:\r?\n|\\r\\n|\\n))re"
 
-// Recognisers, matched case-sensitively. Each one keys on text that only an error message or a
+// Recognisers, matched case-sensitively. The trigger is what the first-stage DFA looks for: a
+// distinctive prefix, or the whole pattern when its prefix is a common word ("at", "in") and its
+// gaps end at whitespace (gaps that span whitespace belong in `rest`, where they cost nothing
+// until a trigger has matched). Each one keys on text that only an error message or a
 // stack trace contains: a runtime's fixed wording, an exception class name, or a frame layout
 // with file and line number. Messages are often embedded in JSON, so quotes may appear escaped
 // (`\\?"`) and line breaks may be the two characters `\n`. Free-text parts stop at a line break
@@ -59,10 +62,12 @@ struct ErrorPattern {
 constexpr ErrorPattern kPatterns[] = {
     // ---- JavaScript (V8 / Node.js) ----
     // Stack frame with a file position: "    at fn (/app/x.js:1:2)", "at node:internal/x:1:2".
-    {"js_error", R"re(\bat )re",
-     R"re((?:(?:new|async) )?(?:[\w$.<>\[\]]{1,120}(?: \[as [\w$]{1,60}\])? \()?)re"
+    // "at" is a common word, so the whole frame is the trigger (its gaps end at whitespace).
+    {"js_error",
+     R"re(\bat (?:(?:new|async) )?(?:[\w$.<>\[\]]{1,120}(?: \[as [\w$]{1,60}\])? \()?)re"
      R"re((?:(?:file://)?[\w$@~+./\\:-]{1,260}\.(?:js|mjs|cjs|jsx|ts|tsx)|node:[\w/.-]{1,120}))re"
-     R"re(:[0-9]{1,7}:[0-9]{1,7}\)?)re"},
+     R"re(:[0-9]{1,7}:[0-9]{1,7}\)?)re",
+     ""},
     // V8's wording for the common runtime errors ("TypeError: x is not a function").
     {"js_error", R"re(\b(?:TypeError|ReferenceError|SyntaxError|RangeError): )re",
      R"re((?:[^\s"]{1,100} )?(?:is not a function|is not defined|is not iterable|)re"
@@ -92,15 +97,18 @@ constexpr ErrorPattern kPatterns[] = {
     // ---- Java / JVM ----
     {"java_error", R"re(Exception in thread )re", R"re(\\?"[^"\n\r\\]{1,100}\\?")re"},
     // "at com.foo.Bar.baz(Bar.java:42)", "at java.base/java.lang.Thread.run(Thread.java:833)".
-    {"java_error", R"re(\bat )re",
-     R"re((?:[\w.$-]{1,60}/)?[a-zA-Z_$][\w$]{0,60}(?:\.[\w$<>]{1,60}){1,12})re"
+    {"java_error",
+     R"re(\bat (?:[\w.$-]{1,60}/)?[a-zA-Z_$][\w$]{0,60}(?:\.[\w$<>]{1,60}){1,12})re"
      R"re(\((?:[\w$-]{1,120}\.(?:java|kt|scala|groovy|clj):[0-9]{1,7}|Native Method|)re"
-     R"re(Unknown Source)\))re"},
+     R"re(Unknown Source)\))re",
+     ""},
     {"java_error", R"re(\b(?:java|javax|jakarta)\.)re",
      R"re([a-z]{2,20}(?:\.[a-z]{2,20}){0,3}\.[A-Z][\w$]{0,80}(?:Exception|Error)\b)re"},
     {"java_error", R"re(\bCaused by: )re", R"re([\w$.]{1,200}(?:Exception|Error)\b)re"},
-    {"java_error", R"re(\b(?:org|com|net|io)\.)re",
-     R"re([a-z]\w{0,40}(?:\.[a-z]\w{0,40}){0,6}\.[A-Z][\w$]{0,80}Exception\b)re"},
+    {"java_error",
+     R"re(\b(?:org|com|net|io)\.[a-z]\w{0,40}(?:\.[a-z]\w{0,40}){0,6}\.[A-Z][\w$]{0,80})re"
+     R"re(Exception\b)re",
+     ""},
 
     // ---- Rust ----
     {"rust_error", R"re(\bthread ')re", R"re([^'\n\r]{1,60}' panicked at )re"},
@@ -154,9 +162,10 @@ constexpr ErrorPattern kPatterns[] = {
      R"re(<b>(?:Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error|)re"
      R"re(Recoverable fatal error)</b>: )re",
      ""},
-    {"php_error", R"re(\bin (?:<b>)?)re",
-     R"re([^\s<>"]{1,260}\.php(?:</b>)?(?: on line (?:<b>)?[0-9]{1,7}|:[0-9]{1,7}\b))re"},
-    {"php_error", R"re(#[0-9]{1,4} )re", R"re([^\s(]{1,260}\.php\([0-9]{1,7}\): )re"},
+    {"php_error",
+     R"re(\bin (?:<b>)?[^\s<>"]{1,260}\.php(?:</b>)?(?: on line (?:<b>)?[0-9]{1,7}|:[0-9]{1,7}\b))re",
+     ""},
+    {"php_error", R"re(#[0-9]{1,4} [^\s(]{1,260}\.php\([0-9]{1,7}\): )re", ""},
     {"php_error",
      R"re(\bCall to (?:undefined function|undefined method|a member function|private method|)re"
      R"re(protected method) )re",

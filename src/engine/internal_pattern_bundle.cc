@@ -254,16 +254,26 @@ PatternBundle::PatternBundle(std::unique_ptr<RE2> triggers, std::unique_ptr<RE2>
 
 PatternBundle::~PatternBundle() = default;
 
+}
+#include <chrono>
+double g_t1 = 0, g_t2 = 0; long g_n1 = 0, g_n2 = 0;
+namespace leakscope {
 bool PatternBundle::FindNext(std::string_view text, size_t pos, Span* match) const {
   re2::StringPiece whole(text.data(), text.size());
   re2::StringPiece m;
-  while (pos <= text.size() &&
-         triggers_->Match(whole, pos, text.size(), RE2::UNANCHORED, &m, 1)) {
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    bool ok = pos <= text.size() && triggers_->Match(whole, pos, text.size(), RE2::UNANCHORED, &m, 1);
+    g_t1 += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); ++g_n1;
+    if (!ok) break;
     size_t begin = static_cast<size_t>(m.data() - text.data());
     // No match is longer than max_match_length_, so the anchored search never needs to look
     // further; bytes past the window still serve as context for a final `\b` or `$`.
     size_t window_end = std::min(text.size(), begin + max_match_length_);
-    if (full_->Match(whole, begin, window_end, RE2::ANCHOR_START, &m, 1)) {
+    auto t1 = std::chrono::steady_clock::now();
+    bool ok2 = full_->Match(whole, begin, window_end, RE2::ANCHOR_START, &m, 1);
+    g_t2 += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count(); ++g_n2;
+    if (ok2) {
       match->begin = begin;
       match->end = begin + m.size();
       return true;

@@ -182,14 +182,16 @@ std::string DirectionReportToJson(const DirectionReport& r, int indent) {
       const MatchRecord& m = c.matches[i];
       if (i) o += ',';
       w.Newline(4);
-      o += '{';
+      // One match per line: reports can list many.
+      JsonWriter mw(0);
       bool mf = true;
-      JsonWriter* ww = &w;
-      ww->Key("context", 0, &mf); w.String(m.context);
-      if (!m.path.empty()) { ww->Key("path", 0, &mf); w.String(m.path); }
-      ww->Key("offset", 0, &mf); o += std::to_string(m.offset);
-      ww->Key("length", 0, &mf); o += std::to_string(m.length);
-      o += '}';
+      mw.out() += '{';
+      mw.Key("context", 0, &mf); mw.String(m.context);
+      if (!m.path.empty()) { mw.Key("path", 0, &mf); mw.String(m.path); }
+      mw.Key("offset", 0, &mf); mw.out() += std::to_string(m.offset);
+      mw.Key("length", 0, &mf); mw.out() += std::to_string(m.length);
+      mw.out() += '}';
+      o += mw.out();
     }
     if (!c.matches.empty()) w.Newline(3);
     o += ']';

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <vector>
 #include <functional>
 #include <set>
 
@@ -298,8 +299,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     BeginTextSegment(json_->error_offset());
   }
 
-  void BeginTextSegment(uint64_t raw_base) {
+  // Resets the segment without giving up the path string's capacity.
+  void ResetSegment() {
+    std::string path = std::move(seg_.path);
+    path.clear();
     seg_ = Segment();
+    seg_.path = std::move(path);
+  }
+
+  void BeginTextSegment(uint64_t raw_base) {
+    ResetSegment();
     seg_.active = true;
     seg_.identity = true;
     seg_.raw_base = raw_base;
@@ -310,7 +319,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   // JsonTokenizer::Sink
   void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) override {
-    seg_ = Segment();
+    ResetSegment();
     seg_.active = true;
     seg_.identity = false;
     seg_.is_key = is_key;
@@ -338,8 +347,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     dec_total_ += decoded.size();
     scanner_.Feed(decoded, OnHitsCallback());
     // Forget mapping pieces the scanner can no longer report on.
-    while (pieces_.size() > 1 && pieces_[1].dec + pieces_[1].dec_len < scanner_.buffer_base()) {
-      pieces_.pop_front();
+    if (pieces_.size() > 64) {
+      size_t drop = 0;
+      while (drop + 1 < pieces_.size() && pieces_[drop + 1].dec + pieces_[drop + 1].dec_len < scanner_.buffer_base()) {
+        ++drop;
+      }
+      pieces_.erase(pieces_.begin(), pieces_.begin() + static_cast<std::ptrdiff_t>(drop));
     }
   }
   void OnScalarEnd(uint64_t raw_end) override {
@@ -655,7 +668,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   SegmentScanner::Callback hits_cb_;
   std::unique_ptr<JsonTokenizer> json_;
   Segment seg_;
-  std::deque<Piece> pieces_;
+  std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   uint64_t dec_total_ = 0;
   uint64_t raw_consumed_ = 0;
   uint64_t last_scalar_end_ = 0;
