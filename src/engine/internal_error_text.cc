@@ -42,6 +42,9 @@ constexpr ErrorFamily kFamilies[] = {
     {"envoy_segfault", false},
 };
 
+// Longest match, in bytes: long enough for a deep JVM frame or a Go panic header.
+constexpr size_t kErrorTextWindow = 1024;
+
 struct ErrorPattern {
   std::string_view family;
   std::string_view trigger;  // short gap-free prefix of every match (see PatternBundle)
@@ -51,78 +54,73 @@ struct ErrorPattern {
 // Alternatives for a line break: a real one, or the two characters `\n` of a JSON string.
 #define LS_NL R"re((?:\r?\n|\\r\\n|\\n))re"
 
-// Recognisers, matched case-sensitively. The trigger is what the first-stage DFA looks for: a
-// distinctive prefix, or the whole pattern when its prefix is a common word ("at", "in") and its
-// gaps end at whitespace (gaps that span whitespace belong in `rest`, where they cost nothing
-// until a trigger has matched). Each one keys on text that only an error message or a
+// Recognisers, matched case-sensitively. Each one keys on text that only an error message or a
 // stack trace contains: a runtime's fixed wording, an exception class name, or a frame layout
 // with file and line number. Messages are often embedded in JSON, so quotes may appear escaped
-// (`\\?"`) and line breaks may be the two characters `\n`. Free-text parts stop at a line break
-// or a quote and are bounded, as is every repetition (the bundle needs a length bound).
+// (`\\?"`) and line breaks may be the two characters `\n`.
+//
+// The trigger is what the first-stage DFA looks for (see PatternBundle): a short prefix with no
+// long repetitions. Gaps go in `rest` and are left unbounded; kErrorTextWindow bounds every
+// match. Free text at the end of a match is kept short ({0,120}) so reported values stay readable.
 constexpr ErrorPattern kPatterns[] = {
     // ---- JavaScript (V8 / Node.js) ----
     // Stack frame with a file position: "    at fn (/app/x.js:1:2)", "at node:internal/x:1:2".
-    // "at" is a common word, so the whole frame is the trigger (its gaps end at whitespace).
-    {"js_error",
-     R"re(\bat (?:(?:new|async) )?(?:[\w$.<>\[\]]{1,120}(?: \[as [\w$]{1,60}\])? \()?)re"
-     R"re((?:(?:file://)?[\w$@~+./\\:-]{1,260}\.(?:js|mjs|cjs|jsx|ts|tsx)|node:[\w/.-]{1,120}))re"
-     R"re(:[0-9]{1,7}:[0-9]{1,7}\)?)re",
-     ""},
+    {"js_error", R"re(\bat )re",
+     R"re((?:(?:new|async) )?(?:[\w$.<>\[\]]+(?: \[as [\w$]{1,60}\])? \()?)re"
+     R"re((?:(?:file://)?[\w$@~+./\\:-]+\.(?:js|mjs|cjs|jsx|ts|tsx)|node:[\w/.-]+))re"
+     R"re(:[0-9]{1,7}:[0-9]{1,7}\)?)re"},
     // V8's wording for the common runtime errors ("TypeError: x is not a function").
     {"js_error", R"re(\b(?:TypeError|ReferenceError|SyntaxError|RangeError): )re",
-     R"re((?:[^\s"]{1,100} )?(?:is not a function|is not defined|is not iterable|)re"
+     R"re((?:[^\s"]+ )?(?:is not a function|is not defined|is not iterable|)re"
      R"re(is not a constructor|Cannot read propert(?:y|ies) of (?:undefined|null)|)re"
      R"re(Cannot set propert(?:y|ies) of (?:undefined|null)|Unexpected token|)re"
      R"re(Unexpected end of JSON input|Maximum call stack size exceeded|Invalid array length|)re"
      R"re(Assignment to constant variable))re"},
-    {"js_error", R"re(\bError: Cannot find module )re", R"re(\\?'[^'\n\r]{1,200}')re"},
+    {"js_error", R"re(\bError: Cannot find module )re", R"re(\\?'[^'\n\r]+')re"},
     {"js_error", R"re(\b(?:Error|TypeError|RangeError|SyntaxError) \[ERR_)re",
      R"re([A-Z0-9_]{2,60}\]: )re"},
 
     // ---- Python ----
     {"py_error", R"re(Traceback \(most recent call last\):)re", ""},
     {"py_error", R"re(\bFile \\?")re",
-     R"re([^"\n\r]{1,260}", line [0-9]{1,7}(?:, in [\w<>.]{1,120})?)re"},
+     R"re([^"\n\r]+", line [0-9]{1,7}(?:, in [\w<>.]+)?)re"},
     {"py_error",
      R"re(\b(?:ModuleNotFoundError|ImportError|NameError|AttributeError|ZeroDivisionError|)re"
      R"re(IndentationError|UnboundLocalError): )re",
-     R"re((?:No module named|cannot import name|name '[\w.]{1,120}' is not defined|)re"
-     R"re('[\w.]{1,120}' object has no attribute|)re"
+     R"re((?:No module named|cannot import name|name '[\w.]+' is not defined|)re"
+     R"re('[\w.]+' object has no attribute|)re"
      R"re((?:integer )?division(?: or modulo)? by zero|unexpected indent|)re"
      R"re(expected an indented block|unindent does not|local variable|)re"
      R"re(cannot access local variable))re"},
     {"py_error", R"re(\b(?:django|sqlalchemy|flask|werkzeug)\.)re",
-     R"re([a-z_]{1,40}(?:\.[a-z_]{1,40}){0,3}\.[A-Z]\w{0,60}(?:Error|Exception|DoesNotExist)\b)re"},
+     R"re([a-z_]+(?:\.[a-z_]+){0,3}\.[A-Z]\w*(?:Error|Exception|DoesNotExist)\b)re"},
 
     // ---- Java / JVM ----
-    {"java_error", R"re(Exception in thread )re", R"re(\\?"[^"\n\r\\]{1,100}\\?")re"},
+    {"java_error", R"re(Exception in thread )re", R"re(\\?"[^"\n\r\\]+\\?")re"},
     // "at com.foo.Bar.baz(Bar.java:42)", "at java.base/java.lang.Thread.run(Thread.java:833)".
-    {"java_error",
-     R"re(\bat (?:[\w.$-]{1,60}/)?[a-zA-Z_$][\w$]{0,60}(?:\.[\w$<>]{1,60}){1,12})re"
-     R"re(\((?:[\w$-]{1,120}\.(?:java|kt|scala|groovy|clj):[0-9]{1,7}|Native Method|)re"
-     R"re(Unknown Source)\))re",
-     ""},
+    {"java_error", R"re(\bat )re",
+     R"re((?:[\w.$-]+/)?[a-zA-Z_$][\w$]*\.[\w$.<>]+)re"
+     R"re(\((?:[\w$-]+\.(?:java|kt|scala|groovy|clj):[0-9]{1,7}|Native Method|)re"
+     R"re(Unknown Source)\))re"},
     {"java_error", R"re(\b(?:java|javax|jakarta)\.)re",
-     R"re([a-z]{2,20}(?:\.[a-z]{2,20}){0,3}\.[A-Z][\w$]{0,80}(?:Exception|Error)\b)re"},
-    {"java_error", R"re(\bCaused by: )re", R"re([\w$.]{1,200}(?:Exception|Error)\b)re"},
-    {"java_error",
-     R"re(\b(?:org|com|net|io)\.[a-z]\w{0,40}(?:\.[a-z]\w{0,40}){0,6}\.[A-Z][\w$]{0,80})re"
-     R"re(Exception\b)re",
-     ""},
+     R"re([a-z]{2,20}(?:\.[a-z]{2,20}){0,3}\.[A-Z][\w$]*(?:Exception|Error)\b)re"},
+    {"java_error", R"re(\bCaused by: )re", R"re([\w$.]+(?:Exception|Error)\b)re"},
+    {"java_error", R"re(\b(?:org|com|net|io)\.[a-z])re",
+     R"re([\w.]*\.[A-Z][\w$]*Exception\b)re"},
 
     // ---- Rust ----
-    {"rust_error", R"re(\bthread ')re", R"re([^'\n\r]{1,60}' panicked at )re"},
+    {"rust_error", R"re(\bthread ')re", R"re([^'\n\r]+' panicked at )re"},
     {"rust_error", R"re(run with `RUST_BACKTRACE=(?:1|full)`)re", ""},
     {"rust_error", R"re(\bcalled `(?:Option|Result)::)re",
      R"re((?:unwrap|expect)(?:_err)?\(\)` on an? `(?:None|Err|Ok)` value)re"},
     {"rust_error", R"re(\berror\[E[0-9]{4}\]: )re", ""},
 
     // ---- Ruby ----
-    // Frame: "/app/models/user.rb:12:in 'block in foo'". The path is part of the trigger: the
-    // character class ends at whitespace, so the trigger DFA stays small.
-    {"ruby_error", R"re([\w./~-]{1,260}\.rb:[0-9]{1,7}:in [`'])re", R"re([^'\n\r]{1,80}')re"},
+    // Frame: "/app/models/user.rb:12:in 'block in foo'". A match can only start where its
+    // trigger does, so the trigger takes (the last 64 bytes of) the path.
+    {"ruby_error", R"re([\w./~-]{1,64}\.rb:[0-9])re", R"re([0-9]{0,6}:in [`'][^'\n\r]+')re"},
     {"ruby_error", R"re(\bundefined (?:method|local variable or method) [`'])re",
-     R"re([^'\n\r]{1,80}' for )re"},
+     R"re([^'\n\r]+' for )re"},
     {"ruby_error",
      R"re(\((?:NoMethodError|NameError|ArgumentError|ZeroDivisionError|LoadError|TypeError|)re"
      R"re(RuntimeError|StandardError|FrozenError|KeyError|IOError|Errno::[A-Z]{2,20})\))re",
@@ -140,13 +138,13 @@ constexpr ErrorPattern kPatterns[] = {
      R"re(sync\.Mutex\.Lock)(?:, [0-9]{1,6} minutes)?(?:, locked to thread)?\]:)re"},
     // "panic: <message>" followed, a line or two later, by the goroutine header.
     {"go_error", R"re(\bpanic: )re",
-     R"re([^\n\r]{1,200})re" LS_NL R"re({1,3}(?:\[recovered\][^\n\r]{0,200})re" LS_NL
+     R"re([^\n\r]+)re" LS_NL R"re({1,3}(?:\[recovered\][^\n\r]*)re" LS_NL
      R"re({1,2})?goroutine [0-9]{1,9} \[running\]:)re"},
     {"go_error", R"re(\bruntime error: )re",
      R"re((?:invalid memory address or nil pointer dereference|index out of range|)re"
      R"re(slice bounds out of range|integer divide by zero|makeslice: len out of range))re"},
     // Frame: "/usr/local/go/src/runtime/panic.go:212 +0x55".
-    {"go_error", R"re([\w./-]{1,260}\.go:[0-9]{1,7} \+0x)re", R"re([0-9a-f]{1,16})re"},
+    {"go_error", R"re([\w./-]{1,64}\.go:[0-9])re", R"re([0-9]{0,6} \+0x[0-9a-f]{1,16})re"},
     {"go_error", R"re(\bfatal error: )re",
      R"re((?:all goroutines are asleep - deadlock!|)re"
      R"re(concurrent map (?:writes|read and map write|iteration and map write)))re"},
@@ -162,14 +160,13 @@ constexpr ErrorPattern kPatterns[] = {
      R"re(<b>(?:Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error|)re"
      R"re(Recoverable fatal error)</b>: )re",
      ""},
-    {"php_error",
-     R"re(\bin (?:<b>)?[^\s<>"]{1,260}\.php(?:</b>)?(?: on line (?:<b>)?[0-9]{1,7}|:[0-9]{1,7}\b))re",
-     ""},
-    {"php_error", R"re(#[0-9]{1,4} [^\s(]{1,260}\.php\([0-9]{1,7}\): )re", ""},
+    {"php_error", R"re(\bin )re",
+     R"re((?:<b>)?[^\s<>"]+\.php(?:</b>)?(?: on line (?:<b>)?[0-9]{1,7}|:[0-9]{1,7}\b))re"},
+    {"php_error", R"re(#[0-9]{1,4} )re", R"re([^\s(]+\.php\([0-9]{1,7}\): )re"},
     {"php_error",
      R"re(\bCall to (?:undefined function|undefined method|a member function|private method|)re"
      R"re(protected method) )re",
-     R"re([\w\\:>-]{1,200}\(\))re"},
+     R"re([\w\\:>-]+\(\))re"},
     {"php_error", R"re(\bPDOException\b)re", ""},
     {"php_error", R"re(\bSQLSTATE\[[0-9A-Z]{5}\])re", ""},
     {"php_error", R"re(\bStack trace:)re", R"re((?:\r?\n|\\n|<br ?/?>){1,3}#0 )re"},
@@ -181,10 +178,10 @@ constexpr ErrorPattern kPatterns[] = {
      ""},
     {"mysql_error", R"re(\bERROR [0-9]{4} \([0-9A-Z]{5}\))re", ""},
     {"mysql_error", R"re(\bmysqli?_)re", R"re([a-z_]{2,30}\(\)(?::| expects))re"},
-    {"mysql_error", R"re(\bUnknown column ')re", R"re([^'\n\r]{1,64}' in '[^'\n\r]{1,64}')re"},
-    {"mysql_error", R"re(\bTable ')re", R"re([^'\n\r]{1,130}' doesn't exist)re"},
+    {"mysql_error", R"re(\bUnknown column ')re", R"re([^'\n\r]+' in '[^'\n\r]+')re"},
+    {"mysql_error", R"re(\bTable ')re", R"re([^'\n\r]+' doesn't exist)re"},
     {"mysql_error", R"re(\bAccess denied for user ')re",
-     R"re([^'\n\r]{0,64}'@'[^'\n\r]{0,64}')re"},
+     R"re([^'\n\r]*'@'[^'\n\r]*')re"},
     {"mysql_error", R"re(\bcom\.mysql\.(?:cj\.)?jdbc\.exceptions\.)re", R"re([\w.]{1,100})re"},
     {"mysql_error", R"re(\b(?:pymysql\.err|mysql\.connector\.errors)\.)re",
      R"re([A-Z]\w{1,60})re"},
@@ -199,18 +196,18 @@ constexpr ErrorPattern kPatterns[] = {
 
     // ---- PostgreSQL ----
     {"postgres_error", R"re(\bERROR: {1,2})re",
-     R"re((?:syntax error at or near|relation \\?"[^"\n\r\\]{1,63}\\?" does not exist|)re"
-     R"re(column \\?"[^"\n\r\\]{1,63}\\?" (?:of relation \\?"[^"\n\r\\]{1,63}\\?" )?)re"
+     R"re((?:syntax error at or near|relation \\?"[^"\n\r\\]+\\?" does not exist|)re"
+     R"re(column \\?"[^"\n\r\\]+\\?" (?:of relation \\?"[^"\n\r\\]+\\?" )?)re"
      R"re(does not exist|duplicate key value violates unique constraint|permission denied for|)re"
      R"re(invalid input syntax for|null value in column|current transaction is aborted|)re"
-     R"re(operator does not exist|function [\w.]{1,63}\([^()\n\r"]{0,130}\) does not exist|)re"
+     R"re(operator does not exist|function [\w.]+\([^()\n\r"]*\) does not exist|)re"
      R"re(insert or update on table|update or delete on table|value too long for type))re"},
     // lib/pq (Go) prefixes every server error with "pq: ".
     {"postgres_error", R"re(\bpq: )re", R"re([a-z][^\n\r"]{2,120})re"},
     {"postgres_error", R"re(\bFATAL: {1,2})re",
      R"re((?:password authentication failed for user|)re"
-     R"re(database \\?"[^"\n\r\\]{1,63}\\?" does not exist|)re"
-     R"re(role \\?"[^"\n\r\\]{1,63}\\?" does not exist|no pg_hba\.conf entry|)re"
+     R"re(database \\?"[^"\n\r\\]+\\?" does not exist|)re"
+     R"re(role \\?"[^"\n\r\\]+\\?" does not exist|no pg_hba\.conf entry|)re"
      R"re(the database system is (?:starting up|shutting down|in recovery mode)|)re"
      R"re(sorry, too many clients already))re"},
     {"postgres_error",
@@ -264,7 +261,7 @@ constexpr ErrorPattern kPatterns[] = {
     {"type_error", R"re(\bTypeError: )re", R"re([^\s"][^\n\r"]{0,120})re"},
 
     {"uncaught", R"re(\bUncaught )re",
-     R"re((?:\(in promise\)|exception\b|[A-Z][\w$.\\]{0,80}(?:Error|Exception)\b))re"},
+     R"re((?:\(in promise\)|exception\b|[A-Z][\w$.\\]*(?:Error|Exception)\b))re"},
     {"uncaught",
      R"re(\b(?:UnhandledPromiseRejection(?:Warning)?|uncaughtException|unhandledRejection)\b)re",
      ""},
@@ -286,7 +283,7 @@ constexpr ErrorPattern kPatterns[] = {
     {"socket_error", R"re(\[Errno (?:32|54|60|61|104|110|111|113)\] )re",
      R"re([A-Z][a-z]{1,20}(?: [a-z]{1,20}){0,4})re"},
     {"socket_error", R"re(\bdial tcp)re",
-     R"re((?: [^\s"]{1,100})?: (?:lookup [^\s:"]{1,100}(?: on [^\s"]{1,100})?: )?)re"
+     R"re((?: [^\s"]+)?: (?:lookup [^\s:"]+(?: on [^\s"]+)?: )?)re"
      R"re((?:connect: )?(?:connection refused|i/o timeout|no such host|)re"
      R"re(connection reset by peer|network is unreachable))re"},
 
@@ -315,7 +312,7 @@ constexpr ErrorPattern kPatterns[] = {
     {"runtime_error", R"re(\b(?:runtime error|RuntimeError): )re", R"re([^\s"][^\n\r"]{0,120})re"},
     {"runtime_error", R"re(\b(?:std::runtime_error|java\.lang\.RuntimeException)\b)re", ""},
     {"runtime_error", R"re(\bterminate called after throwing an instance of ')re",
-     R"re([^'\n\r]{1,120}')re"},
+     R"re([^'\n\r]+')re"},
     {"runtime_error", R"re(\bRuntime Error!)re", ""},
 
     {"out_of_memory",
@@ -345,20 +342,20 @@ constexpr ErrorPattern kPatterns[] = {
     {"permission_denied", R"re(\bAccess is denied\.)re", ""},
 
     {"command_not_found", R"re(\b(?:ba|z|k|da|c|tc|fi|a)?sh: )re",
-     R"re((?:line [0-9]{1,7}: |[0-9]{1,7}: )?[^\s:"]{1,120}: (?:command )?not found\b)re"},
+     R"re((?:line [0-9]{1,7}: |[0-9]{1,7}: )?[^\s:"]+: (?:command )?not found\b)re"},
     {"command_not_found", R"re(\bzsh: command not found: )re", R"re([^\s"]{1,120})re"},
     {"command_not_found", R"re(is not recognized as an internal or external command)re", ""},
     {"command_not_found", R"re(\bexec: \\?")re",
-     R"re([^"\n\r]{1,120}": executable file not found in \$PATH)re"},
-    {"command_not_found", R"re([\w./-]{1,120}: command not found\b)re", ""},
+     R"re([^"\n\r]+": executable file not found in \$PATH)re"},
+    {"command_not_found", R"re([\w./-]{1,64}: command not found\b)re", ""},
 
     // Prisma ("Unknown argument `x`"), yargs ("Unknown argument: x"), node's own flag parser.
-    {"js_unknown_argument", R"re(\bUnknown arg(?:ument)? `)re", R"re([^`\n\r]{1,120}`)re"},
+    {"js_unknown_argument", R"re(\bUnknown arg(?:ument)? `)re", R"re([^`\n\r]+`)re"},
     {"js_unknown_argument", R"re(\bUnknown arguments?: )re", R"re([^\s"][^\n\r"]{0,120})re"},
     {"js_unknown_argument", R"re(\bnode: bad option: -)re", R"re(-?[\w-]{1,60})re"},
 
     // Prisma ("Invalid `prisma.user.create()` invocation") and V8/DOM ("Illegal invocation").
-    {"js_invalid_invocation", R"re(\bInvalid `)re", R"re([^`\n\r]{1,200}` invocation)re"},
+    {"js_invalid_invocation", R"re(\bInvalid `)re", R"re([^`\n\r]+` invocation)re"},
     {"js_invalid_invocation", R"re(\bIllegal invocation\b)re", ""},
 
     // Messages runtimes and frameworks print when an internal invariant broke.
@@ -456,7 +453,10 @@ StatusOr<std::unique_ptr<InternalMatcher>> MakeErrorTextMatcher(
       }
     }
   }
-  StatusOr<std::unique_ptr<PatternBundle>> bundle = PatternBundle::Create("error_text", patterns);
+  PatternBundle::Options options;
+  options.window = kErrorTextWindow;
+  StatusOr<std::unique_ptr<PatternBundle>> bundle =
+      PatternBundle::Create("error_text", patterns, options);
   if (!bundle.ok()) return bundle.status();
   return std::unique_ptr<InternalMatcher>(new ErrorTextMatcher(std::move(bundle).value()));
 }

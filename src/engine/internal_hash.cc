@@ -96,8 +96,7 @@ class HashMatcher : public InternalMatcher {
         out->push_back(m);
         pos = m.end;
       } else {
-        // Every pattern starts with a fixed ident, so a rejected candidate can only be followed
-        // by candidates that start later; the rescan is bounded by one maximal match length.
+        // A longer or shorter hash may still start later (even inside this candidate).
         pos = m.begin + 1;
       }
     }

@@ -218,10 +218,16 @@ StatusOr<std::unique_ptr<PatternBundle>> PatternBundle::Create(
     std::string whole = "(?:" + p.trigger + ")";
     if (!p.rest.empty()) whole += "(?:" + p.rest + ")";
     std::optional<size_t> trigger_len = RegexMaxLength(p.trigger);
+    if (!trigger_len || *trigger_len == 0) {
+      return InternalError(std::string(what) + ": trigger has no finite, non-zero length bound: " +
+                           p.trigger);
+    }
     std::optional<size_t> len = RegexMaxLength(whole);
-    if (!trigger_len || *trigger_len == 0 || !len) {
-      return InternalError(std::string(what) +
-                           ": pattern has no finite, non-zero length bound: " + whole);
+    if (options.window != 0) {
+      len = std::min(len.value_or(options.window), options.window);
+    } else if (!len) {
+      return InternalError(std::string(what) + ": unbounded pattern in a bundle without a window: " +
+                           whole);
     }
     max_len = std::max(max_len, *len);
     if (!triggers.empty()) triggers += '|';
@@ -254,26 +260,16 @@ PatternBundle::PatternBundle(std::unique_ptr<RE2> triggers, std::unique_ptr<RE2>
 
 PatternBundle::~PatternBundle() = default;
 
-}
-#include <chrono>
-double g_t1 = 0, g_t2 = 0; long g_n1 = 0, g_n2 = 0;
-namespace leakscope {
 bool PatternBundle::FindNext(std::string_view text, size_t pos, Span* match) const {
   re2::StringPiece whole(text.data(), text.size());
   re2::StringPiece m;
-  for (;;) {
-    auto t0 = std::chrono::steady_clock::now();
-    bool ok = pos <= text.size() && triggers_->Match(whole, pos, text.size(), RE2::UNANCHORED, &m, 1);
-    g_t1 += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); ++g_n1;
-    if (!ok) break;
+  while (pos <= text.size() &&
+         triggers_->Match(whole, pos, text.size(), RE2::UNANCHORED, &m, 1)) {
     size_t begin = static_cast<size_t>(m.data() - text.data());
     // No match is longer than max_match_length_, so the anchored search never needs to look
     // further; bytes past the window still serve as context for a final `\b` or `$`.
     size_t window_end = std::min(text.size(), begin + max_match_length_);
-    auto t1 = std::chrono::steady_clock::now();
-    bool ok2 = full_->Match(whole, begin, window_end, RE2::ANCHOR_START, &m, 1);
-    g_t2 += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count(); ++g_n2;
-    if (ok2) {
+    if (full_->Match(whole, begin, window_end, RE2::ANCHOR_START, &m, 1)) {
       match->begin = begin;
       match->end = begin + m.size();
       return true;

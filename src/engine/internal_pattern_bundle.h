@@ -9,13 +9,15 @@
 //     the input: cost does not grow with the number of recognisers.
 //  2. At that position, one anchored longest-match search of the full patterns runs over a window
 //     of at most max_match_length() bytes.
-// A single unanchored DFA over the full patterns would be simpler, but patterns with bounded gaps
+// A single unanchored DFA over the full patterns would be simpler, but patterns with gaps
 // ("panic: <message>\ngoroutine N [running]:") make its states track every pending gap at once;
 // on adversarial input that blows the DFA cache and RE2 falls back to its much slower NFA.
 //
-// Streaming needs a real bound on match length (to size the window kept between chunks), so every
-// bundled pattern must be bounded; `RegexMaxLength` proves the bound from the pattern text and
-// Create() rejects patterns for which it cannot.
+// Streaming needs a real bound on match length (to size the window kept between chunks). A
+// pattern is either bounded (`RegexMaxLength` proves the bound from the pattern text) or the
+// bundle declares a window: matches are then searched only within that many bytes of their start,
+// which bounds them by construction. Gaps are best left unbounded (`[^"\n]*`) under a window:
+// counted repetitions ({1,200}) compile to one instruction per count and make the DFA large.
 #ifndef LEAKSCOPE_ENGINE_INTERNAL_PATTERN_BUNDLE_H_
 #define LEAKSCOPE_ENGINE_INTERNAL_PATTERN_BUNDLE_H_
 
@@ -42,8 +44,8 @@ namespace leakscope {
 std::optional<size_t> RegexMaxLength(std::string_view pattern);
 
 // One bundled pattern: every match of `trigger` followed by `rest` (RE2 syntax, ASCII) is a match
-// of the pattern. `rest` may be empty. The trigger should be short and gap-free: it is what the
-// first-stage DFA looks for.
+// of the pattern. `rest` may be empty. The trigger must be bounded, and should be short and
+// gap-free: it is what the first-stage DFA looks for.
 struct BundlePattern {
   std::string trigger;
   std::string rest;
@@ -53,11 +55,14 @@ class PatternBundle {
  public:
   struct Options {
     bool case_insensitive = false;
+    // If non-zero, matches are searched within this many bytes of their start, and patterns may
+    // be unbounded. If zero, every pattern must be bounded.
+    size_t window = 0;
   };
 
-  // Compiles `patterns` (each bounded). `what` names the bundle in error messages. Patterns are
-  // matched as Latin-1 bytes so that arbitrary binary bodies are scanned byte-for-byte and the
-  // length bound is exact.
+  // Compiles `patterns`. `what` names the bundle in error messages. Patterns are matched as
+  // Latin-1 bytes so that arbitrary binary bodies are scanned byte-for-byte and length bounds are
+  // exact.
   static StatusOr<std::unique_ptr<PatternBundle>> Create(std::string_view what,
                                                          const std::vector<BundlePattern>& patterns,
                                                          Options options);
@@ -77,7 +82,8 @@ class PatternBundle {
   // True if the whole of `text` is one match.
   bool FullMatch(std::string_view text) const;
 
-  // Bound on the length of any match (the maximum over the bundled patterns).
+  // Bound on the length of any match: the maximum over the bundled patterns of their own bound,
+  // or of the window for unbounded patterns.
   size_t max_match_length() const { return max_match_length_; }
 
  private:

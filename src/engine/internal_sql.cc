@@ -18,20 +18,23 @@ namespace {
 // A name is a bare identifier, possibly qualified or quoted with backticks or brackets
 // (`db.table`, `t.*`, `[dbo].[users]`), or a double-quoted identifier without escapes. Bare names
 // never contain '"', so a statement inside a JSON string does not swallow the closing quote.
-const char kName[] = R"((?:[\w$.`\[\]]{1,64}|"[\w$ .-]{1,64}"))";
-const char kSpace[] = R"(\s{1,8})";
-const char kOptSpace[] = R"(\s{0,8})";
+//
+// Repetitions are unbounded: the bundle's window (kMaxSqlStatementLength) bounds every match, and
+// counted repetitions would make the program, and so the DFA, much larger.
+const char kName[] = R"((?:[\w$.`\[\]]+|"[\w$ .-]+"))";
+const char kSpace[] = R"(\s+)";
+const char kOptSpace[] = R"(\s*)";
 
 std::string SelectItem() {
   // *, a name (optionally t.*), a function call, or a string literal; optionally aliased.
-  return std::string("(?:\\*|") + kName + R"((?:\.\*)?|[\w$.]{1,64}\([^()\n\r;"]{0,64}\)|)" +
-         R"('[^'\n\r]{0,64}')(?:)" + kSpace + "AS" + kSpace + kName + ")?";
+  return std::string("(?:\\*|") + kName + R"((?:\.\*)?|[\w$.]+\([^()\n\r;"]*\)|'[^'\n\r]*')" +
+         "(?:" + kSpace + "AS" + kSpace + kName + ")?";
 }
 
 std::string SelectList() {
   std::string item = SelectItem();
-  return std::string(R"((?:(?:DISTINCT|ALL|TOP\s{1,8}[0-9]{1,9}))") + kSpace + ")?" + item +
-         "(?:" + kOptSpace + "," + kOptSpace + item + "){0,15}";
+  return std::string(R"((?:(?:DISTINCT|ALL|TOP\s+[0-9]+))") + kSpace + ")?" + item + "(?:" +
+         kOptSpace + "," + kOptSpace + item + ")*";
 }
 
 // The structural part ("head") of each statement kind: keywords in order with identifiers
@@ -43,8 +46,8 @@ std::vector<BundlePattern> StatementHeads() {
   const std::string s = kSpace;
   const std::string os = kOptSpace;
   const std::string list = SelectList();
-  // The trigger takes the first keyword and one whitespace byte; the rest allows up to seven more.
-  const std::string rs = R"(\s{0,7})";
+  // The trigger takes the first keyword and one whitespace byte, the rest any further ones.
+  const std::string rs = kOptSpace;
   return {
       // SELECT <list> FROM <table>
       {R"(\bSELECT\s)", rs + list + s + "FROM" + s + name},
@@ -52,12 +55,12 @@ std::vector<BundlePattern> StatementHeads() {
       {R"(\bUNION\s)", rs + "(?:ALL" + s + ")?SELECT" + s + list},
       // INSERT INTO <table> [(<columns>)] VALUES ( | SELECT | DEFAULT VALUES | SET <column> =
       {R"(\bINSERT\s)", rs + "(?:(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY)" + s + ")?INTO" +
-                            s + name + os + R"((?:\([^()\n\r;]{1,512}\))" + os + ")?" +
+                            s + name + os + R"((?:\([^()\n\r;]+\))" + os + ")?" +
                             R"((?:VALUES?)" + os + R"(\(|SELECT\s|DEFAULT)" + s +
                             R"(VALUES\b|SET)" + s + name + os + "=)"},
       // UPDATE <table> [[AS] alias] SET <column> =
       {R"(\bUPDATE\s)", rs + "(?:(?:LOW_PRIORITY|IGNORE|ONLY)" + s + ")?" + name + "(?:" + s +
-                            "(?:AS" + s + ")?" + R"([a-z_]\w{0,63})?)" + s + "SET" + s + name +
+                            "(?:AS" + s + ")?" + R"([a-z_]\w*)?)" + s + "SET" + s + name +
                             os + "="},
       // DELETE FROM <table>
       {R"(\bDELETE\s)", rs + "(?:(?:LOW_PRIORITY|QUICK|IGNORE)" + s + ")?FROM" + s + name},
@@ -81,8 +84,8 @@ std::vector<BundlePattern> StatementHeads() {
 std::string ClauseAfterHead() {
   const std::string name = kName;
   const std::string s = kSpace;
-  return R"((?i)(?:\s{0,8};|)" + s + "(?:(?:AS" + s + R"()?[a-z_]\w{0,30})" + s + ")?(?:WHERE" +
-         s + name + kOptSpace + R"((?:=|<|>|!=|LIKE\b|IN\s{0,8}\(|IS\s|BETWEEN\s|NOT\s)|)" +
+  return R"((?i)(?:\s*;|)" + s + "(?:(?:AS" + s + R"()?[a-z_]\w*)" + s + ")?(?:WHERE" +
+         s + name + kOptSpace + R"((?:=|<|>|!=|LIKE\b|IN\s*\(|IS\s|BETWEEN\s|NOT\s)|)" +
          "(?:(?:INNER|CROSS|NATURAL|(?:LEFT|RIGHT|FULL)(?:" + s + "OUTER)?)" + s + ")?JOIN" + s +
          name + "|ORDER" + s + "BY" + s + "|GROUP" + s + "BY" + s + "|(?:LIMIT|OFFSET)" + s +
          "[0-9]|HAVING" + s + "|UNION" + s + "|CASCADE\\b|RESTRICT\\b|FOR" + s + "UPDATE\\b))";
@@ -189,8 +192,10 @@ class SqlMatcher : public InternalMatcher {
     }
     if (ContainsWordIgnoringCase(h, "exists")) return true;
 
+    // The clause must lie within the statement's length limit.
     re2::StringPiece whole(text.data(), text.size());
-    return clause_->Match(whole, head.end, text.size(), RE2::ANCHOR_START, nullptr, 0);
+    size_t limit = std::min(text.size(), head.begin + kMaxSqlStatementLength);
+    return clause_->Match(whole, head.end, limit, RE2::ANCHOR_START, nullptr, 0);
   }
 
   // True if `s` contains FROM, TABLE or SELECT as an upper-case word.
@@ -224,6 +229,7 @@ class SqlMatcher : public InternalMatcher {
 StatusOr<std::unique_ptr<InternalMatcher>> MakeSqlMatcher() {
   PatternBundle::Options bundle_options;
   bundle_options.case_insensitive = true;
+  bundle_options.window = kMaxSqlStatementLength;
   StatusOr<std::unique_ptr<PatternBundle>> bundle =
       PatternBundle::Create("sql", StatementHeads(), bundle_options);
   if (!bundle.ok()) return bundle.status();
