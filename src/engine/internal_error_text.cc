@@ -161,7 +161,7 @@ constexpr ErrorPattern kPatterns[] = {
      R"re(Recoverable fatal error)</b>: )re",
      ""},
     {"php_error", R"re(\bin )re",
-     R"re((?:<b>)?[^\s<>"]+\.php(?:</b>)?(?: on line (?:<b>)?[0-9]{1,7}|:[0-9]{1,7}\b))re"},
+     R"re((?:<b>)?[^\s<>"]+\.php(?:</b>)?(?: on line (?:<b>)?[0-9]{1,7}(?:</b>)?|:[0-9]{1,7}\b))re"},
     {"php_error", R"re(#[0-9]{1,4} )re", R"re([^\s(]+\.php\([0-9]{1,7}\): )re"},
     {"php_error",
      R"re(\bCall to (?:undefined function|undefined method|a member function|private method|)re"

@@ -266,8 +266,8 @@ bool PatternBundle::FindNext(std::string_view text, size_t pos, Span* match) con
   while (pos <= text.size() &&
          triggers_->Match(whole, pos, text.size(), RE2::UNANCHORED, &m, 1)) {
     size_t begin = static_cast<size_t>(m.data() - text.data());
-    // No match is longer than max_match_length_, so the anchored search never needs to look
-    // further; bytes past the window still serve as context for a final `\b` or `$`.
+    // No match is longer than max_match_length_ (patterns are bounded by it, or only searched
+    // within it); bytes past the window still serve as context for a final `\b`.
     size_t window_end = std::min(text.size(), begin + max_match_length_);
     if (full_->Match(whole, begin, window_end, RE2::ANCHOR_START, &m, 1)) {
       match->begin = begin;
@@ -280,6 +280,8 @@ bool PatternBundle::FindNext(std::string_view text, size_t pos, Span* match) con
 }
 
 bool PatternBundle::FullMatch(std::string_view text) const {
+  // Consistent with FindNext: nothing longer than the window is a match.
+  if (text.size() > max_match_length_) return false;
   re2::StringPiece whole(text.data(), text.size());
   return full_->Match(whole, 0, text.size(), RE2::ANCHOR_BOTH, nullptr, 0);
 }

@@ -23,7 +23,9 @@ using i18n::phonenumbers::PhoneNumberUtil;
 
 // libphonenumber's Parse costs microseconds; bounding the attempts per start position keeps the
 // scan linear with a small constant even on inputs made of digit groups.
-constexpr int kMaxParseAttempts = 4;
+constexpr int kMaxParseAttempts = 3;
+// Digit groups in a written number: "+33 1 42 68 53 00" has six.
+constexpr size_t kMaxPhoneGroups = 7;
 // E.164 allows 15 digits; two more leave room for a written trunk prefix such as "+44 (0)20".
 constexpr size_t kMaxPhoneDigits = 17;
 // The shortest international numbers (e.g. +290 XXXX, +683 XXXX) have seven digits.
@@ -38,34 +40,56 @@ inline bool IsSeparator(char c) {
   return c == ' ' || c == '.' || c == '-' || c == '(' || c == ')';
 }
 
+// True if two consecutive separators are a layout people write: ") " or ")-" after an area code,
+// " (" or "-(" before one. Anything else (double spaces, "--", ". (") ends a candidate.
+inline bool SeparatorPairOk(char first, char second) {
+  return (first == ')' && (second == ' ' || second == '-' || second == '.')) ||
+         ((first == ' ' || first == '-') && second == '(');
+}
+
 // Looks for a phone number whose first byte is `b`. The candidate run is `+`/`(`/digit at `b`
-// followed by digits and separators, at most kMaxPhoneLength bytes. Candidates end at the end of
-// a digit group (never followed by a digit) and are tried longest first. Returns the end of the
-// first candidate `valid` accepts, or 0.
+// followed by digit groups and separators, at most kMaxPhoneLength bytes. Candidates end at the
+// end of a digit group (never followed by a digit) and are tried longest first. Returns the end
+// of the first candidate `valid` accepts, or 0.
+//
+// Before calling `valid` (libphonenumber, costly), a candidate must look like a written number:
+// at most kMaxPhoneGroups digit groups, of which at most one besides the first (a country or
+// trunk code such as "+1" or "1") has a single digit ("+33 1 42 68 53 00", "+44 (0)20 ..."). This
+// keeps digit soup such as "1 2-3 4" from costing a parse per start position.
 template <typename Valid>
 size_t MatchPhoneAt(std::string_view text, size_t b, size_t min_digits, const Valid& valid) {
   size_t limit = std::min(text.size(), b + kMaxPhoneLength);
   size_t ends[kMaxPhoneLength];
-  size_t digit_counts[kMaxPhoneLength];
   size_t num_ends = 0;
   size_t digits = 0;
+  size_t groups = 0;
+  size_t single_digit_groups = 0;  // not counting the first group
+  size_t group_len = 0;
+  char prev = 0;
   for (size_t i = b; i < limit; ++i) {
     char c = text[i];
     if (IsDigit(c)) {
       ++digits;
+      ++group_len;
       bool group_end = i + 1 == text.size() || !IsDigit(text[i + 1]);
-      if (group_end) {
-        ends[num_ends] = i + 1;
-        digit_counts[num_ends] = digits;
-        ++num_ends;
+      if (!group_end) {
+        prev = c;
+        continue;
       }
-    } else if (!(IsSeparator(c) || (i == b && c == '+'))) {
+      ++groups;
+      if (groups > 1 && group_len == 1) ++single_digit_groups;
+      group_len = 0;
+      if (groups > kMaxPhoneGroups || single_digit_groups > 1) break;
+      if (digits >= min_digits && digits <= kMaxPhoneDigits) ends[num_ends++] = i + 1;
+    } else if (i == b && c == '+') {
+      // The leading '+' of an international number.
+    } else if (!IsSeparator(c) || (i > b && !IsDigit(prev) && !SeparatorPairOk(prev, c))) {
       break;
     }
+    prev = c;
   }
   int attempts = 0;
   for (size_t k = num_ends; k-- > 0 && attempts < kMaxParseAttempts;) {
-    if (digit_counts[k] < min_digits || digit_counts[k] > kMaxPhoneDigits) continue;
     ++attempts;
     if (valid(text.substr(b, ends[k] - b))) return ends[k];
   }

@@ -27,7 +27,7 @@ const char kOptSpace[] = R"(\s*)";
 
 std::string SelectItem() {
   // *, a name (optionally t.*), a function call, or a string literal; optionally aliased.
-  return std::string("(?:\\*|") + kName + R"((?:\.\*)?|[\w$.]+\([^()\n\r;"]*\)|'[^'\n\r]*')" +
+  return std::string("(?:\\*|") + kName + R"((?:\.\*)?|[\w$.]+\([^()\n\r;"]*\)|'[^'\n\r]*'))" +
          "(?:" + kSpace + "AS" + kSpace + kName + ")?";
 }
 
@@ -181,7 +181,10 @@ class SqlMatcher : public InternalMatcher {
     for (size_t i = 0; i < first_word_end; ++i) first_upper = first_upper && IsUpper(h[i]);
     if (first_upper && HasUpperKeyword(h.substr(first_word_end))) return true;
 
-    for (size_t i = first_word_end; i < h.size(); ++i) {
+    // A '.' that ends the head ends a sentence ("... select one from list."), not a name.
+    size_t punct_end = h.size();
+    while (punct_end > first_word_end && h[punct_end - 1] == '.') --punct_end;
+    for (size_t i = first_word_end; i < punct_end; ++i) {
       switch (h[i]) {
         case '*': case ',': case '(': case '.': case '\'': case '"': case '`': case '[':
         case '_': case '=':
@@ -198,7 +201,7 @@ class SqlMatcher : public InternalMatcher {
     return clause_->Match(whole, head.end, limit, RE2::ANCHOR_START, nullptr, 0);
   }
 
-  // True if `s` contains FROM, TABLE or SELECT as an upper-case word.
+  // True if `s` contains the second keyword of a head (FROM, TABLE, SELECT, ...) in upper case.
   static bool HasUpperKeyword(std::string_view s) {
     for (std::string_view kw : {"FROM", "TABLE", "SELECT", "DATABASE", "SCHEMA", "VIEW"}) {
       for (size_t at = s.find(kw); at != std::string_view::npos; at = s.find(kw, at + 1)) {

@@ -34,6 +34,7 @@ struct CategoryReport {
   Action action = Action::kAlert;
   ReportStyle report_style = ReportStyle::kRaw;
   uint64_t count = 0;
+  uint64_t header_count = 0;         // of `count`, matches found in headers
   std::vector<std::string> values;   // one per match up to the cap, for styles other than none
   std::vector<MatchRecord> matches;  // up to the cap
   bool values_truncated = false;     // more matches than the cap: count stays exact

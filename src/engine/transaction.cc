@@ -216,7 +216,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
       // Text bodies (and JSON that failed to parse) count as values.
       if (values) AddCategoryFinders(rc.category, &text_finders_);
-      if (rc.action == Action::kRedact) redacting_ = true;
+      // Redaction and blocking both need the bounded hold-back window: the bytes of a match must
+      // not have left before the match is known.
+      if (rc.action == Action::kRedact || rc.action == Action::kBlock) redacting_ = true;
       for (const CompiledCorrelate& corr : cp.categories()[rc.category].correlates) {
         max_correlate_distance_ = std::max(max_correlate_distance_, corr.max_distance);
       }
@@ -539,6 +541,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       cr = &*report_.categories.insert(pos, std::move(fresh));
     }
     ++cr->count;
+    if (std::string(cand.context) == "header") ++cr->header_count;
     if (cr->matches.size() < opts_->max_values_per_category) {
       std::string_view reported = cand.text;
       if (rc.contexts.values_key && std::string(cand.context) == "value") reported = cand.path;
@@ -556,6 +559,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     if (rc.action == Action::kBlock) {
       report_.decision = Decision::kBlock;
+      // Nothing from the first blocked match on may be released.
+      if (std::string(cand.context) != "header") block_at_ = std::min(block_at_, cand.begin);
     } else if (rc.action == Action::kRedact) {
       if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
       if (std::string(cand.context) == "header") {
@@ -616,6 +621,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void Release(uint64_t upto, std::string* out) {
     uint64_t held_end = released_ + held_.size();
     upto = std::min(upto, held_end);
+    if (block_at_ != UINT64_MAX) {
+      upto = std::min(upto, std::max(block_at_, released_));
+      held_end = std::min(held_end, upto);
+    }
     size_t consumed = 0;  // bytes of held_ consumed
     uint64_t pos = released_;
     while (!redactions_.empty() && redactions_.front().begin < upto) {
@@ -677,6 +686,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::string held_;          // raw bytes [released_, released_ + held_.size())
   uint64_t released_ = 0;
   uint64_t redacted_until_ = 0;
+  uint64_t block_at_ = UINT64_MAX;  // raw offset of the first blocked match
   std::vector<Redaction> redactions_;
 };
 

@@ -1,0 +1,386 @@
+// leakscope.wasm: the engine as a Proxy-WASM (ABI 0.2.1) HTTP filter for Envoy and Istio.
+//
+// Only this file knows about Proxy-WASM. Each HTTP stream gets an engine Transaction; body chunks
+// are analysed as they pass and forwarded at once unless a redact or block action needs the
+// bounded hold-back window. Reports become Envoy stats and, with `log_reports`, log lines.
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/compiled_policy.h"
+#include "engine/policy.h"
+#include "engine/transaction.h"
+#include "filter/metric_names.h"
+#include "filter/plugin_config.h"
+#include "filter/proxy_wasm_abi.h"
+
+using proxy_wasm::BufferType;
+using proxy_wasm::FilterDataStatus;
+using proxy_wasm::FilterHeadersStatus;
+using proxy_wasm::HeaderMapType;
+using proxy_wasm::LogLevel;
+using proxy_wasm::MetricType;
+using proxy_wasm::StreamType;
+
+namespace leakscope {
+namespace {
+
+void Log(LogLevel level, const std::string& message) {
+  proxy_log(static_cast<uint32_t>(level), message.data(), message.size());
+}
+
+// Host-allocated results (proxy_get_*) are owned by the module and must be freed.
+struct HostBytes {
+  const char* data = nullptr;
+  size_t size = 0;
+  ~HostBytes() { std::free(const_cast<char*>(data)); }
+  std::string_view view() const { return data ? std::string_view(data, size) : std::string_view(); }
+};
+
+bool GetBuffer(BufferType type, size_t start, size_t length, HostBytes* out) {
+  return proxy_get_buffer_bytes(static_cast<uint32_t>(type), static_cast<uint32_t>(start),
+                                static_cast<uint32_t>(length), &out->data, &out->size) == WasmResult::kOk;
+}
+
+// Decodes Envoy's header map serialisation: u32 count, (u32 key_len, u32 value_len) per pair,
+// then each key and value followed by a NUL.
+bool GetHeaders(HeaderMapType type, HeaderList* out) {
+  HostBytes raw;
+  if (proxy_get_header_map_pairs(static_cast<uint32_t>(type), &raw.data, &raw.size) != WasmResult::kOk) return false;
+  std::string_view v = raw.view();
+  auto read_u32 = [&v](size_t at, uint32_t* value) {
+    if (at + 4 > v.size()) return false;
+    std::memcpy(value, v.data() + at, 4);
+    return true;
+  };
+  uint32_t count = 0;
+  if (!read_u32(0, &count)) return v.empty();
+  if (count > v.size() / 8) return false;
+  size_t lens = 4;
+  size_t data = 4 + static_cast<size_t>(count) * 8;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t klen = 0, vlen = 0;
+    if (!read_u32(lens, &klen) || !read_u32(lens + 4, &vlen)) return false;
+    lens += 8;
+    if (data + klen + 1 + vlen + 1 > v.size()) return false;
+    std::string key(v.substr(data, klen));
+    data += klen + 1;
+    std::string value(v.substr(data, vlen));
+    data += vlen + 1;
+    out->emplace_back(std::move(key), std::move(value));
+  }
+  return true;
+}
+
+uint64_t NowNanos() {
+  uint64_t t = 0;
+  proxy_get_current_time_nanoseconds(&t);
+  return t;
+}
+
+// Envoy stats defined lazily (never from static constructors: hosts trap host calls made
+// during _initialize) and cached by name.
+class Metrics {
+ public:
+  void Increment(const std::string& name, int64_t by) {
+    uint32_t id = 0;
+    if (by > 0 && Id(MetricType::kCounter, name, &id)) proxy_increment_metric(id, by);
+  }
+  void Record(const std::string& name, uint64_t value) {
+    uint32_t id = 0;
+    if (Id(MetricType::kHistogram, name, &id)) proxy_record_metric(id, value);
+  }
+
+ private:
+  bool Id(MetricType type, const std::string& name, uint32_t* id) {
+    auto it = ids_.find(name);
+    if (it != ids_.end()) {
+      *id = it->second;
+      return true;
+    }
+    if (ids_.size() >= kMaxMetrics) {
+      if (!overflow_logged_) {
+        overflow_logged_ = true;
+        Log(LogLevel::kWarn, "leakscope: more than " + std::to_string(kMaxMetrics) +
+                                 " distinct stats; further label combinations are not recorded");
+      }
+      return false;
+    }
+    if (proxy_define_metric(static_cast<uint32_t>(type), name.data(), name.size(), id) != WasmResult::kOk) {
+      return false;
+    }
+    ids_.emplace(name, *id);
+    return true;
+  }
+  // Bounds stat cardinality: a policy path with `!` components could otherwise mint a stat per URL.
+  static constexpr size_t kMaxMetrics = 10000;
+  std::unordered_map<std::string, uint32_t> ids_;
+  bool overflow_logged_ = false;
+};
+
+class RootContext {
+ public:
+  bool OnConfigure(size_t config_size) {
+    HostBytes bytes;
+    if (config_size > 0 && !GetBuffer(BufferType::kPluginConfiguration, 0, config_size, &bytes)) {
+      Log(LogLevel::kError, "leakscope: cannot read the plugin configuration");
+      return false;
+    }
+    auto config = ParsePluginConfig(bytes.view());
+    if (!config.ok()) {
+      Log(LogLevel::kError, "leakscope: invalid configuration: " + config.status().message());
+      return false;
+    }
+    auto policy = LoadPolicy(config->policy_yaml);
+    if (!policy.ok()) {
+      Log(LogLevel::kError, "leakscope: invalid policy: " + policy.status().message() +
+                                (policy_ ? "; the previous policy stays in force" : ""));
+      return false;
+    }
+    std::vector<PolicyWarning> warnings = policy->warnings;
+    auto compiled = CompiledPolicy::Compile(std::move(*policy));
+    if (!compiled.ok()) {
+      Log(LogLevel::kError, "leakscope: invalid policy: " + compiled.status().message() +
+                                (policy_ ? "; the previous policy stays in force" : ""));
+      return false;
+    }
+    for (const PolicyWarning& w : warnings) Log(LogLevel::kWarn, "leakscope: policy warning: " + w.ToString());
+    config_ = std::move(*config);
+    policy_ = *compiled;
+    return true;
+  }
+
+  const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
+  const PluginConfig& config() const { return config_; }
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  PluginConfig config_;
+  std::shared_ptr<const CompiledPolicy> policy_;
+  Metrics metrics_;
+};
+
+class StreamContext {
+ public:
+  explicit StreamContext(RootContext* root) : root_(root) {}
+
+  FilterHeadersStatus OnHeaders(Direction d, bool end_of_stream) {
+    if (!root_->policy()) return FilterHeadersStatus::kContinue;
+    HeaderList headers;
+    HeaderMapType type = d == Direction::kRequest ? HeaderMapType::kRequestHeaders : HeaderMapType::kResponseHeaders;
+    if (!GetHeaders(type, &headers)) headers.clear();
+    if (d == Direction::kRequest) {
+      std::string authority, path;
+      for (const auto& [k, v] : headers) {
+        if (k == ":authority" || (k == "host" && authority.empty())) authority = v;
+        if (k == ":path") path = v;
+      }
+      Start(authority, path);
+    } else {
+      if (!tx_) Start("", "");
+      for (const auto& [k, v] : headers) {
+        if (k == ":status") status_ = v;
+      }
+    }
+    uint64_t t0 = NowNanos();
+    tx_->OnHeaders(d, headers);
+    headers_seen_[Index(d)] = true;
+    if (d == Direction::kResponse && tx_->may_hold_body(d)) {
+      // The body may be rewritten, so its length is no longer known.
+      static const char kContentLength[] = "content-length";
+      proxy_remove_header_map_value(static_cast<uint32_t>(type), kContentLength, sizeof(kContentLength) - 1);
+    }
+    analysis_ns_[Index(d)] += NowNanos() - t0;
+    if (end_of_stream) FinishDirection(d);
+    return FilterHeadersStatus::kContinue;
+  }
+
+  FilterDataStatus OnBody(Direction d, size_t body_size, bool end_of_stream) {
+    if (!tx_ || stopped_) return FilterDataStatus::kContinue;
+    BufferType type = d == Direction::kRequest ? BufferType::kHttpRequestBody : BufferType::kHttpResponseBody;
+    HostBytes chunk;
+    if (body_size > 0 && !GetBuffer(type, 0, body_size, &chunk)) return FilterDataStatus::kContinue;
+    uint64_t t0 = NowNanos();
+    out_.clear();
+    tx_->OnBody(d, chunk.view(), end_of_stream, &out_);
+    analysis_ns_[Index(d)] += NowNanos() - t0;
+    if (end_of_stream) finished_[Index(d)] = true;
+    const DirectionReport& report = tx_->report(d);
+    if (report.decision == Decision::kBlock) return Block(d, type, body_size);
+    if (tx_->may_hold_body(d) && out_ != chunk.view()) {
+      proxy_set_buffer_bytes(static_cast<uint32_t>(type), 0, static_cast<uint32_t>(body_size), out_.data(), out_.size());
+    }
+    return FilterDataStatus::kContinue;
+  }
+
+  void OnLog() {
+    if (!tx_) return;
+    for (Direction d : {Direction::kRequest, Direction::kResponse}) {
+      if (!headers_seen_[Index(d)]) continue;
+      FinishDirection(d);
+      Emit(d);
+    }
+  }
+
+ private:
+  static int Index(Direction d) { return d == Direction::kRequest ? 0 : 1; }
+
+  void Start(const std::string& authority, const std::string& path) {
+    TransactionOptions options;
+    options.max_analyzed_bytes = root_->config().max_analyzed_bytes;
+    tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options);
+  }
+
+  void FinishDirection(Direction d) {
+    if (finished_[Index(d)] || stopped_) return;
+    finished_[Index(d)] = true;
+    out_.clear();
+    tx_->OnBody(d, "", true, &out_);
+  }
+
+  FilterDataStatus Block(Direction d, BufferType type, size_t body_size) {
+    stopped_ = true;
+    const PluginConfig& config = root_->config();
+    if (d == Direction::kRequest) {
+      static const char kDetails[] = "leakscope_blocked";
+      proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
+                                config.block_body.size(), nullptr, 0, -1);
+    } else {
+      // Response headers have left: pass only what precedes the match, then stop the stream.
+      proxy_set_buffer_bytes(static_cast<uint32_t>(type), 0, static_cast<uint32_t>(body_size), out_.data(), out_.size());
+      proxy_close_stream(static_cast<uint32_t>(StreamType::kResponse));
+    }
+    return FilterDataStatus::kStopIterationNoBuffer;
+  }
+
+  void Emit(Direction d) {
+    const DirectionReport& r = tx_->report(d);
+    Metrics& m = root_->metrics();
+    const char* dir = DirectionName(d);
+    m.Increment(MetricName("transactions", {{"direction", dir}}), 1);
+    for (const CategoryReport& c : r.categories) {
+      uint64_t header = c.header_count;
+      uint64_t body = c.count - header;
+      if (body) m.Increment(MatchMetricName(c.name, dir, "body", r.policy_path), static_cast<int64_t>(body));
+      if (header) m.Increment(MatchMetricName(c.name, dir, "header", r.policy_path), static_cast<int64_t>(header));
+    }
+    if (r.decision == Decision::kBlock) m.Increment(MetricName("blocked", {{"direction", dir}}), 1);
+    if (r.decision == Decision::kRedact) m.Increment(MetricName("redacted", {{"direction", dir}}), 1);
+    if (r.truncated) m.Increment(MetricName("analysis_truncated", {{"direction", dir}}), 1);
+    if (!r.parse_error.empty()) m.Increment(MetricName("parse_errors", {{"direction", dir}}), 1);
+    if (d == Direction::kResponse && !status_.empty()) {
+      m.Increment(MetricName("responses", {{"status", status_}}), 1);
+    }
+    m.Record(MetricName("analysis_time_us", {{"direction", dir}}), analysis_ns_[Index(d)] / 1000);
+    m.Record(MetricName("body_bytes", {{"direction", dir}}), r.body_bytes);
+    if (root_->config().log_reports) Log(LogLevel::kInfo, "leakscope report " + DirectionReportToJson(r, 0));
+  }
+
+  RootContext* root_;
+  std::unique_ptr<Transaction> tx_;
+  std::string out_;
+  std::string status_;
+  bool headers_seen_[2] = {false, false};
+  bool finished_[2] = {false, false};
+  bool stopped_ = false;
+  uint64_t analysis_ns_[2] = {0, 0};
+};
+
+struct Registry {
+  std::unordered_map<uint32_t, std::unique_ptr<RootContext>> roots;
+  std::unordered_map<uint32_t, std::unique_ptr<StreamContext>> streams;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry();  // never destroyed: the VM outlives every context
+  return *r;
+}
+
+StreamContext* Stream(uint32_t id) {
+  auto it = registry().streams.find(id);
+  return it == registry().streams.end() ? nullptr : it->second.get();
+}
+
+}  // namespace
+}  // namespace leakscope
+
+using leakscope::Direction;
+using leakscope::registry;
+
+#define LEAKSCOPE_EXPORT(name) extern "C" __attribute__((export_name(#name)))
+
+LEAKSCOPE_EXPORT(proxy_abi_version_0_2_1) void proxy_abi_version_0_2_1() {}
+
+LEAKSCOPE_EXPORT(proxy_on_memory_allocate) void* proxy_on_memory_allocate(size_t size) { return std::malloc(size); }
+
+LEAKSCOPE_EXPORT(proxy_on_context_create) void proxy_on_context_create(uint32_t context_id, uint32_t parent_id) {
+  auto& reg = registry();
+  if (parent_id == 0) {
+    reg.roots[context_id] = std::make_unique<leakscope::RootContext>();
+    return;
+  }
+  auto root = reg.roots.find(parent_id);
+  if (root == reg.roots.end()) return;
+  reg.streams[context_id] = std::make_unique<leakscope::StreamContext>(root->second.get());
+}
+
+LEAKSCOPE_EXPORT(proxy_on_vm_start) uint32_t proxy_on_vm_start(uint32_t, uint32_t) { return 1; }
+
+LEAKSCOPE_EXPORT(proxy_on_configure) uint32_t proxy_on_configure(uint32_t root_id, uint32_t config_size) {
+  auto it = registry().roots.find(root_id);
+  if (it == registry().roots.end()) return 0;
+  return it->second->OnConfigure(config_size) ? 1 : 0;
+}
+
+LEAKSCOPE_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t) {}
+
+LEAKSCOPE_EXPORT(proxy_on_request_headers)
+uint32_t proxy_on_request_headers(uint32_t id, uint32_t, uint32_t end_of_stream) {
+  auto* s = leakscope::Stream(id);
+  return static_cast<uint32_t>(s ? s->OnHeaders(Direction::kRequest, end_of_stream != 0)
+                                 : proxy_wasm::FilterHeadersStatus::kContinue);
+}
+
+LEAKSCOPE_EXPORT(proxy_on_request_body)
+uint32_t proxy_on_request_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
+  auto* s = leakscope::Stream(id);
+  return static_cast<uint32_t>(s ? s->OnBody(Direction::kRequest, body_size, end_of_stream != 0)
+                                 : proxy_wasm::FilterDataStatus::kContinue);
+}
+
+LEAKSCOPE_EXPORT(proxy_on_request_trailers) uint32_t proxy_on_request_trailers(uint32_t, uint32_t) { return 0; }
+
+LEAKSCOPE_EXPORT(proxy_on_response_headers)
+uint32_t proxy_on_response_headers(uint32_t id, uint32_t, uint32_t end_of_stream) {
+  auto* s = leakscope::Stream(id);
+  return static_cast<uint32_t>(s ? s->OnHeaders(Direction::kResponse, end_of_stream != 0)
+                                 : proxy_wasm::FilterHeadersStatus::kContinue);
+}
+
+LEAKSCOPE_EXPORT(proxy_on_response_body)
+uint32_t proxy_on_response_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
+  auto* s = leakscope::Stream(id);
+  return static_cast<uint32_t>(s ? s->OnBody(Direction::kResponse, body_size, end_of_stream != 0)
+                                 : proxy_wasm::FilterDataStatus::kContinue);
+}
+
+LEAKSCOPE_EXPORT(proxy_on_response_trailers) uint32_t proxy_on_response_trailers(uint32_t, uint32_t) { return 0; }
+
+LEAKSCOPE_EXPORT(proxy_on_http_call_response)
+void proxy_on_http_call_response(uint32_t, uint32_t, uint32_t, uint32_t, uint32_t) {}
+
+LEAKSCOPE_EXPORT(proxy_on_log) void proxy_on_log(uint32_t id) {
+  if (auto* s = leakscope::Stream(id)) s->OnLog();
+}
+
+LEAKSCOPE_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t) { return 1; }
+
+LEAKSCOPE_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t id) {
+  auto& reg = registry();
+  reg.streams.erase(id);
+  reg.roots.erase(id);
+}
