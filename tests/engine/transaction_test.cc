@@ -106,8 +106,12 @@ endpoints:
     config:
       secret: {action: block}
 )");
-  Result r = Scan(cp, "xx TOPSECRET yy", "text/plain");
-  EXPECT_EQ(r.report.decision, Decision::kBlock);
+  for (size_t chunk : {0, 1, 4}) {
+    Result r = Scan(cp, "xx TOPSECRET yy", "text/plain", chunk);
+    EXPECT_EQ(r.report.decision, Decision::kBlock);
+    // Only the bytes before the blocked match may leave.
+    EXPECT_EQ(r.body, "xx ") << chunk;
+  }
 }
 
 TEST(Transaction, HostileBodiesStayBoundedAndMarked) {
