@@ -23,7 +23,8 @@ class MaxLengthParser {
   }
 
  private:
-  static constexpr size_t kTooLong = size_t{1} << 40;  // guards the multiplications below
+  // Guards the multiplications below; fits the 32-bit size_t of wasm32.
+  static constexpr size_t kTooLong = size_t{1} << 30;
 
   bool AtEnd() const { return pos_ >= p_.size(); }
   char Peek() const { return p_[pos_]; }
@@ -61,9 +62,8 @@ class MaxLengthParser {
         ++pos_;  // at most one copy: the bound is unchanged
       } else if (c == '{') {
         std::optional<size_t> hi = RepeatUpperBound();
-        if (!hi) return std::nullopt;
+        if (!hi || (*hi != 0 && n > kTooLong / *hi)) return std::nullopt;
         n *= *hi;
-        if (n > kTooLong) return std::nullopt;
       } else {
         break;
       }
