@@ -140,7 +140,7 @@ class SqlMatcher : public InternalMatcher {
  private:
   // Decides whether `head` is a statement and, if so, extends it to the statement's end.
   bool Accept(std::string_view text, const Span& head, Span* statement) const {
-    size_t limit = std::min(text.size(), head.begin + kMaxSqlStatementLength);
+    size_t limit = static_cast<size_t>(std::min<uint64_t>(text.size(), head.begin + kMaxSqlStatementLength));
     if (head.end <= head.begin || head.end > limit) return false;
     if (!HasSqlEvidence(text, head)) return false;
 
@@ -197,7 +197,7 @@ class SqlMatcher : public InternalMatcher {
 
     // The clause must lie within the statement's length limit.
     re2::StringPiece whole(text.data(), text.size());
-    size_t limit = std::min(text.size(), head.begin + kMaxSqlStatementLength);
+    size_t limit = static_cast<size_t>(std::min<uint64_t>(text.size(), head.begin + kMaxSqlStatementLength));
     return clause_->Match(whole, head.end, limit, RE2::ANCHOR_START, nullptr, 0);
   }
 

@@ -4,8 +4,10 @@
 // are analysed as they pass and forwarded at once unless a redact or block action needs the
 // bounded hold-back window. Reports become Envoy stats and, with `log_reports`, log lines.
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,6 +16,7 @@
 #include "engine/compiled_policy.h"
 #include "engine/policy.h"
 #include "engine/transaction.h"
+#include "filter/command_protocol.h"
 #include "filter/metric_names.h"
 #include "filter/plugin_config.h"
 #include "filter/proxy_wasm_abi.h"
@@ -82,6 +85,18 @@ uint64_t NowNanos() {
   return t;
 }
 
+// Reads a property such as {"source", "address"}; the ABI path is NUL-separated segments.
+std::string GetProperty(std::initializer_list<std::string_view> path) {
+  std::string p;
+  for (std::string_view segment : path) {
+    p.append(segment);
+    p += '\0';
+  }
+  HostBytes value;
+  if (proxy_get_property(p.data(), p.size(), &value.data, &value.size) != WasmResult::kOk) return std::string();
+  return std::string(value.view());
+}
+
 // Envoy stats defined lazily (never from static constructors: hosts trap host calls made
 // during _initialize) and cached by name.
 class Metrics {
@@ -135,33 +150,213 @@ class RootContext {
       Log(LogLevel::kError, "leakscope: invalid configuration: " + config.status().message());
       return false;
     }
-    auto policy = LoadPolicy(config->policy_yaml);
-    if (!policy.ok()) {
-      Log(LogLevel::kError, "leakscope: invalid policy: " + policy.status().message() +
-                                (policy_ ? "; the previous policy stays in force" : ""));
-      return false;
+    std::shared_ptr<const CompiledPolicy> compiled;
+    if (!config->policy_yaml.empty()) {
+      std::string error;
+      compiled = Compile(config->policy_yaml, &error);
+      if (!compiled) {
+        Log(LogLevel::kError, "leakscope: invalid policy: " + error);
+        return false;
+      }
     }
-    std::vector<PolicyWarning> warnings = policy->warnings;
-    auto compiled = CompiledPolicy::Compile(std::move(*policy));
-    if (!compiled.ok()) {
-      Log(LogLevel::kError, "leakscope: invalid policy: " + compiled.status().message() +
-                                (policy_ ? "; the previous policy stays in force" : ""));
-      return false;
-    }
-    for (const PolicyWarning& w : warnings) Log(LogLevel::kWarn, "leakscope: policy warning: " + w.ToString());
     config_ = std::move(*config);
-    policy_ = *compiled;
+    policy_ = compiled;
+    if (config_.command.enabled()) {
+      const CommandConfig& cc = config_.command;
+      uint64_t period = std::min(cc.upload_interval_ms, cc.policy_pull_interval_ms);
+      proxy_set_tick_period_milliseconds(static_cast<uint32_t>(period));
+    }
     return true;
   }
+
+  // Command mode: pull the policy when due, upload queued reports when due.
+  void OnTick() {
+    if (!config_.command.enabled()) return;
+    const CommandConfig& cc = config_.command;
+    uint64_t now = NowNanos() / 1000000;
+    if (!pull_in_flight_ && (!policy_from_command_ || now - last_pull_ms_ >= cc.policy_pull_interval_ms)) {
+      last_pull_ms_ = now;
+      std::string path = "/api/v1/policy?deployment=" + cc.deployment_name;
+      uint32_t token = 0;
+      if (Call("GET", path, "", &token)) {
+        pull_in_flight_ = true;
+        calls_[token] = PendingCall{PendingCall::kPull, 0};
+      }
+    }
+    if (!upload_in_flight_ && !queue_.empty() &&
+        (now - last_upload_ms_ >= cc.upload_interval_ms || queue_.size() >= cc.upload_batch_size)) {
+      last_upload_ms_ = now;
+      size_t n = std::min<size_t>(queue_.size(), cc.upload_batch_size);
+      std::vector<std::string> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      std::string body = UploadBody(cc.deployment_name, policy_id_, now, dropped_unreported_, batch);
+      uint32_t token = 0;
+      if (Call("POST", "/api/v1/reports", body, &token)) {
+        upload_in_flight_ = true;
+        calls_[token] = PendingCall{PendingCall::kUpload, n};
+        dropped_in_flight_ = dropped_unreported_;
+        dropped_unreported_ = 0;
+      } else {
+        Dropped(n);
+      }
+    }
+  }
+
+  void OnHttpCallResponse(uint32_t token, uint32_t num_headers, size_t body_size) {
+    auto it = calls_.find(token);
+    if (it == calls_.end()) return;
+    PendingCall call = it->second;
+    calls_.erase(it);
+    std::string status;
+    HeaderList headers;
+    if (num_headers > 0 && GetHeaders(HeaderMapType::kHttpCallResponseHeaders, &headers)) {
+      for (const auto& [k, v] : headers) {
+        if (k == ":status") status = v;
+      }
+    }
+    if (call.kind == PendingCall::kUpload) {
+      upload_in_flight_ = false;
+      if (status == "200") {
+        metrics_.Increment("leakscope.command_uploads", 1);
+        CommandOk();
+      } else {
+        dropped_unreported_ += dropped_in_flight_;
+        Dropped(call.reports);
+        CommandError("report upload failed (" + (status.empty() ? std::string("no response") : "status " + status) +
+                     "); reports are dropped, not queued, while Command is unavailable");
+      }
+      return;
+    }
+    pull_in_flight_ = false;
+    if (status == "304") {
+      CommandOk();
+      return;
+    }
+    if (status != "200") {
+      CommandError("policy pull failed (" + (status.empty() ? std::string("no response") : "status " + status) + ")");
+      return;
+    }
+    HostBytes body;
+    if (body_size > 0) GetBuffer(BufferType::kHttpCallResponseBody, 0, body_size, &body);
+    auto update = ParsePolicyResponse(body.view());
+    if (!update.ok()) {
+      CommandError("policy pull: " + update.status().message());
+      return;
+    }
+    blocked_ips_ = update->blocked_ips;
+    blocked_tokens_ = update->blocked_tokens;
+    if (update->policy_id == policy_id_ && policy_from_command_) {
+      CommandOk();
+      return;
+    }
+    std::string error;
+    auto compiled = Compile(update->policy_yaml, &error);
+    if (!compiled) {
+      CommandError("policy " + update->policy_id + " from Command is invalid: " + error +
+                   (policy_ ? "; the previous policy stays in force" : ""));
+      return;
+    }
+    policy_ = compiled;
+    policy_id_ = update->policy_id;
+    policy_from_command_ = true;
+    metrics_.Increment("leakscope.policy_updates", 1);
+    Log(LogLevel::kInfo, "leakscope: policy " + policy_id_ + " from Command is in force");
+    CommandOk();
+  }
+
+  void QueueReport(std::string report) {
+    if (!config_.command.enabled()) return;
+    if (queue_.size() >= config_.command.max_queued_reports) {
+      Dropped(1);
+      return;
+    }
+    queue_.push_back(std::move(report));
+  }
+
+  bool IsBlockedSource(const std::string& ip) const {
+    return std::find(blocked_ips_.begin(), blocked_ips_.end(), ip) != blocked_ips_.end();
+  }
+  bool has_block_list() const { return !blocked_ips_.empty(); }
 
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
   const PluginConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
 
  private:
+  struct PendingCall {
+    enum Kind { kUpload, kPull } kind;
+    size_t reports;
+  };
+
+  std::shared_ptr<const CompiledPolicy> Compile(const std::string& yaml, std::string* error) {
+    auto policy = LoadPolicy(yaml);
+    if (!policy.ok()) {
+      *error = policy.status().message();
+      return nullptr;
+    }
+    std::vector<PolicyWarning> warnings = policy->warnings;
+    auto compiled = CompiledPolicy::Compile(std::move(*policy));
+    if (!compiled.ok()) {
+      *error = compiled.status().message();
+      return nullptr;
+    }
+    for (const PolicyWarning& w : warnings) Log(LogLevel::kWarn, "leakscope: policy warning: " + w.ToString());
+    return *compiled;
+  }
+
+  bool Call(const std::string& method, const std::string& path, const std::string& body, uint32_t* token) {
+    const CommandConfig& cc = config_.command;
+    std::string headers = SerializeHeaderPairs({{":method", method},
+                                                {":path", path},
+                                                {":authority", cc.authority},
+                                                {"content-type", "application/json"},
+                                                {"authorization", "Bearer " + cc.api_key},
+                                                {"x-leakscope-protocol", std::to_string(kCommandProtocolVersion)}});
+    WasmResult r = proxy_http_call(cc.upstream_cluster.data(), cc.upstream_cluster.size(), headers.data(),
+                                   headers.size(), body.data(), body.size(), nullptr, 0, kCallTimeoutMs, token);
+    if (r != WasmResult::kOk) {
+      CommandError("cannot call cluster " + cc.upstream_cluster + " (result " +
+                   std::to_string(static_cast<uint32_t>(r)) + ")");
+      return false;
+    }
+    return true;
+  }
+
+  void Dropped(uint64_t n) {
+    dropped_unreported_ += n;
+    metrics_.Increment("leakscope.reports_dropped", static_cast<int64_t>(n));
+  }
+
+  // Logs a Command problem once, not per request or per tick, until it changes or clears.
+  void CommandError(const std::string& message) {
+    metrics_.Increment("leakscope.command_errors", 1);
+    if (message == last_command_error_) return;
+    last_command_error_ = message;
+    Log(LogLevel::kWarn, "leakscope: " + message);
+  }
+  void CommandOk() {
+    if (!last_command_error_.empty()) Log(LogLevel::kInfo, "leakscope: Command reachable again");
+    last_command_error_.clear();
+  }
+
+  static constexpr uint32_t kCallTimeoutMs = 5000;
   PluginConfig config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   Metrics metrics_;
+  // Command mode
+  std::unordered_map<uint32_t, PendingCall> calls_;
+  std::deque<std::string> queue_;
+  uint64_t dropped_unreported_ = 0;
+  uint64_t dropped_in_flight_ = 0;
+  uint64_t last_upload_ms_ = 0;
+  uint64_t last_pull_ms_ = 0;
+  bool upload_in_flight_ = false;
+  bool pull_in_flight_ = false;
+  bool policy_from_command_ = false;
+  std::string policy_id_;
+  std::vector<std::string> blocked_ips_;
+  std::vector<std::string> blocked_tokens_;
+  std::string last_command_error_;
 };
 
 class StreamContext {
@@ -169,7 +364,7 @@ class StreamContext {
   explicit StreamContext(RootContext* root) : root_(root) {}
 
   FilterHeadersStatus OnHeaders(Direction d, bool end_of_stream) {
-    if (!root_->policy()) return FilterHeadersStatus::kContinue;
+    if (!root_->policy() || stopped_) return FilterHeadersStatus::kContinue;
     HeaderList headers;
     HeaderMapType type = d == Direction::kRequest ? HeaderMapType::kRequestHeaders : HeaderMapType::kResponseHeaders;
     if (!GetHeaders(type, &headers)) headers.clear();
@@ -178,6 +373,19 @@ class StreamContext {
       for (const auto& [k, v] : headers) {
         if (k == ":authority" || (k == "host" && authority.empty())) authority = v;
         if (k == ":path") path = v;
+        if (k == ":method") method_ = v;
+      }
+      authority_ = authority;
+      path_ = path;
+      source_address_ = GetProperty({"source", "address"});
+      if (root_->has_block_list() && root_->IsBlockedSource(AddressWithoutPort(source_address_))) {
+        stopped_ = true;
+        root_->metrics().Increment("leakscope.blocked_sources", 1);
+        const PluginConfig& config = root_->config();
+        static const char kDetails[] = "leakscope_blocked_source";
+        proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
+                                  config.block_body.size(), nullptr, 0, -1);
+        return FilterHeadersStatus::kStopIteration;
       }
       Start(authority, path);
     } else {
@@ -223,6 +431,18 @@ class StreamContext {
       if (!headers_seen_[Index(d)]) continue;
       FinishDirection(d);
       Emit(d);
+    }
+    if (root_->config().command.enabled()) {
+      TransactionSummary t;
+      t.time_ms = NowNanos() / 1000000;
+      t.authority = authority_;
+      t.path = path_;
+      t.method = method_;
+      t.status = status_;
+      t.source_address = source_address_;
+      if (headers_seen_[0]) t.request = &tx_->report(Direction::kRequest);
+      if (headers_seen_[1]) t.response = &tx_->report(Direction::kResponse);
+      root_->QueueReport(TransactionReportJson(t));
     }
   }
 
@@ -284,6 +504,7 @@ class StreamContext {
   std::unique_ptr<Transaction> tx_;
   std::string out_;
   std::string status_;
+  std::string authority_, path_, method_, source_address_;
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};
   bool stopped_ = false;
@@ -336,7 +557,10 @@ LEAKSCOPE_EXPORT(proxy_on_configure) uint32_t proxy_on_configure(uint32_t root_i
   return it->second->OnConfigure(config_size) ? 1 : 0;
 }
 
-LEAKSCOPE_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t) {}
+LEAKSCOPE_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id) {
+  auto it = registry().roots.find(root_id);
+  if (it != registry().roots.end()) it->second->OnTick();
+}
 
 LEAKSCOPE_EXPORT(proxy_on_request_headers)
 uint32_t proxy_on_request_headers(uint32_t id, uint32_t, uint32_t end_of_stream) {
@@ -371,7 +595,11 @@ uint32_t proxy_on_response_body(uint32_t id, uint32_t body_size, uint32_t end_of
 LEAKSCOPE_EXPORT(proxy_on_response_trailers) uint32_t proxy_on_response_trailers(uint32_t, uint32_t) { return 0; }
 
 LEAKSCOPE_EXPORT(proxy_on_http_call_response)
-void proxy_on_http_call_response(uint32_t, uint32_t, uint32_t, uint32_t, uint32_t) {}
+void proxy_on_http_call_response(uint32_t root_id, uint32_t token, uint32_t num_headers, uint32_t body_size,
+                                 uint32_t) {
+  auto it = registry().roots.find(root_id);
+  if (it != registry().roots.end()) it->second->OnHttpCallResponse(token, num_headers, body_size);
+}
 
 LEAKSCOPE_EXPORT(proxy_on_log) void proxy_on_log(uint32_t id) {
   if (auto* s = leakscope::Stream(id)) s->OnLog();

@@ -16,11 +16,6 @@ std::string Scalar(const yaml_node_t* n) {
   return std::string(reinterpret_cast<const char*>(n->data.scalar.value), n->data.scalar.length);
 }
 
-// Fields of the Command mode, specified in docs/protocol.md but not implemented by this build.
-bool IsCommandModeField(const std::string& key) {
-  return key == "upstream_cluster" || key == "api_key" || key == "deployment_name" ||
-         key == "upload_interval_ms" || key == "upload_batch_size" || key == "policy_pull_interval_ms";
-}
 
 }  // namespace
 
@@ -92,13 +87,44 @@ StatusOr<PluginConfig> ParsePluginConfig(std::string_view text) {
       std::string s = v->type == YAML_SCALAR_NODE ? Scalar(v) : "";
       if (s != "true" && s != "false") return InvalidArgumentError("configuration.log_reports: expected true or false (" + Loc(v) + ")");
       config.log_reports = s == "true";
-    } else if (IsCommandModeField(key)) {
-      return UnimplementedError("not supported yet: configuration." + key + " (Command mode); use local_policy");
+    } else if (key == "upstream_cluster" || key == "api_key" || key == "deployment_name" ||
+               key == "command_authority") {
+      if (v->type != YAML_SCALAR_NODE || Scalar(v).empty()) {
+        return InvalidArgumentError("configuration." + key + ": expected a non-empty string (" + Loc(v) + ")");
+      }
+      std::string value = Scalar(v);
+      if (key == "upstream_cluster") config.command.upstream_cluster = value;
+      if (key == "api_key") config.command.api_key = value;
+      if (key == "deployment_name") config.command.deployment_name = value;
+      if (key == "command_authority") config.command.authority = value;
+    } else if (key == "upload_interval_ms" || key == "policy_pull_interval_ms") {
+      uint64_t ms = 0;
+      LEAKSCOPE_RETURN_IF_ERROR(expect_uint(&ms));
+      if (ms < 100 || ms > 86400000) {
+        return InvalidArgumentError("configuration." + key + ": must be between 100 and 86400000 (" + Loc(v) + ")");
+      }
+      (key == "upload_interval_ms" ? config.command.upload_interval_ms : config.command.policy_pull_interval_ms) = ms;
+    } else if (key == "upload_batch_size" || key == "max_queued_reports") {
+      uint64_t n = 0;
+      LEAKSCOPE_RETURN_IF_ERROR(expect_uint(&n));
+      if (n < 1 || n > 100000) {
+        return InvalidArgumentError("configuration." + key + ": must be between 1 and 100000 (" + Loc(v) + ")");
+      }
+      (key == "upload_batch_size" ? config.command.upload_batch_size : config.command.max_queued_reports) = n;
     } else {
       return InvalidArgumentError("configuration: unknown field \"" + key + "\" (" + Loc(k) + ")");
     }
   }
-  if (!have_policy) return InvalidArgumentError("configuration: local_policy is required");
+  if (config.command.enabled()) {
+    if (config.command.api_key.empty()) return InvalidArgumentError("configuration: api_key is required with upstream_cluster");
+    if (config.command.deployment_name.empty()) {
+      return InvalidArgumentError("configuration: deployment_name is required with upstream_cluster");
+    }
+  } else if (!config.command.api_key.empty() || !config.command.deployment_name.empty()) {
+    return InvalidArgumentError("configuration: api_key and deployment_name need upstream_cluster (Command mode)");
+  } else if (!have_policy) {
+    return InvalidArgumentError("configuration: local_policy is required (or upstream_cluster for Command mode)");
+  }
   return config;
 }
 

@@ -13,8 +13,21 @@
 
 namespace leakscope {
 
+struct CommandConfig {
+  std::string upstream_cluster;       // Envoy cluster of Command (empty: local mode)
+  std::string authority = "leakscope-command";
+  std::string api_key;
+  std::string deployment_name;
+  uint64_t upload_interval_ms = 5000;
+  uint64_t upload_batch_size = 100;
+  uint64_t max_queued_reports = 1000;
+  uint64_t policy_pull_interval_ms = 30000;
+  bool enabled() const { return !upstream_cluster.empty(); }
+};
+
 struct PluginConfig {
-  std::string policy_yaml;            // text of the policy to load
+  std::string policy_yaml;            // text of the policy to load (optional in Command mode)
+  CommandConfig command;              // docs/protocol.md
   uint64_t max_analyzed_bytes = 16u << 20;  // per direction; the rest passes unanalysed
   bool log_reports = false;           // log each report at info level ("leakscope report {...}")
   uint32_t block_status = 403;        // local reply for a blocked request

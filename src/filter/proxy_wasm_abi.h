@@ -79,6 +79,14 @@ LEAKSCOPE_PROXY_IMPORT(proxy_increment_metric)
 WasmResult proxy_increment_metric(uint32_t metric_id, int64_t offset);
 LEAKSCOPE_PROXY_IMPORT(proxy_record_metric)
 WasmResult proxy_record_metric(uint32_t metric_id, uint64_t value);
+LEAKSCOPE_PROXY_IMPORT(proxy_http_call)
+WasmResult proxy_http_call(const char* upstream, size_t upstream_size, const char* headers, size_t headers_size,
+                           const char* body, size_t body_size, const char* trailers, size_t trailers_size,
+                           uint32_t timeout_ms, uint32_t* token);
+LEAKSCOPE_PROXY_IMPORT(proxy_set_tick_period_milliseconds)
+WasmResult proxy_set_tick_period_milliseconds(uint32_t period_ms);
+LEAKSCOPE_PROXY_IMPORT(proxy_get_property)
+WasmResult proxy_get_property(const char* path, size_t path_size, const char** value, size_t* value_size);
 LEAKSCOPE_PROXY_IMPORT(proxy_get_current_time_nanoseconds)
 WasmResult proxy_get_current_time_nanoseconds(uint64_t* nanoseconds);
 }

@@ -48,9 +48,23 @@ TEST(PluginConfig, ErrorsNameTheProblem) {
   EXPECT_NE(ParsePluginConfig("local_policy: x\nbogus: 1").status().message().find("bogus"), std::string::npos);
   EXPECT_NE(ParsePluginConfig("local_policy: x\nmax_analyzed_bytes: -1").status().message().find("max_analyzed_bytes"),
             std::string::npos);
-  auto cmd = ParsePluginConfig("upstream_cluster: command\napi_key: k");
-  EXPECT_EQ(cmd.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(cmd.status().message().find("not supported yet"), std::string::npos);
+  EXPECT_NE(ParsePluginConfig("upstream_cluster: command\napi_key: k").status().message().find("deployment_name"),
+            std::string::npos);
+  EXPECT_NE(ParsePluginConfig("local_policy: x\napi_key: k").status().message().find("upstream_cluster"),
+            std::string::npos);
+  EXPECT_NE(ParsePluginConfig("upstream_cluster: c\napi_key: k\ndeployment_name: d\nupload_interval_ms: 5")
+                .status().message().find("upload_interval_ms"),
+            std::string::npos);
+}
+
+TEST(PluginConfig, CommandModeNeedsNoLocalPolicy) {
+  auto c = ParsePluginConfig(
+      "upstream_cluster: leakscope-command\napi_key: secret\ndeployment_name: prod\nupload_batch_size: 10\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->command.enabled());
+  EXPECT_EQ(c->command.upload_batch_size, 10u);
+  EXPECT_EQ(c->command.upload_interval_ms, 5000u);
+  EXPECT_TRUE(c->policy_yaml.empty());
 }
 
 TEST(MetricNames, LabelsAreEncodedWithoutDots) {
