@@ -111,13 +111,12 @@ class Pcre2Finder : public Finder {
  private:
   // One match-data block per thread, sized for the whole match only: allocating one per call
   // showed up in profiles, and a finder is shared read-only between transactions.
+  // A trivially destructible thread_local (a raw pointer, one small block kept per thread):
+  // wasm32 without threads has no __cxa_thread_atexit for thread_local destructors.
   static pcre2_match_data* MatchData() {
-    struct Holder {
-      pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
-      ~Holder() { pcre2_match_data_free(md); }
-    };
-    static thread_local Holder holder;
-    return holder.md;
+    static thread_local pcre2_match_data* md = nullptr;
+    if (md == nullptr) md = pcre2_match_data_create(1, nullptr);
+    return md;
   }
 
   Pcre2Finder() = default;
@@ -432,7 +431,9 @@ Status CompiledPolicy::Build() {
 bool CompiledPolicy::Prefilter(std::string_view text, std::vector<bool>* may_match) const {
   if (!set_) return false;
   // Reused per thread: this runs once per scanned value.
-  static thread_local std::vector<int> hits;
+  static thread_local std::vector<int>* hits_storage = nullptr;  // see Pcre2Finder::MatchData
+  if (hits_storage == nullptr) hits_storage = new std::vector<int>();
+  std::vector<int>& hits = *hits_storage;
   hits.clear();
   RE2::Set::ErrorInfo info;
   bool any = set_->set.Match(re2::StringPiece(text.data(), text.size()), &hits, &info);
