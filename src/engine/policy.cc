@@ -100,8 +100,7 @@ const std::set<std::string>& UnsupportedRootFields() {
       "body_collection",   "header_collection",
       "collected_request_headers", "collected_response_headers",
       "stream_types",      "file_types",
-      "stream_upload_interval", "local_service_name",
-      "peer_service_name", "environment",
+      "stream_upload_interval", "environment",
       "streaming_mode",    "parsers",
       "exploit_detection", "token_extractor",
   };
@@ -258,6 +257,10 @@ class PolicyLoader {
         auto list = ParseStringList(e.key, e.value);
         if (!list.ok()) return list.status();
         (e.key == "blocked_ips" ? policy_.blocked_ips : policy_.blocked_tokens) = *list;
+      } else if (e.key == "local_service_name" || e.key == "peer_service_name") {
+        auto id = ParseServiceIdentification(e.key, e.value);
+        if (!id.ok()) return id.status();
+        (e.key == "local_service_name" ? policy_.local_service_name : policy_.peer_service_name) = *id;
       } else if (UnsupportedRootFields().count(e.key)) {
         return NotSupported(e.key, e.key_node);
       } else {
@@ -323,6 +326,68 @@ class PolicyLoader {
     if (!v.ok()) return v.status();
     if (*v < 1 || *v > 256) return FieldError(path, n, "report_bits must be between 1 and 256");
     return static_cast<uint32_t>(*v);
+  }
+
+  StatusOr<ServiceSource> ParseServiceSource(const std::string& path, const yaml_node_t* n, int depth) {
+    ServiceSource src;
+    if (YamlView::IsScalar(n)) {
+      std::string tag = YamlView::LocalTag(n);
+      std::string v = YamlView::Scalar(n);
+      if (tag.empty()) {
+        if (v == "none") src.kind = ServiceSource::Kind::kNone;
+        else if (v == "istio") src.kind = ServiceSource::Kind::kIstio;
+        else return FieldError(path, n, "unknown source \"" + v + "\" (expected none, istio, !env VAR, !attrs NAME, !raw VALUE, default: {from, to})");
+        return src;
+      }
+      if (tag == "env") src.kind = ServiceSource::Kind::kEnv;
+      else if (tag == "attrs") src.kind = ServiceSource::Kind::kAttrs;
+      else if (tag == "raw") src.kind = ServiceSource::Kind::kRaw;
+      else return FieldError(path, n, "unknown source tag !" + tag + " (expected !env, !attrs, !raw)");
+      if (v.empty()) return FieldError(path, n, "!" + tag + " needs a value");
+      src.value = v;
+      return src;
+    }
+    if (YamlView::IsMap(n) && depth < 4) {
+      auto entries = y_.Entries(n);
+      if (entries.size() == 1 && entries[0].key == "default" && YamlView::IsMap(entries[0].value)) {
+        src.kind = ServiceSource::Kind::kDefault;
+        const yaml_node_t* from = nullptr;
+        const yaml_node_t* to = nullptr;
+        for (const auto& f : y_.Entries(entries[0].value)) {
+          if (f.key == "from") from = f.value;
+          else if (f.key == "to") to = f.value;
+          else return FieldError(path + ".default." + f.key, f.key_node, "unknown field \"" + f.key + "\" (expected from, to)");
+        }
+        if (from == nullptr || to == nullptr) return FieldError(path + ".default", entries[0].value, "needs from and to");
+        auto a = ParseServiceSource(path + ".default.from", from, depth + 1);
+        if (!a.ok()) return a.status();
+        auto b = ParseServiceSource(path + ".default.to", to, depth + 1);
+        if (!b.ok()) return b.status();
+        src.choices = {*a, *b};
+        return src;
+      }
+    }
+    return FieldError(path, n, "expected a source: none, istio, !env VAR, !attrs NAME, !raw VALUE or default: {from, to}");
+  }
+
+  StatusOr<ServiceIdentification> ParseServiceIdentification(const std::string& path, const yaml_node_t* n) {
+    ServiceIdentification id;
+    if (YamlView::IsScalar(n)) {  // one source for every part
+      auto s = ParseServiceSource(path, n, 0);
+      if (!s.ok()) return s.status();
+      id.cluster = id.ns = id.sa = id.workload = *s;
+      return id;
+    }
+    if (!YamlView::IsMap(n)) return FieldError(path, n, "expected a mapping of cluster, ns, sa, workload");
+    for (const auto& e : y_.Entries(n)) {
+      ServiceSource* dst = e.key == "cluster" ? &id.cluster : e.key == "ns" ? &id.ns : e.key == "sa" ? &id.sa
+                         : e.key == "workload" ? &id.workload : nullptr;
+      if (dst == nullptr) return FieldError(path + "." + e.key, e.key_node, "unknown field \"" + e.key + "\" (expected cluster, ns, sa, workload)");
+      auto s = ParseServiceSource(path + "." + e.key, e.value, 0);
+      if (!s.ok()) return s.status();
+      *dst = *s;
+    }
+    return id;
   }
 
   Status ParseContentTypes(const yaml_node_t* n) {

@@ -132,6 +132,20 @@ struct CommandRule {
   SourceLocation location;
 };
 
+// Where one part of a service's identity comes from (LeakSignal's service identification).
+struct ServiceSource {
+  enum class Kind { kNone, kIstio, kEnv, kAttrs, kRaw, kDefault };
+  Kind kind = Kind::kIstio;
+  std::string value;                  // env variable, attribute path (dotted) or raw value
+  std::vector<ServiceSource> choices; // kDefault: {from, to}: the first that yields a value
+};
+
+// `local_service_name` / `peer_service_name`: how the filter names this service and its peer.
+// Defaults suit Istio (SPIFFE identities of the mTLS certificates).
+struct ServiceIdentification {
+  ServiceSource cluster, ns, sa, workload;
+};
+
 struct PolicyWarning {
   std::string field_path;
   SourceLocation location;
@@ -149,6 +163,8 @@ struct Policy {
   std::vector<CommandRule> command_rules;
   std::vector<std::string> blocked_ips;
   std::vector<std::string> blocked_tokens;
+  ServiceIdentification local_service_name;
+  ServiceIdentification peer_service_name;
   std::vector<PolicyWarning> warnings;
 
   const Category* FindCategory(std::string_view name) const;

@@ -126,6 +126,30 @@ body_collection_rate: 0.0
   EXPECT_NE(all.find("body_collection_rate"), std::string::npos) << all;
 }
 
+TEST(PolicyLoad, ServiceIdentification) {
+  auto p = LoadPolicy(R"(
+categories:
+  a:
+    - raw: x
+local_service_name:
+  sa: !env SERVICE_NAME
+  ns: !raw payments
+  workload: {default: {from: !attrs node.metadata.WORKLOAD_NAME, to: none}}
+peer_service_name: istio
+)");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->local_service_name.sa.kind, ServiceSource::Kind::kEnv);
+  EXPECT_EQ(p->local_service_name.sa.value, "SERVICE_NAME");
+  EXPECT_EQ(p->local_service_name.ns.value, "payments");
+  EXPECT_EQ(p->local_service_name.cluster.kind, ServiceSource::Kind::kIstio);
+  ASSERT_EQ(p->local_service_name.workload.choices.size(), 2u);
+  EXPECT_EQ(p->local_service_name.workload.choices[0].value, "node.metadata.WORKLOAD_NAME");
+  EXPECT_EQ(p->peer_service_name.sa.kind, ServiceSource::Kind::kIstio);
+  std::string e = LoadError("categories:\n  a:\n    - raw: x\nlocal_service_name:\n  sa: !nope x\n");
+  EXPECT_NE(e.find("local_service_name.sa"), std::string::npos) << e;
+  EXPECT_NE(e.find("!nope"), std::string::npos) << e;
+}
+
 TEST(PolicyLoad, HostileInputDoesNotCrash) {
   std::string deep = "categories:\n  a:\n    - raw: x\nendpoints: " + std::string(5000, '[') + "\n";
   EXPECT_FALSE(LoadPolicy(deep).ok());

@@ -95,6 +95,14 @@ export class VmFailedError extends Error {
   }
 }
 
+// A host call the host refuses by trapping (as V8/Envoy do for restricted calls).
+class HostRestriction extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'HostRestriction';
+  }
+}
+
 class ProcExit extends Error {
   constructor(code) {
     super(`proc_exit(${code})`);
@@ -360,7 +368,11 @@ export class ProxyWasmHost {
       return fn(...args);
     } catch (e) {
       if (!this.trapped) {
-        this.trapped = { error: e, callback: name, contextId };
+        // kind: 'wasm' (a trap in guest code), 'proc_exit', 'restricted' (a host call refused by
+        // trapping), or 'host' (an exception from this file's own code: a bug in the fixture).
+        const kind = e instanceof WebAssembly.RuntimeError ? 'wasm' : e instanceof ProcExit ? 'proc_exit'
+          : e instanceof HostRestriction ? 'restricted' : e instanceof WasmTrapError || e instanceof VmFailedError ? 'wasm' : 'host';
+        this.trapped = { error: e, callback: name, contextId, kind };
         this.logs.push({ level: 'critical', levelNumber: 5, message: `[host] wasm trap in ${name}: ${e.message}`, contextId, host: true });
       }
       throw e instanceof WasmTrapError ? e : new WasmTrapError(name, e);
@@ -383,7 +395,7 @@ export class ProxyWasmHost {
   #count(name) {
     this.hostCalls.set(name, (this.hostCalls.get(name) ?? 0) + 1);
     if (this._initializing && name.startsWith('proxy_') && !ALLOWED_DURING_INITIALIZE.has(name)) {
-      throw new Error(`${name} called from _initialize (a static constructor): V8 traps restricted host calls there`);
+      throw new HostRestriction(`${name} called from _initialize (a static constructor): V8 traps restricted host calls there`);
     }
   }
 
@@ -395,7 +407,7 @@ export class ProxyWasmHost {
     ptr >>>= 0; len >>>= 0;
     const m = this.#u8();
     if (ptr + len > m.length) return null;
-    return Buffer.from(m.slice(ptr, ptr + len));
+    return Buffer.from(m.subarray(ptr, ptr + len)); // copies
   }
 
   #writeU32(ptr, v) {
