@@ -46,7 +46,26 @@ class PolicySink : public JsonTokenizer::Sink {
   std::string value_;
 };
 
+void AppendService(std::string* out, const ServiceName& s) {
+  *out += "{\"cluster\":";
+  AppendString(out, s.cluster);
+  *out += ",\"ns\":";
+  AppendString(out, s.ns);
+  *out += ",\"sa\":";
+  AppendString(out, s.sa);
+  *out += ",\"workload\":";
+  AppendString(out, s.workload);
+  *out += "}";
+}
+
 }  // namespace
+
+std::string ServiceName::Label() const {
+  if (!ns.empty() && !sa.empty()) return ns + "/" + sa;
+  if (!sa.empty()) return sa;
+  if (!workload.empty()) return workload;
+  return ns;
+}
 
 std::string TransactionReportJson(const TransactionSummary& t) {
   std::string out = "{\"time_ms\":" + std::to_string(t.time_ms);
@@ -60,6 +79,10 @@ std::string TransactionReportJson(const TransactionSummary& t) {
   AppendString(&out, t.status);
   out += ",\"source_address\":";
   AppendString(&out, t.source_address);
+  out += ",\"local_service\":";
+  AppendService(&out, t.local_service);
+  out += ",\"peer_service\":";
+  AppendService(&out, t.peer_service);
   if (t.request) out += ",\"request\":" + DirectionReportToJson(*t.request, 0);
   if (t.response) out += ",\"response\":" + DirectionReportToJson(*t.response, 0);
   out += "}";

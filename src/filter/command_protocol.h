@@ -16,9 +16,17 @@ namespace leakscope {
 
 constexpr int kCommandProtocolVersion = 1;
 
+// A service's identity as LeakSignal's service identification defines it.
+struct ServiceName {
+  std::string cluster, ns, sa, workload;
+  // The metric label: "ns/sa", or the first part that is known, or "" (unknown).
+  std::string Label() const;
+};
+
 struct TransactionSummary {
   uint64_t time_ms = 0;
   std::string authority, path, method, status, source_address;
+  ServiceName local_service, peer_service;
   const DirectionReport* request = nullptr;   // null when that direction was not seen
   const DirectionReport* response = nullptr;
 };

@@ -97,6 +97,96 @@ std::string GetProperty(std::initializer_list<std::string_view> path) {
   return std::string(value.view());
 }
 
+// Splits a dotted attribute path ("node.metadata.WORKLOAD_NAME") into property path segments.
+std::string GetAttribute(std::string_view dotted) {
+  std::string p;
+  size_t start = 0;
+  while (start <= dotted.size()) {
+    size_t dot = dotted.find('.', start);
+    if (dot == std::string_view::npos) dot = dotted.size();
+    p.append(dotted.substr(start, dot - start));
+    p += '\0';
+    start = dot + 1;
+  }
+  HostBytes value;
+  if (proxy_get_property(p.data(), p.size(), &value.data, &value.size) != WasmResult::kOk) return std::string();
+  return std::string(value.view());
+}
+
+// Parses an Istio SPIFFE identity: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT.
+ServiceName FromSpiffe(std::string_view uri) {
+  ServiceName out;
+  constexpr std::string_view kScheme = "spiffe://";
+  if (uri.substr(0, kScheme.size()) != kScheme) return out;
+  uri.remove_prefix(kScheme.size());
+  size_t slash = uri.find('/');
+  out.cluster = std::string(uri.substr(0, slash));
+  if (slash == std::string_view::npos) return out;
+  std::string_view rest = uri.substr(slash + 1);
+  std::vector<std::string_view> parts;
+  while (!rest.empty()) {
+    size_t s = rest.find('/');
+    parts.push_back(rest.substr(0, s));
+    rest = s == std::string_view::npos ? std::string_view() : rest.substr(s + 1);
+  }
+  for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+    if (parts[i] == "ns") out.ns = std::string(parts[i + 1]);
+    if (parts[i] == "sa") out.sa = std::string(parts[i + 1]);
+  }
+  return out;
+}
+
+// Resolves the policy's service identification for this or the peer service of a stream.
+class ServiceResolver {
+ public:
+  explicit ServiceResolver(bool local) : local_(local) {}
+
+  ServiceName Resolve(const ServiceIdentification& id) {
+    ServiceName out;
+    out.cluster = Source(id.cluster, &ServiceName::cluster);
+    out.ns = Source(id.ns, &ServiceName::ns);
+    out.sa = Source(id.sa, &ServiceName::sa);
+    out.workload = Source(id.workload, &ServiceName::workload);
+    return out;
+  }
+
+ private:
+  std::string Source(const ServiceSource& src, std::string ServiceName::*part, int depth = 0) {
+    switch (src.kind) {
+      case ServiceSource::Kind::kNone: return std::string();
+      case ServiceSource::Kind::kRaw: return src.value;
+      case ServiceSource::Kind::kEnv: {
+        const char* v = std::getenv(src.value.c_str());
+        return v ? std::string(v) : std::string();
+      }
+      case ServiceSource::Kind::kAttrs: return GetAttribute(src.value);
+      case ServiceSource::Kind::kIstio: {
+        if (part == &ServiceName::workload) {
+          return local_ ? GetAttribute("node.metadata.WORKLOAD_NAME") : std::string();
+        }
+        if (!spiffe_loaded_) {
+          spiffe_loaded_ = true;
+          spiffe_ = FromSpiffe(GetAttribute(local_ ? "connection.uri_san_local_certificate"
+                                                   : "connection.uri_san_peer_certificate"));
+        }
+        return spiffe_.*part;
+      }
+      case ServiceSource::Kind::kDefault:
+        for (const ServiceSource& choice : src.choices) {
+          if (depth > 4) break;
+          std::string v = Source(choice, part, depth + 1);
+          if (!v.empty()) return v;
+        }
+        return std::string();
+    }
+    return std::string();
+  }
+
+  bool local_;
+  bool spiffe_loaded_ = false;
+  ServiceName spiffe_;
+};
+
 // Envoy stats defined lazily (never from static constructors: hosts trap host calls made
 // during _initialize) and cached by name.
 class Metrics {
@@ -378,6 +468,9 @@ class StreamContext {
       authority_ = authority;
       path_ = path;
       source_address_ = GetProperty({"source", "address"});
+      const Policy& policy = root_->policy()->policy();
+      local_service_ = ServiceResolver(/*local=*/true).Resolve(policy.local_service_name);
+      peer_service_ = ServiceResolver(/*local=*/false).Resolve(policy.peer_service_name);
       if (root_->has_block_list() && root_->IsBlockedSource(AddressWithoutPort(source_address_))) {
         stopped_ = true;
         root_->metrics().Increment("leakscope.blocked_sources", 1);
@@ -440,6 +533,8 @@ class StreamContext {
       t.method = method_;
       t.status = status_;
       t.source_address = source_address_;
+      t.local_service = local_service_;
+      t.peer_service = peer_service_;
       if (headers_seen_[0]) t.request = &tx_->report(Direction::kRequest);
       if (headers_seen_[1]) t.response = &tx_->report(Direction::kResponse);
       root_->QueueReport(TransactionReportJson(t));
@@ -481,12 +576,18 @@ class StreamContext {
     const DirectionReport& r = tx_->report(d);
     Metrics& m = root_->metrics();
     const char* dir = DirectionName(d);
-    m.Increment(MetricName("transactions", {{"direction", dir}}), 1);
+    const std::string local = local_service_.Label();
+    const std::string peer = peer_service_.Label();
+    m.Increment(MetricName("transactions", {{"direction", dir}, {"local_service", local}, {"peer_service", peer}}), 1);
     for (const CategoryReport& c : r.categories) {
       uint64_t header = c.header_count;
       uint64_t body = c.count - header;
-      if (body) m.Increment(MatchMetricName(c.name, dir, "body", r.policy_path), static_cast<int64_t>(body));
-      if (header) m.Increment(MatchMetricName(c.name, dir, "header", r.policy_path), static_cast<int64_t>(header));
+      if (body) {
+        m.Increment(MatchMetricName(c.name, dir, "body", r.policy_path, local, peer), static_cast<int64_t>(body));
+      }
+      if (header) {
+        m.Increment(MatchMetricName(c.name, dir, "header", r.policy_path, local, peer), static_cast<int64_t>(header));
+      }
     }
     if (r.decision == Decision::kBlock) m.Increment(MetricName("blocked", {{"direction", dir}}), 1);
     if (r.decision == Decision::kRedact) m.Increment(MetricName("redacted", {{"direction", dir}}), 1);
@@ -505,6 +606,7 @@ class StreamContext {
   std::string out_;
   std::string status_;
   std::string authority_, path_, method_, source_address_;
+  ServiceName local_service_, peer_service_;
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};
   bool stopped_ = false;

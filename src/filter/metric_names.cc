@@ -28,8 +28,14 @@ std::string MetricName(std::string_view base,
 }
 
 std::string MatchMetricName(std::string_view category, std::string_view direction, std::string_view part,
-                            std::string_view endpoint) {
-  return MetricName("matches", {{"category", category}, {"direction", direction}, {"part", part}, {"endpoint", endpoint}});
+                            std::string_view endpoint, std::string_view local_service,
+                            std::string_view peer_service) {
+  return MetricName("matches", {{"category", category},
+                                {"direction", direction},
+                                {"part", part},
+                                {"endpoint", endpoint},
+                                {"local_service", local_service},
+                                {"peer_service", peer_service}});
 }
 
 }  // namespace leakscope

@@ -20,6 +20,7 @@ TEST(CommandProtocol, UploadBodyIsValidJsonWithReports) {
   t.authority = "shop";
   t.path = "/a?q=\"secret\"";
   t.status = "200";
+  t.local_service = ServiceName{"cluster.local", "shop", "web", ""};
   t.response = &resp;
   std::string body = UploadBody("prod", "p1", 99, 3, {TransactionReportJson(t)});
   auto j = nlohmann::json::parse(body);
@@ -28,6 +29,9 @@ TEST(CommandProtocol, UploadBodyIsValidJsonWithReports) {
   EXPECT_EQ(j["reports"][0]["path"], "/a");  // the query string never leaves
   EXPECT_EQ(j["reports"][0]["response"]["categories"]["ssn"]["count"], 2);
   EXPECT_FALSE(j["reports"][0].contains("request"));
+  EXPECT_EQ(j["reports"][0]["local_service"]["sa"], "web");
+  EXPECT_EQ(t.local_service.Label(), "shop/web");
+  EXPECT_EQ(ServiceName{}.Label(), "");
 }
 
 TEST(CommandProtocol, PolicyResponseParses) {

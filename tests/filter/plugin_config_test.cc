@@ -68,8 +68,9 @@ TEST(PluginConfig, CommandModeNeedsNoLocalPolicy) {
 }
 
 TEST(MetricNames, LabelsAreEncodedWithoutDots) {
-  EXPECT_EQ(MatchMetricName("ssn", "response", "body", "*/api/**"),
-            "leakscope.category.ssn.direction.response.part.body.endpoint.*/api/**.matches");
+  EXPECT_EQ(MatchMetricName("ssn", "response", "body", "*/api/**", "shop/web", ""),
+            "leakscope.category.ssn.direction.response.part.body.endpoint.*/api/**.local_service.shop/web"
+            ".peer_service.none.matches");
   EXPECT_EQ(MetricName("transactions", {{"direction", "request"}}), "leakscope.direction.request.transactions");
   EXPECT_EQ(SanitizeMetricLabel("a.b c"), "a_b_c");
   EXPECT_EQ(SanitizeMetricLabel(""), "none");
