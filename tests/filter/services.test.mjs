@@ -1,0 +1,54 @@
+// Service identification: the policy's local_service_name / peer_service_name become the
+// local_service / peer_service labels of the filter's stats.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { ProxyWasmHost } from './proxy_wasm_host.mjs';
+import { WASM_PATH, wasmSkipReason } from './support.mjs';
+
+const POLICY = (identification) => `categories:
+  ssn:
+    - regex: "\\\\b\\\\d{3}-\\\\d{2}-\\\\d{4}\\\\b"
+endpoints:
+  - matches: "**"
+    config:
+      ssn: {}
+${identification}`;
+
+async function run(identification, properties) {
+  const host = await ProxyWasmHost.load(WASM_PATH, { pluginConfig: JSON.stringify({ local_policy: POLICY(identification) }) });
+  assert.equal(host.startVm(), true);
+  assert.equal(host.configure(), true, host.logs.map((l) => l.message).join('\n'));
+  const s = host.newHttpStream({ properties });
+  s.requestHeaders([[':method', 'GET'], [':authority', 'api.example.com'], [':path', '/people']], true);
+  s.responseHeaders([[':status', '200'], ['content-type', 'text/plain']], false);
+  s.responseBody(Buffer.from('ssn 123-45-6789 and 987-65-4321'), true);
+  s.complete();
+  return [...host.metrics.keys()].filter((k) => k.endsWith('.matches'));
+}
+
+describe('service identification', { skip: wasmSkipReason() }, () => {
+  test('Istio defaults read the SPIFFE identities of the connection', async () => {
+    const names = await run('', {
+      'connection.uri_san_local_certificate': 'spiffe://cluster.local/ns/shop/sa/orders',
+      'connection.uri_san_peer_certificate': 'spiffe://cluster.local/ns/web/sa/frontend',
+    });
+    assert.deepEqual(names, [
+      'leakscope.category.ssn.direction.response.part.body.endpoint.**.local_service.shop/orders.peer_service.web/frontend.matches',
+    ]);
+  });
+
+  test('raw, attribute and default sources', async () => {
+    const names = await run(`local_service_name:
+  ns: !raw payments
+  sa: !attrs node.metadata.SERVICE
+peer_service_name:
+  ns: none
+  sa: {default: {from: !attrs request.headers.x-caller, to: !raw anonymous}}
+`, { 'node.metadata.SERVICE': 'billing' });
+    assert.deepEqual(names, [
+      'leakscope.category.ssn.direction.response.part.body.endpoint.**.local_service.payments/billing.peer_service.anonymous.matches',
+    ]);
+  });
+});
