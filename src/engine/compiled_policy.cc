@@ -461,6 +461,7 @@ ResolvedEndpoint CompiledPolicy::Resolve(std::string_view target) const {
     if (applied[eg.endpoint]) continue;
     applied[eg.endpoint] = true;
     const Endpoint& ep = policy_.endpoints[eg.endpoint];
+    if (ep.token_extractor) out.token_extractor = &*ep.token_extractor;
     if (ep.report_style) ep_style = ep.report_style;
     if (ep.report_bits) ep_bits = ep.report_bits;
     for (const std::string& key : ep.config_order) {

@@ -86,6 +86,7 @@ struct ResolvedCategory {
 
 struct ResolvedEndpoint {
   bool matched = false;
+  const TokenExtractorConfig* token_extractor = nullptr;  // most specific endpoint's, if any
   std::string policy_path;  // display form of the most specific matching glob
   std::vector<ResolvedCategory> categories;
 };

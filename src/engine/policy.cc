@@ -102,7 +102,7 @@ const std::set<std::string>& UnsupportedRootFields() {
       "stream_types",      "file_types",
       "stream_upload_interval", "environment",
       "streaming_mode",    "parsers",
-      "exploit_detection", "token_extractor",
+      "exploit_detection",
   };
   return *fields;
 }
@@ -388,6 +388,125 @@ class PolicyLoader {
       *dst = *s;
     }
     return id;
+  }
+
+  StatusOr<TokenStep> ParseTokenStep(const std::string& path, const yaml_node_t* n, int depth) {
+    std::string kind;
+    const yaml_node_t* arg = nullptr;
+    if (YamlView::IsScalar(n)) {
+      std::string tag = YamlView::LocalTag(n);
+      if (tag.empty()) {
+        kind = YamlView::Scalar(n);
+      } else {
+        kind = tag;
+        arg = n;
+      }
+    } else if (YamlView::IsMap(n) && y_.Entries(n).size() == 1) {
+      kind = y_.Entries(n)[0].key;
+      arg = y_.Entries(n)[0].value;
+    } else {
+      return FieldError(path, n, "expected an extractor step: regex, jwt_decode, json_path, hash or metadata");
+    }
+    TokenStep step;
+    if (kind == "jwt_decode" || kind == "hash") {
+      step.kind = kind == "hash" ? TokenStep::Kind::kHash : TokenStep::Kind::kJwtDecode;
+      return step;
+    }
+    if (arg == nullptr) return FieldError(path, n, kind + " needs an argument");
+    if (kind == "regex") {
+      auto pattern = ExpectScalar(path + ".regex", arg);
+      if (!pattern.ok()) return pattern.status();
+      auto r = MakeRegexStep(*pattern);
+      if (!r.ok()) return FieldError(path + ".regex", arg, r.status().message());
+      return *r;
+    }
+    if (kind == "json_path") {
+      auto jp = ExpectScalar(path + ".json_path", arg);
+      if (!jp.ok()) return jp.status();
+      if (jp->empty() || (*jp)[0] != '$') return FieldError(path + ".json_path", arg, "a JSONPath starts with $");
+      step.kind = TokenStep::Kind::kJsonPath;
+      step.argument = *jp;
+      return step;
+    }
+    if (kind == "metadata") {
+      if (depth > 2) return FieldError(path, n, "metadata nested too deeply");
+      if (!YamlView::IsMap(arg)) return FieldError(path + ".metadata", arg, "expected a mapping of name to steps");
+      step.kind = TokenStep::Kind::kMetadata;
+      for (const auto& e : y_.Entries(arg)) {
+        auto steps = ParseTokenSteps(path + ".metadata." + e.key, e.value, depth + 1);
+        if (!steps.ok()) return steps.status();
+        step.metadata.emplace_back(e.key, std::move(*steps));
+      }
+      return step;
+    }
+    return FieldError(path, n, "unknown extractor step \"" + kind + "\" (expected regex, jwt_decode, json_path, hash, metadata)");
+  }
+
+  StatusOr<std::vector<TokenStep>> ParseTokenSteps(const std::string& path, const yaml_node_t* n, int depth) {
+    std::vector<TokenStep> steps;
+    if (YamlView::IsSeq(n)) {
+      size_t i = 0;
+      for (yaml_node_t* item : y_.Items(n)) {
+        auto s = ParseTokenStep(path + "[" + std::to_string(i++) + "]", item, depth);
+        if (!s.ok()) return s.status();
+        steps.push_back(std::move(*s));
+      }
+    } else {
+      auto s = ParseTokenStep(path, n, depth);
+      if (!s.ok()) return s.status();
+      steps.push_back(std::move(*s));
+    }
+    return steps;
+  }
+
+  StatusOr<TokenExtractorConfig> ParseTokenExtractor(const std::string& path, const yaml_node_t* n) {
+    if (!YamlView::IsMap(n)) return FieldError(path, n, "expected a mapping with location and header");
+    TokenExtractorConfig te;
+    bool have_location = false;
+    std::optional<TokenStep> legacy_regex;
+    bool legacy_hash = false;
+    for (const auto& e : y_.Entries(n)) {
+      std::string fp = path + "." + e.key;
+      if (e.key == "location") {
+        auto v = ExpectScalar(fp, e.value);
+        if (!v.ok()) return v.status();
+        if (*v == "request") te.location = TokenExtractorConfig::Location::kRequest;
+        else if (*v == "request_cookie") te.location = TokenExtractorConfig::Location::kRequestCookie;
+        else if (*v == "response" || *v == "reponse") te.location = TokenExtractorConfig::Location::kResponse;
+        else return FieldError(fp, e.value, "unknown location \"" + *v + "\" (expected request, request_cookie, response)");
+        have_location = true;
+      } else if (e.key == "header") {
+        auto v = ExpectScalar(fp, e.value);
+        if (!v.ok()) return v.status();
+        te.header = *v;
+      } else if (e.key == "regex") {  // the older single-regex form
+        auto v = ExpectScalar(fp, e.value);
+        if (!v.ok()) return v.status();
+        auto r = MakeRegexStep(*v);
+        if (!r.ok()) return FieldError(fp, e.value, r.status().message());
+        legacy_regex = std::move(*r);
+      } else if (e.key == "hash") {
+        auto v = ExpectScalar(fp, e.value);
+        if (!v.ok()) return v.status();
+        if (*v != "true" && *v != "false") return FieldError(fp, e.value, "expected true or false");
+        legacy_hash = *v == "true";
+      } else if (e.key == "extractor") {
+        auto steps = ParseTokenSteps(fp, e.value, 0);
+        if (!steps.ok()) return steps.status();
+        te.steps = std::move(*steps);
+      } else {
+        return FieldError(fp, e.key_node, "unknown field \"" + e.key + "\"");
+      }
+    }
+    if (!have_location) return FieldError(path + ".location", n, "missing field");
+    if (te.header.empty()) return FieldError(path + ".header", n, "missing field");
+    if (te.location != TokenExtractorConfig::Location::kRequestCookie) {
+      std::transform(te.header.begin(), te.header.end(), te.header.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+    }
+    if (legacy_regex) te.steps.insert(te.steps.begin(), std::move(*legacy_regex));
+    if (legacy_hash) te.steps.push_back(TokenStep{TokenStep::Kind::kHash, "", nullptr, {}});
+    return te;
   }
 
   Status ParseContentTypes(const yaml_node_t* n) {
@@ -768,7 +887,11 @@ class PolicyLoader {
           auto b = ParseReportBits(fp, e.value);
           if (!b.ok()) return b.status();
           ep.report_bits = *b;
-        } else if (e.key == "token_extractor" || e.key == "exploit_detection" || e.key == "sbac") {
+        } else if (e.key == "token_extractor") {
+          auto te = ParseTokenExtractor(fp, e.value);
+          if (!te.ok()) return te.status();
+          ep.token_extractor = std::move(*te);
+        } else if (e.key == "exploit_detection" || e.key == "sbac") {
           return NotSupported(fp, e.key_node);
         } else {
           return FieldError(fp, e.key_node, "unknown field \"" + e.key + "\"");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "engine/token_extractor.h"
 
 namespace leakscope {
 
@@ -110,6 +111,7 @@ struct MatchConfig {
 
 struct Endpoint {
   std::vector<std::string> matches;  // path globs
+  std::optional<TokenExtractorConfig> token_extractor;
   std::map<std::string, MatchConfig> config;
   std::vector<std::string> config_order;  // keys of `config` in policy order
   std::optional<ReportStyle> report_style;
