@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libre2-dev libpcre2-dev libyaml-dev libsodium-dev libphonenumber-dev zlib1g-dev
+  libre2-dev libpcre2-dev libyaml-dev libsodium-dev libphonenumber-dev zlib1g-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   binaryen   # wasm-opt for leakscope.wasm (the wasm32 toolchain comes with scripts/wasm-deps.sh)
 )

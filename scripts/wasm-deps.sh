@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the engine's third-party C/C++ dependencies (re2, pcre2, libyaml, libsodium) as static
-# wasm32-wasi libraries + headers + pkg-config files, from Debian *source* packages, with Debian's
-# clang-14 / wasm-ld-14 / wasi-libc / libc++-14 for wasm32 (see ../shared/DESIGN.md, "The wasm32 build").
+# Builds the engine's third-party C/C++ dependencies (re2, pcre2, libyaml, libsodium, zlib and
+# brotli's decoder) as static wasm32-wasi libraries + headers + pkg-config files, from Debian
+# *source* packages, with Debian's clang-14 / wasm-ld-14 / wasi-libc / libc++-14 for wasm32
+# (see ../shared/DESIGN.md, "The wasm32 build").
 #
 #   scripts/wasm-deps.sh [--refresh] [--force] [LIB...]
 #     --refresh   re-run `apt-get update` on the private source lists (otherwise only when absent)
 #     --force     rebuild even when the stamp says the same source version is already installed
-#     LIB...      restrict to some of: re2 pcre2 libyaml libsodium
+#     LIB...      restrict to some of: re2 pcre2 libyaml libsodium zlib brotli
 #
 # Output prefix: ${LEAKSCOPE_WASM_DEPS:-<repo>/.cache/wasm-deps}   (include/, lib/, lib/pkgconfig/,
 #                sysroot/, stamps/). Use it with cmake -DCMAKE_TOOLCHAIN_FILE=cmake/wasm32-wasi.cmake.
@@ -26,7 +27,7 @@ CACHE=${LEAKSCOPE_WASM_CACHE:-$REPO/.cache/wasm-src}
 PATCHES=$REPO/scripts/wasm-patches
 TOOLCHAIN_FILE=$REPO/cmake/wasm32-wasi.cmake
 JOBS=${JOBS:-2}
-ALL_LIBS=(re2 pcre2 libyaml libsodium)
+ALL_LIBS=(re2 pcre2 libyaml libsodium zlib brotli)
 
 REFRESH=0
 FORCE=0
@@ -35,8 +36,8 @@ for a in "$@"; do
   case "$a" in
     --refresh) REFRESH=1 ;;
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    re2|pcre2|libyaml|libsodium) LIBS+=("$a") ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    re2|pcre2|libyaml|libsodium|zlib|brotli) LIBS+=("$a") ;;
     *) echo "wasm-deps: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -325,6 +326,49 @@ build_libsodium() {
     make -j "$JOBS" >"$bld/../libsodium.build.log" 2>&1 || { tail -40 "$bld/../libsodium.build.log" >&2; exit 1; }
     make install >"$bld/../libsodium.install.log" 2>&1 || { tail -20 "$bld/../libsodium.install.log" >&2; exit 1; }
   )
+}
+
+build_zlib() {
+  # zlib's own configure script (hand-written, not autotools) rather than its CMake build: the
+  # latter always adds a shared library and names the archive libzlibstatic.a on platforms that
+  # are not UNIX, which the Generic (WASI) platform is not. --static: libz.a only. --uname keeps
+  # the host's `uname -s` (Linux) from selecting Linux-only shared-library flags. Only libz.a is
+  # built (not the example/minigzip test programs); `make install` then copies it, the headers
+  # and zlib.pc.
+  local src=$1 bld=$2
+  mkdir -p "$bld"
+  (
+    autotools_env
+    cd "$bld"
+    "$src/configure" --static --uname=wasi --prefix="$PREFIX" --libdir="$PREFIX/lib" \
+      >"$bld/../zlib.configure.log" 2>&1 || { tail -40 "$bld/../zlib.configure.log" >&2; exit 1; }
+    make -j "$JOBS" libz.a >"$bld/../zlib.build.log" 2>&1 || { tail -40 "$bld/../zlib.build.log" >&2; exit 1; }
+    make install >"$bld/../zlib.install.log" 2>&1 || { tail -20 "$bld/../zlib.install.log" >&2; exit 1; }
+  )
+}
+
+build_brotli() {
+  # The engine only decodes: build brotlicommon + brotlidec, not the encoder nor the `brotli` tool
+  # (which needs chown/utime, absent from WASI). BROTLI_BUNDLED_MODE turns off brotli's install
+  # rules (they would install the shared-library targets and the tool), so install by hand, naming
+  # the archives as Debian does (debian/rename-static-libs.sh drops the "-static" suffix) so that
+  # the pkg-config files brotli generates at configure time (-lbrotlidec, -lbrotlicommon) hold.
+  local src=$1 bld=$2 f
+  LEAKSCOPE_WASM_DEPS=$PREFIX cmake -S "$src" -B "$bld" -G "Unix Makefiles" --no-warn-unused-cli \
+    -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN_FILE" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_FLAGS_RELEASE="$OPT_FLAGS -DNDEBUG" -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+    -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF -DBROTLI_DISABLE_TESTS=ON \
+    -DBROTLI_BUNDLED_MODE=ON >"$bld.configure.log" 2>&1 || { tail -40 "$bld.configure.log" >&2; return 1; }
+  cmake --build "$bld" -j "$JOBS" --target brotlicommon-static brotlidec-static >"$bld.build.log" 2>&1 \
+    || { tail -40 "$bld.build.log" >&2; return 1; }
+  mkdir -p "$PREFIX/lib/pkgconfig" "$PREFIX/include/brotli"
+  for f in brotlicommon brotlidec; do
+    install -m 644 "$bld/lib$f-static.a" "$PREFIX/lib/lib$f.a"
+    install -m 644 "$bld/lib$f.pc" "$PREFIX/lib/pkgconfig/lib$f.pc"
+  done
+  for f in decode.h port.h types.h; do
+    install -m 644 "$src/c/include/brotli/$f" "$PREFIX/include/brotli/$f"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------

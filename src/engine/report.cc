@@ -149,6 +149,7 @@ std::string DirectionReportToJson(const DirectionReport& r, int indent) {
   w.Key("analyzed", 1, &first); o += r.analyzed ? "true" : "false";
   w.Key("policy_path", 1, &first); w.String(r.policy_path);
   w.Key("content_type", 1, &first); w.String(r.content_type);
+  if (!r.content_encoding.empty()) { w.Key("content_encoding", 1, &first); w.String(r.content_encoding); }
   w.Key("parser", 1, &first); w.String(r.parser);
   w.Key("body_bytes", 1, &first); o += std::to_string(r.body_bytes);
   w.Key("analyzed_bytes", 1, &first); o += std::to_string(r.analyzed_bytes);

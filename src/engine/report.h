@@ -45,11 +45,14 @@ struct DirectionReport {
   bool analyzed = false;
   std::string policy_path;
   std::string content_type;
+  std::string content_encoding;  // codings as applied ("gzip", "gzip, br"); empty for identity
   std::string parser;
   uint64_t body_bytes = 0;       // bytes received
-  uint64_t analyzed_bytes = 0;   // bytes analysed (less than body_bytes when truncated)
-  bool truncated = false;        // analysis stopped at the configured limit
-  std::string parse_error;       // structured parser gave up (the rest was scanned as text)
+  uint64_t analyzed_bytes = 0;   // bytes analysed (less than body_bytes when truncated); for a
+                                 // compressed body, decoded bytes
+  bool truncated = false;        // analysis (or decoding) stopped at the configured limit
+  std::string parse_error;       // structured parser gave up (the rest was scanned as text), or
+                                 // the body could not be decoded (the rest was not analysed)
   Decision decision = Decision::kContinue;
   std::vector<CategoryReport> categories;  // only categories with matches, policy order
   std::vector<std::string> warnings;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 
+#include "engine/content_decoder.h"
 #include "engine/json_tokenizer.h"
 #include "engine/segment_scanner.h"
 
@@ -56,6 +57,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     hits_cb_ = [this](std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
       OnHits(hits, buf, base);
     };
+    decoded_sink_ = [this](std::string_view piece) { return OnDecoded(piece); };
     report_.direction = d;
     report_.policy_path = ep->policy_path;
   }
@@ -63,7 +65,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void OnHeaders(const HeaderList& headers) {
     headers_seen_ = true;
     for (const auto& [name, value] : headers) {
-      if (ToLower(name) == "content-type") report_.content_type = value;
+      std::string lower = ToLower(name);
+      if (lower == "content-type") report_.content_type = value;
+      if (lower == "content-encoding") {  // repeated fields form one list (RFC 9110 5.3)
+        if (!content_encoding_.empty()) content_encoding_ += ", ";
+        content_encoding_ += value;
+      }
     }
     Setup();
     // Header scanning: one short segment per header value.
@@ -99,6 +106,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void OnBody(std::string_view chunk, bool end_of_stream, std::string* out) {
     if (!setup_) Setup();
+    if (decoder_) {
+      OnEncodedBody(chunk, end_of_stream, out);
+      return;
+    }
     report_.body_bytes += chunk.size();
     // The analysis limit: bytes past it are forwarded unanalysed and the report says so.
     std::string_view analyzed = chunk;
@@ -108,11 +119,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                           : 0;
       if (analyzed.size() > room) {
         analyzed = analyzed.substr(0, room);
-        if (!report_.truncated) {
-          report_.truncated = true;
-          report_.warnings.push_back("analysis limit of " + std::to_string(opts_->max_analyzed_bytes) +
-                                     " bytes reached; the rest of the body passed unanalysed");
-        }
+        NoteAnalysisLimit();
       }
     }
     if (active_ && !stopped_) {
@@ -144,6 +151,103 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   bool redacting() const { return redacting_; }
 
  private:
+  void NoteAnalysisLimit() {
+    if (report_.truncated) return;
+    report_.truncated = true;
+    report_.warnings.push_back("analysis limit of " + std::to_string(opts_->max_analyzed_bytes) +
+                               " bytes reached; the rest of the body passed unanalysed");
+  }
+
+  // ---- compressed bodies ----
+
+  // A body with a Content-Encoding: the decoded bytes go to the parser, the received bytes are
+  // what is forwarded (a compressed body cannot be rewritten in place).
+  void OnEncodedBody(std::string_view chunk, bool end_of_stream, std::string* out) {
+    report_.body_bytes += chunk.size();
+    if (!stopped_) {
+      Status s = decoder_->Decode(chunk, decoded_sink_);
+      if (s.ok() && end_of_stream) s = decoder_->Finish(decoded_sink_);
+      if (!s.ok()) {
+        // What was decoded before the problem has been analysed; finish it, then say why the
+        // rest was not.
+        FinishParser();
+        stopped_ = true;
+        if (s.code() == StatusCode::kResourceExhausted) {
+          report_.truncated = true;
+          report_.warnings.push_back(s.message() + "; the rest of the body passed unanalysed");
+        } else {
+          // After FinishParser: a JSON body cut short by bad compressed data reports its own
+          // truncation, but the decoding error is the cause.
+          report_.parse_error = s.message();
+          report_.warnings.push_back(s.message() + "; the rest of the body was not analysed");
+        }
+      } else if (decoder_->stopped() || end_of_stream) {  // analysis limit, or the end
+        FinishParser();
+        stopped_ = true;
+      }
+    }
+    if (!redacting_) {
+      out->append(chunk);
+      return;
+    }
+    // Block hold-back on received chunks: decoded offsets (what the scanner knows) map to chunk
+    // boundaries only, so a chunk leaves once everything it decoded to is safe.
+    if (block_at_ == UINT64_MAX && !chunk.empty()) {
+      held_.append(chunk);
+      held_chunks_.push_back({released_ + held_.size(), raw_consumed_});
+    }
+    ReleaseEncoded(stopped_ ? UINT64_MAX : SafeReleasePoint(), out);
+  }
+
+  // Decoded bytes, in pieces of at most ContentDecoder::kPieceBytes. Returns false once the
+  // analysis limit is reached, which stops decoding: nothing past it would be looked at.
+  bool OnDecoded(std::string_view piece) {
+    bool more = true;
+    if (opts_->max_analyzed_bytes > 0) {
+      uint64_t room = opts_->max_analyzed_bytes > report_.analyzed_bytes
+                          ? opts_->max_analyzed_bytes - report_.analyzed_bytes
+                          : 0;
+      if (piece.size() > room) {
+        piece = piece.substr(0, static_cast<size_t>(room));
+        more = false;
+      }
+    }
+    FeedParser(piece);
+    report_.analyzed_bytes += piece.size();
+    if (!more) NoteAnalysisLimit();
+    return more;
+  }
+
+  // Releases the held chunks whose decoded bytes all lie before `safe` and before any blocked
+  // match (decoded offsets).
+  void ReleaseEncoded(uint64_t safe, std::string* out) {
+    const uint64_t limit = std::min(safe, block_at_);
+    uint64_t upto = released_;
+    while (!held_chunks_.empty() && held_chunks_.front().dec_end <= limit) {
+      upto = held_chunks_.front().raw_end;
+      held_chunks_.pop_front();
+    }
+    const size_t n = static_cast<size_t>(upto - released_);
+    out->append(held_, 0, n);
+    held_.erase(0, n);
+    released_ = upto;
+    if (block_at_ != UINT64_MAX) {
+      // Chunks that decode past the blocked match never leave: keep none of them in memory.
+      while (!held_chunks_.empty() && held_chunks_.back().dec_end > block_at_) held_chunks_.pop_back();
+      held_.resize(held_chunks_.empty() ? 0 : static_cast<size_t>(held_chunks_.back().raw_end - released_));
+    }
+  }
+
+  ContentDecoderOptions DecoderOptions() const {
+    ContentDecoderOptions o;
+    if (opts_->max_decoded_bytes > 0) {
+      o.max_decoded_bytes = opts_->max_decoded_bytes;
+    } else if (opts_->max_analyzed_bytes > 0) {
+      o.max_decoded_bytes = opts_->max_analyzed_bytes;
+    }  // else the decoder's default (64 MiB)
+    return o;
+  }
+
   struct Segment {
     bool active = false;
     bool identity = true;    // segment offset + raw_base == raw offset
@@ -177,12 +281,17 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     uint64_t begin, end;
     std::string replacement;
   };
+  struct HeldChunk {  // a received chunk of a compressed body, held for a block decision
+    uint64_t raw_end;  // raw offset just past the chunk
+    uint64_t dec_end;  // decoded offset reached once the chunk was decoded
+  };
 
   // Decides the parser and which finders run in which context.
   void Setup() {
     if (setup_) return;
     setup_ = true;
     const CompiledPolicy& cp = *cp_;
+    bool has_block = false;
     mime_ = NormalizeMimeType(report_.content_type);
     report_.parser = cp.ParserForContentType(report_.content_type);
     if (report_.parser == "grpc") {
@@ -219,6 +328,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       // Redaction and blocking both need the bounded hold-back window: the bytes of a match must
       // not have left before the match is known.
       if (rc.action == Action::kRedact || rc.action == Action::kBlock) redacting_ = true;
+      if (rc.action == Action::kBlock) has_block = true;
       for (const CompiledCorrelate& corr : cp.categories()[rc.category].correlates) {
         max_correlate_distance_ = std::max(max_correlate_distance_, corr.max_distance);
       }
@@ -227,6 +337,22 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
               (!text_finders_.empty() || !key_finders_.empty() || !value_finders_.empty());
     report_.analyzed = ep_->matched;
     if (!active_) redacting_ = false;
+    if (!content_encoding_.empty()) {
+      std::unique_ptr<ContentDecoder> decoder = ContentDecoder::Create(content_encoding_, DecoderOptions());
+      report_.content_encoding = decoder->encoding();
+      if (!decoder->identity() && active_) {
+        if (!decoder->status().ok()) {
+          // Scanning coded bytes would find nothing and pass for a clean body: say so instead.
+          report_.warnings.push_back(decoder->status().message() + "; the body was not analysed");
+          active_ = false;
+          redacting_ = false;
+        } else {
+          decoder_ = std::move(decoder);
+          // Compressed bytes cannot be rewritten: only a block decision needs the hold-back.
+          redacting_ = has_block;
+        }
+      }
+    }
     if (parser_ == "json" && active_) {
       JsonTokenizer::Limits limits;
       limits.max_depth = opts_->json_max_depth;
@@ -561,6 +687,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       report_.decision = Decision::kBlock;
       // Nothing from the first blocked match on may be released.
       if (std::string(cand.context) != "header") block_at_ = std::min(block_at_, cand.begin);
+    } else if (rc.action == Action::kRedact && decoder_ && std::string(cand.context) != "header") {
+      // A compressed body cannot be rewritten in place: the match is reported, the body leaves
+      // unmodified, and the decision stays what was actually done.
+      if (!redaction_skipped_warned_) {
+        redaction_skipped_warned_ = true;
+        report_.warnings.push_back("redaction skipped: body is " + report_.content_encoding + "-encoded");
+      }
     } else if (rc.action == Action::kRedact) {
       if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
       if (std::string(cand.context) == "header") {
@@ -667,6 +800,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   bool redacting_ = false;
   bool limit_warned_ = false;
   bool header_redact_warned_ = false;
+  bool redaction_skipped_warned_ = false;
   std::string parser_;
   std::string mime_;
   std::vector<int> text_finders_, key_finders_, value_finders_;
@@ -688,6 +822,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   uint64_t redacted_until_ = 0;
   uint64_t block_at_ = UINT64_MAX;  // raw offset of the first blocked match
   std::vector<Redaction> redactions_;
+  // Content-Encoding
+  std::string content_encoding_;               // the header's value(s)
+  std::unique_ptr<ContentDecoder> decoder_;    // set when the body is analysed decoded
+  ContentDecoder::Sink decoded_sink_;          // built once, like hits_cb_
+  std::deque<HeldChunk> held_chunks_;          // block hold-back of a compressed body
 };
 
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,

@@ -23,6 +23,10 @@ struct TransactionOptions {
   uint64_t max_analyzed_bytes = 0;      // per direction; 0 = no limit. The rest passes unanalysed.
   size_t max_values_per_category = 1000;
   size_t json_max_depth = 512;
+  // Cap on the decoded size of a compressed body (per coding, see ContentDecoder). 0 = the
+  // analysis limit when one is set, else 64 MiB. Past it decoding stops and the report says
+  // `truncated`: a gzip bomb costs bounded time and no memory beyond fixed buffers.
+  uint64_t max_decoded_bytes = 0;
 };
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -37,16 +41,25 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
 
   // Headers of one direction (names any case). Must come before that direction's body; the
-  // `content-type` header selects the parser.
+  // `content-type` header selects the parser, `content-encoding` the decoding (gzip, deflate,
+  // br and lists of them; other codings leave the body unanalysed, with a report warning).
   void OnHeaders(Direction d, const HeaderList& headers);
 
   // The next body chunk. Appends to `out` the bytes that may be forwarded now; when the policy
   // redacts on this endpoint, up to a bounded window is held back until it is safe to release.
   // With `end_of_stream` everything left is released.
+  //
+  // A compressed body is analysed decoded (match offsets are then offsets in the decoded body)
+  // but forwarded as received: it cannot be rewritten, so redaction is skipped with a report
+  // warning and the decision does not become `redact`. `block` still holds back: whole received
+  // chunks are released only once everything they decode to is known to precede any blocked
+  // match, so the stream stops at the chunk carrying the match; compressed bytes before that
+  // point may have left.
   void OnBody(Direction d, std::string_view chunk, bool end_of_stream, std::string* out);
 
   const DirectionReport& report(Direction d) const;
-  // True when body bytes of `d` may be held back (a redact action is active).
+  // True when body bytes of `d` may be held back (a redact action is active, or a block action
+  // on a compressed body).
   bool may_hold_body(Direction d) const;
 
  private:

@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <brotli/encode.h>
+#include <zlib.h>
+
 #include <random>
 
+#include "engine/content_decoder.h"
 #include "engine/policy.h"
 
 namespace leakscope {
@@ -201,6 +205,272 @@ endpoints:
   std::string body(4 << 20, 'a');
   Result r = Scan(cp, body, "text/plain", 1 << 16);
   EXPECT_TRUE(r.report.categories.empty());
+}
+
+
+// ---- compressed bodies ----
+
+// gzip (16 + MAX_WBITS), zlib (MAX_WBITS) or raw deflate (-MAX_WBITS) of `repeat` copies of `data`.
+std::string Zip(std::string_view data, int window_bits = 16 + MAX_WBITS, int repeat = 1) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out;
+  std::vector<unsigned char> buf(1 << 16);
+  for (int i = 0; i < repeat; ++i) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    const int flush = i + 1 == repeat ? Z_FINISH : Z_NO_FLUSH;
+    int rc;
+    do {
+      zs.next_out = buf.data();
+      zs.avail_out = static_cast<uInt>(buf.size());
+      rc = deflate(&zs, flush);
+      out.append(reinterpret_cast<char*>(buf.data()), buf.size() - zs.avail_out);
+    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+  }
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string Br(std::string_view data) {
+  size_t size = BrotliEncoderMaxCompressedSize(data.size());
+  std::string out(size, '\0');
+  EXPECT_TRUE(BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC, data.size(),
+                                    reinterpret_cast<const uint8_t*>(data.data()), &size,
+                                    reinterpret_cast<uint8_t*>(out.data())));
+  out.resize(size);
+  return out;
+}
+
+struct EncodedResult {
+  DirectionReport report;
+  std::string forwarded;
+  bool may_hold = false;
+};
+
+EncodedResult ScanEncoded(const std::shared_ptr<const CompiledPolicy>& cp, const std::string& body,
+                          const std::string& ct, const std::string& encoding, size_t chunk = 0,
+                          TransactionOptions topts = {}, Direction d = Direction::kResponse) {
+  Transaction tx(cp, "api.example.com", "/x", topts);
+  tx.OnHeaders(d, {{"Content-Type", ct}, {"Content-Encoding", encoding}});
+  EncodedResult r;
+  r.may_hold = tx.may_hold_body(d);
+  if (chunk == 0) chunk = body.size() + 1;
+  if (body.empty()) tx.OnBody(d, "", true, &r.forwarded);
+  for (size_t i = 0; i < body.size(); i += chunk) {
+    tx.OnBody(d, std::string_view(body).substr(i, chunk), i + chunk >= body.size(), &r.forwarded);
+  }
+  r.report = tx.report(d);
+  return r;
+}
+
+bool HasWarning(const DirectionReport& r, std::string_view needle) {
+  for (const std::string& w : r.warnings) {
+    if (w.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// JSON with an SSN deep inside, after enough filler to span several decoded pieces.
+std::string SsnJson() {
+  std::string json = R"({"filler":[)";
+  for (int i = 0; i < 5000; ++i) json += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + "}";
+  json += R"(],"people":[{"name":"x"},{"ssn":"123-45-6789"}]})";
+  return json;
+}
+
+TEST(TransactionEncoded, SsnInGzipJsonIsFoundWithItsPathAndBytesLeaveUnchanged) {
+  auto cp = Compile(kSsnPolicy);
+  const std::string json = SsnJson();
+  const std::string gz = Zip(json);
+  const size_t ssn_at = json.find("123-45-6789");
+  for (size_t chunk : {0, 1, 7, 4096}) {
+    EncodedResult r = ScanEncoded(cp, gz, "application/json", "gzip", chunk);
+    EXPECT_EQ(r.forwarded, gz) << chunk;
+    EXPECT_FALSE(r.may_hold);
+    EXPECT_EQ(r.report.content_encoding, "gzip");
+    EXPECT_EQ(r.report.body_bytes, gz.size());
+    EXPECT_EQ(r.report.analyzed_bytes, json.size());
+    EXPECT_TRUE(r.report.parse_error.empty()) << r.report.parse_error;
+    EXPECT_TRUE(r.report.warnings.empty());
+    ASSERT_EQ(r.report.categories.size(), 1u) << chunk;
+    const CategoryReport& c = r.report.categories[0];
+    EXPECT_EQ(c.count, 1u);
+    EXPECT_EQ(c.values, std::vector<std::string>{"123-45-6789"});
+    EXPECT_EQ(c.matches[0].path, "people[1].ssn");
+    EXPECT_EQ(c.matches[0].offset, ssn_at);  // offsets are in the decoded body
+  }
+  const std::string json_report = DirectionReportToJson(ScanEncoded(cp, gz, "application/json", "gzip").report);
+  EXPECT_NE(json_report.find(R"("content_encoding": "gzip")"), std::string::npos) << json_report;
+  // Scanned as the bytes on the wire, the same body shows nothing: the decoding is what finds it.
+  EXPECT_TRUE(Scan(cp, gz, "application/json").report.categories.empty());
+}
+
+TEST(TransactionEncoded, EveryCodingAndStackDecodesTheSameWay) {
+  auto cp = Compile(kSsnPolicy);
+  const std::string json = SsnJson();
+  const std::pair<std::string, std::string> cases[] = {
+      {"gzip", Zip(json)},
+      {"deflate", Zip(json, MAX_WBITS)},
+      {"deflate", Zip(json, -MAX_WBITS)},
+      {"br", Br(json)},
+      {"gzip, br", Br(Zip(json))},
+      {"identity, GZIP", Zip(json)},
+  };
+  for (const auto& [encoding, body] : cases) {
+    for (size_t chunk : {0, 13}) {
+      EncodedResult r = ScanEncoded(cp, body, "application/json", encoding, chunk);
+      EXPECT_EQ(r.forwarded, body) << encoding;
+      ASSERT_EQ(r.report.categories.size(), 1u) << encoding;
+      EXPECT_EQ(r.report.categories[0].matches[0].path, "people[1].ssn") << encoding;
+      EXPECT_TRUE(r.report.warnings.empty()) << encoding;
+    }
+  }
+  // Request bodies too, and the header name in any case.
+  Transaction tx(cp, "h", "/p");
+  tx.OnHeaders(Direction::kRequest, {{"CONTENT-ENCODING", "br"}});
+  std::string out;
+  const std::string body = Br("text 987-65-4321 text");
+  tx.OnBody(Direction::kRequest, body, true, &out);
+  EXPECT_EQ(out, body);
+  ASSERT_EQ(tx.report(Direction::kRequest).categories.size(), 1u);
+  EXPECT_EQ(tx.report(Direction::kRequest).content_encoding, "br");
+}
+
+TEST(TransactionEncoded, IdentityIsNotReported) {
+  auto cp = Compile(kSsnPolicy);
+  EncodedResult r = ScanEncoded(cp, "a 123-45-6789 b", "text/plain", "identity");
+  ASSERT_EQ(r.report.categories.size(), 1u);
+  EXPECT_EQ(r.report.content_encoding, "");
+  EXPECT_EQ(DirectionReportToJson(r.report).find("content_encoding"), std::string::npos);
+}
+
+TEST(TransactionEncoded, UnsupportedCodingIsNotScannedAndSaysSo) {
+  auto cp = Compile(kSsnPolicy);
+  // Were these bytes scanned as they are, the SSN would be found: nothing may be reported.
+  const std::string body = "a 123-45-6789 b";
+  EncodedResult r = ScanEncoded(cp, body, "text/plain", "zstd", 3);
+  EXPECT_EQ(r.forwarded, body);
+  EXPECT_TRUE(r.report.categories.empty());
+  EXPECT_EQ(r.report.analyzed_bytes, 0u);
+  EXPECT_EQ(r.report.content_encoding, "zstd");
+  EXPECT_TRUE(HasWarning(r.report, "content-encoding zstd is not supported; the body was not analysed"));
+}
+
+TEST(TransactionEncoded, CorruptAndTruncatedBodiesAreReported) {
+  auto cp = Compile(kSsnPolicy);
+  std::mt19937 rng(5);
+  std::string text = "first 123-45-6789 ";
+  while (text.size() < 400000) text += std::to_string(rng()) + " ";
+  std::string gz = Zip(text);
+  std::string corrupt = gz;
+  for (size_t i = corrupt.size() - 2000; i < corrupt.size() - 1000; ++i) corrupt[i] = static_cast<char>(rng());
+  for (size_t chunk : {0, 1000}) {
+    EncodedResult r = ScanEncoded(cp, corrupt, "text/plain", "gzip", chunk);
+    EXPECT_EQ(r.forwarded, corrupt);
+    EXPECT_EQ(r.report.parse_error.rfind("gzip: invalid data at byte ", 0), 0u) << r.report.parse_error;
+    EXPECT_TRUE(HasWarning(r.report, "the rest of the body was not analysed"));
+    EXPECT_LT(r.report.analyzed_bytes, text.size());
+    // What was decoded before the damage was analysed.
+    ASSERT_EQ(r.report.categories.size(), 1u);
+    EXPECT_EQ(r.report.categories[0].count, 1u);
+  }
+  EncodedResult r = ScanEncoded(cp, gz.substr(0, gz.size() / 2), "text/plain", "gzip", 512);
+  EXPECT_NE(r.report.parse_error.find("gzip: unexpected end of data"), std::string::npos) << r.report.parse_error;
+  ASSERT_EQ(r.report.categories.size(), 1u);
+  // JSON cut short by bad compression: the decoding error is named, not the JSON truncation.
+  const std::string json = SsnJson();
+  r = ScanEncoded(cp, Zip(json).substr(0, 600), "application/json", "gzip");
+  EXPECT_EQ(r.report.parse_error.rfind("gzip: unexpected end of data", 0), 0u) << r.report.parse_error;
+  // An empty body with a Content-Encoding (HEAD, 304) is fine.
+  r = ScanEncoded(cp, "", "application/json", "br");
+  EXPECT_TRUE(r.report.parse_error.empty());
+  EXPECT_TRUE(r.report.warnings.empty());
+}
+
+TEST(TransactionEncoded, GzipBombStopsAtTheDecodedLimit) {
+  auto cp = Compile(kSsnPolicy);
+  const std::string zeros(1 << 20, '\0');
+  const std::string bomb = Zip(zeros, 16 + MAX_WBITS, 64);  // 64 MiB of zeros in ~65 KB
+  TransactionOptions topts;
+  topts.max_decoded_bytes = 8 << 20;
+  EncodedResult r = ScanEncoded(cp, bomb, "text/plain", "gzip", 16384, topts);
+  EXPECT_EQ(r.forwarded, bomb);
+  EXPECT_TRUE(r.report.truncated);
+  EXPECT_EQ(r.report.analyzed_bytes, uint64_t{8} << 20);
+  EXPECT_TRUE(HasWarning(r.report, "gzip: decoded data exceeds the limit of 8388608 bytes"));
+  // Without max_decoded_bytes the analysis limit bounds decoding: one limit, one warning.
+  topts = {};
+  topts.max_analyzed_bytes = 1000;
+  r = ScanEncoded(cp, bomb, "text/plain", "gzip", 0, topts);
+  EXPECT_TRUE(r.report.truncated);
+  EXPECT_EQ(r.report.analyzed_bytes, 1000u);
+  EXPECT_EQ(r.report.warnings.size(), 1u);
+  EXPECT_EQ(r.forwarded, bomb);
+  // An analysis limit below the decoded limit stops decoding too.
+  topts.max_decoded_bytes = 1 << 20;
+  r = ScanEncoded(cp, bomb, "text/plain", "gzip", 4096, topts);
+  EXPECT_EQ(r.report.analyzed_bytes, 1000u);
+  EXPECT_TRUE(HasWarning(r.report, "analysis limit of 1000 bytes reached"));
+}
+
+TEST(TransactionEncoded, RedactionIsSkippedOnCompressedBodies) {
+  auto cp = Compile(R"(
+categories:
+  ssn:
+    - regex: "\\b\\d{3}-\\d{2}-\\d{4}\\b"
+endpoints:
+  - matches: "**"
+    config:
+      ssn: {action: !redact "###"}
+)");
+  const std::string gz = Zip(SsnJson());
+  for (size_t chunk : {0, 100}) {
+    EncodedResult r = ScanEncoded(cp, gz, "application/json", "gzip", chunk);
+    EXPECT_FALSE(r.may_hold);  // nothing is held back
+    EXPECT_EQ(r.forwarded, gz);
+    ASSERT_EQ(r.report.categories.size(), 1u);
+    EXPECT_EQ(r.report.categories[0].count, 1u);
+    EXPECT_EQ(r.report.decision, Decision::kContinue);  // nothing was redacted
+    EXPECT_EQ(r.report.warnings, std::vector<std::string>{"redaction skipped: body is gzip-encoded"});
+  }
+  // The same body uncompressed is redacted.
+  Result plain = Scan(cp, SsnJson(), "application/json");
+  EXPECT_EQ(plain.report.decision, Decision::kRedact);
+}
+
+TEST(TransactionEncoded, BlockStopsTheCompressedStreamBeforeTheMatch) {
+  auto cp = Compile(R"(
+categories:
+  secret:
+    - raw: TOPSECRET
+endpoints:
+  - matches: "**"
+    config:
+      secret: {action: block}
+)");
+  std::mt19937 rng(9);
+  std::string text;
+  while (text.size() < 300000) text += std::to_string(rng()) + " ";
+  const size_t secret_at = text.size();
+  text += "TOPSECRET";
+  while (text.size() < 400000) text += std::to_string(rng()) + " ";
+  const std::string gz = Zip(text);
+  for (size_t chunk : {size_t{1000}, size_t{4096}, gz.size() + 1}) {
+    EncodedResult r = ScanEncoded(cp, gz, "text/plain", "gzip", chunk);
+    EXPECT_TRUE(r.may_hold);
+    EXPECT_EQ(r.report.decision, Decision::kBlock);
+    ASSERT_LT(r.forwarded.size(), gz.size());
+    EXPECT_EQ(gz.compare(0, r.forwarded.size(), r.forwarded), 0);  // a prefix, unmodified
+    // What left decodes to text before the secret only.
+    std::string leaked;
+    (void)ContentDecoder::Create("gzip")->Decode(r.forwarded, &leaked);
+    EXPECT_LE(leaked.size(), secret_at) << chunk;
+    EXPECT_EQ(leaked.find("TOPSECRET"), std::string::npos);
+    if (chunk == 1000) {
+      EXPECT_GT(r.forwarded.size(), 0u);  // streaming: earlier chunks did leave
+    }
+  }
 }
 
 }  // namespace
