@@ -849,7 +849,24 @@ const Transaction::DirectionState& Transaction::state(Direction d) const {
   return d == Direction::kRequest ? *request_ : *response_;
 }
 
-void Transaction::OnHeaders(Direction d, const HeaderList& headers) { state(d).OnHeaders(headers); }
+void Transaction::OnHeaders(Direction d, const HeaderList& headers) {
+  const TokenExtractorConfig* te = endpoint_.token_extractor;
+  if (te != nullptr && !token_) {
+    using Location = TokenExtractorConfig::Location;
+    bool request_side = te->location != Location::kResponse;
+    if (request_side == (d == Direction::kRequest)) {
+      const std::string wanted = te->location == Location::kRequestCookie ? "cookie" : te->header;
+      for (const auto& [name, value] : headers) {
+        if (ToLower(name) != wanted) continue;
+        std::optional<std::string> input(value);
+        if (te->location == Location::kRequestCookie) input = CookieValue(value, te->header);
+        if (input) token_ = ExtractToken(te->steps, *input);
+        if (token_) break;
+      }
+    }
+  }
+  state(d).OnHeaders(headers);
+}
 
 void Transaction::OnBody(Direction d, std::string_view chunk, bool end_of_stream, std::string* out) {
   state(d).OnBody(chunk, end_of_stream, out);

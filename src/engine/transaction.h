@@ -9,6 +9,7 @@
 #define LEAKSCOPE_ENGINE_TRANSACTION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,7 @@
 
 #include "engine/compiled_policy.h"
 #include "engine/report.h"
+#include "engine/token_extractor.h"
 
 namespace leakscope {
 
@@ -58,6 +60,11 @@ class Transaction {
   void OnBody(Direction d, std::string_view chunk, bool end_of_stream, std::string* out);
 
   const DirectionReport& report(Direction d) const;
+
+  // The caller's token per the endpoint's `token_extractor`, once the headers it reads from
+  // arrived (request headers or cookie, or response headers); nullopt if none was found.
+  const std::optional<ExtractedToken>& token() const { return token_; }
+  const ResolvedEndpoint& endpoint() const { return endpoint_; }
   // True when body bytes of `d` may be held back (a redact action is active, or a block action
   // on a compressed body).
   bool may_hold_body(Direction d) const;
@@ -67,6 +74,7 @@ class Transaction {
   std::shared_ptr<const CompiledPolicy> policy_;
   TransactionOptions options_;
   ResolvedEndpoint endpoint_;
+  std::optional<ExtractedToken> token_;
   std::unique_ptr<DirectionState> request_;
   std::unique_ptr<DirectionState> response_;
   DirectionState& state(Direction d);

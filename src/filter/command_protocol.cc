@@ -83,6 +83,18 @@ std::string TransactionReportJson(const TransactionSummary& t) {
   AppendService(&out, t.local_service);
   out += ",\"peer_service\":";
   AppendService(&out, t.peer_service);
+  if (!t.token.empty()) {
+    out += ",\"token\":";
+    AppendString(&out, t.token);
+    out += ",\"token_metadata\":{";
+    for (size_t i = 0; i < t.token_metadata.size(); ++i) {
+      if (i) out += ',';
+      AppendString(&out, t.token_metadata[i].first);
+      out += ':';
+      AppendString(&out, t.token_metadata[i].second);
+    }
+    out += '}';
+  }
   if (t.request) out += ",\"request\":" + DirectionReportToJson(*t.request, 0);
   if (t.response) out += ",\"response\":" + DirectionReportToJson(*t.response, 0);
   out += "}";

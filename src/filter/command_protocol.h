@@ -27,6 +27,8 @@ struct TransactionSummary {
   uint64_t time_ms = 0;
   std::string authority, path, method, status, source_address;
   ServiceName local_service, peer_service;
+  std::string token;                                   // per the endpoint's token_extractor
+  std::vector<std::pair<std::string, std::string>> token_metadata;
   const DirectionReport* request = nullptr;   // null when that direction was not seen
   const DirectionReport* response = nullptr;
 };

@@ -367,6 +367,12 @@ class RootContext {
     return std::find(blocked_ips_.begin(), blocked_ips_.end(), ip) != blocked_ips_.end();
   }
   bool has_block_list() const { return !blocked_ips_.empty(); }
+  bool IsBlockedToken(const std::string& token) const {
+    if (std::find(blocked_tokens_.begin(), blocked_tokens_.end(), token) != blocked_tokens_.end()) return true;
+    // The policy's own list (blocked_tokens at the root) applies in local mode too.
+    const auto& own = policy_->policy().blocked_tokens;
+    return std::find(own.begin(), own.end(), token) != own.end();
+  }
 
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
   const PluginConfig& config() const { return config_; }
@@ -490,6 +496,15 @@ class StreamContext {
     uint64_t t0 = NowNanos();
     tx_->OnHeaders(d, headers);
     headers_seen_[Index(d)] = true;
+    if (d == Direction::kRequest && tx_->token() && root_->IsBlockedToken(tx_->token()->token)) {
+      stopped_ = true;
+      root_->metrics().Increment("leakscope.blocked_tokens", 1);
+      const PluginConfig& config = root_->config();
+      static const char kDetails[] = "leakscope_blocked_token";
+      proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
+                                config.block_body.size(), nullptr, 0, -1);
+      return FilterHeadersStatus::kStopIteration;
+    }
     if (d == Direction::kResponse && tx_->may_hold_body(d)) {
       // The body may be rewritten, so its length is no longer known.
       static const char kContentLength[] = "content-length";
@@ -535,6 +550,10 @@ class StreamContext {
       t.source_address = source_address_;
       t.local_service = local_service_;
       t.peer_service = peer_service_;
+      if (tx_->token()) {
+        t.token = tx_->token()->token;
+        t.token_metadata.assign(tx_->token()->metadata.begin(), tx_->token()->metadata.end());
+      }
       if (headers_seen_[0]) t.request = &tx_->report(Direction::kRequest);
       if (headers_seen_[1]) t.response = &tx_->report(Direction::kResponse);
       root_->QueueReport(TransactionReportJson(t));

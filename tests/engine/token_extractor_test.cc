@@ -4,6 +4,7 @@
 
 #include "engine/compiled_policy.h"
 #include "engine/policy.h"
+#include "engine/transaction.h"
 
 namespace leakscope {
 namespace {
@@ -115,6 +116,25 @@ endpoints:
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ((*cp)->Resolve("h/admin/users").token_extractor->header, "Session");
   EXPECT_EQ((*cp)->Resolve("h/users").token_extractor->header, "a");
+}
+
+TEST(TokenExtractor, TransactionExtractsFromCookieHeader) {
+  auto p = LoadPolicy(R"Y(
+categories:
+  a:
+    - raw: x
+endpoints:
+  - matches: "**"
+    token_extractor: {location: request_cookie, header: session, extractor: [hash]}
+)Y");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto cp = CompiledPolicy::Compile(std::move(*p));
+  ASSERT_TRUE(cp.ok());
+  Transaction tx(*cp, "h", "/p");
+  EXPECT_FALSE(tx.token().has_value());
+  tx.OnHeaders(Direction::kRequest, {{"Cookie", "theme=dark; session=abc"}});
+  ASSERT_TRUE(tx.token().has_value());
+  EXPECT_EQ(tx.token()->token, "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
 }
 
 }  // namespace

@@ -63,6 +63,14 @@ function transaction(host, { path = '/v1/people/7?q=secret', body = 'ssn 123-45-
   return s;
 }
 
+const TOKEN_POLICY = POLICY_V1 + `    token_extractor:
+      location: request
+      header: authorization
+      extractor:
+        - regex: "Bearer (.+)"
+        - hash
+`;
+
 describe('Command mode', { skip: wasmSkipReason() }, () => {
   test('pulls the policy with the protocol headers and puts it in force', async () => {
     const { host } = await startCommandMode();
@@ -162,5 +170,28 @@ describe('Command mode', { skip: wasmSkipReason() }, () => {
     const allowed = transaction(host, { properties: { 'source.address': '198.51.100.1:5555' } });
     assert.equal(allowed.localReply, null);
     assert.equal(host.metric('leakscope.blocked_sources')?.value, 1);
+  });
+
+  test('tokens are extracted into reports and blocked tokens get the local reply', async () => {
+    const crypto = await import('node:crypto');
+    const hash = crypto.createHash('sha256').update('t0k3n').digest('hex').toUpperCase();
+    const { host, clock } = await startCommandMode();
+    host.tick();
+    answerPull(host, policyResponse(TOKEN_POLICY, 'v1', { blocked_tokens: [crypto.createHash('sha256').update('bad').digest('hex').toUpperCase()] }));
+    const s = host.newHttpStream();
+    s.requestHeaders([[':method', 'GET'], [':authority', 'api.example.com'], [':path', '/x'], ['authorization', 'Bearer t0k3n']], true);
+    s.responseHeaders([[':status', '200'], ['content-type', 'text/plain']], false);
+    s.responseBody(Buffer.from('ssn 123-45-6789'), true);
+    s.complete();
+    const blocked = host.newHttpStream();
+    blocked.requestHeaders([[':method', 'GET'], [':authority', 'api.example.com'], [':path', '/x'], ['authorization', 'Bearer bad']], true);
+    assert.equal(blocked.localReply?.status, 403);
+    blocked.complete();
+    clock.advance(1500);
+    host.tick();
+    const upload = host.httpCalls.find((c) => header(c.headers, ':method') === 'POST');
+    const body = JSON.parse(upload.body.toString('utf8'));
+    assert.equal(body.reports[0].token, hash);
+    assert.equal(host.metric('leakscope.blocked_tokens')?.value, 1);
   });
 });

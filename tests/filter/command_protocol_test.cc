@@ -21,6 +21,8 @@ TEST(CommandProtocol, UploadBodyIsValidJsonWithReports) {
   t.path = "/a?q=\"secret\"";
   t.status = "200";
   t.local_service = ServiceName{"cluster.local", "shop", "web", ""};
+  t.token = "John";
+  t.token_metadata = {{"a", "1"}};
   t.response = &resp;
   std::string body = UploadBody("prod", "p1", 99, 3, {TransactionReportJson(t)});
   auto j = nlohmann::json::parse(body);
@@ -30,6 +32,8 @@ TEST(CommandProtocol, UploadBodyIsValidJsonWithReports) {
   EXPECT_EQ(j["reports"][0]["response"]["categories"]["ssn"]["count"], 2);
   EXPECT_FALSE(j["reports"][0].contains("request"));
   EXPECT_EQ(j["reports"][0]["local_service"]["sa"], "web");
+  EXPECT_EQ(j["reports"][0]["token"], "John");
+  EXPECT_EQ(j["reports"][0]["token_metadata"]["a"], "1");
   EXPECT_EQ(t.local_service.Label(), "shop/web");
   EXPECT_EQ(ServiceName{}.Label(), "");
 }
