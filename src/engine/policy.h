@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/rule_filter.h"
 #include "engine/status.h"
 #include "engine/token_extractor.h"
 
@@ -130,7 +131,8 @@ struct CommandRule {
   std::string severity;
   uint64_t timespan_secs = 0;
   uint64_t limit = 0;
-  std::string filter_yaml;  // the `filter` subtree, re-serialised as compact YAML/JSON
+  std::string filter_yaml;  // the `filter` subtree, re-serialised as compact JSON for Command
+  RuleFilter filter;        // the same, parsed and validated
   SourceLocation location;
 };
 
@@ -163,6 +165,7 @@ struct Policy {
   // MIME type (lower case, no parameters) -> parser name; defaults merged with the policy's.
   std::map<std::string, std::string> content_types;
   std::vector<CommandRule> command_rules;
+  std::vector<SbacRule> sbac;  // evaluated by the filter at each stage of a transaction
   std::vector<std::string> blocked_ips;
   std::vector<std::string> blocked_tokens;
   ServiceIdentification local_service_name;

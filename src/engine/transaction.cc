@@ -333,6 +333,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         max_correlate_distance_ = std::max(max_correlate_distance_, corr.max_distance);
       }
     }
+    if (opts_->hold_bodies) redacting_ = true;
     active_ = ep_->matched && parser_ != "none" &&
               (!text_finders_.empty() || !key_finders_.empty() || !value_finders_.empty());
     report_.analyzed = ep_->matched;
@@ -834,7 +835,8 @@ Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::stri
     : policy_(std::move(policy)), options_(options) {
   std::string target(authority);
   if (!path.empty() && path.front() != '/') target += '/';
-  target += path;
+  target += path.substr(0, path.find('?'));
+  target_ = target;
   endpoint_ = policy_->Resolve(target);
   request_ = std::make_unique<DirectionState>(policy_.get(), &endpoint_, &options_, Direction::kRequest);
   response_ = std::make_unique<DirectionState>(policy_.get(), &endpoint_, &options_, Direction::kResponse);

@@ -25,6 +25,9 @@ struct TransactionOptions {
   uint64_t max_analyzed_bytes = 0;      // per direction; 0 = no limit. The rest passes unanalysed.
   size_t max_values_per_category = 1000;
   size_t json_max_depth = 512;
+  // Hold body bytes back until their analysis is final (as for redact/block actions), for hosts
+  // that enforce decisions on match counts (SBAC). Bounded by the block size plus the window.
+  bool hold_bodies = false;
   // Cap on the decoded size of a compressed body (per coding, see ContentDecoder). 0 = the
   // analysis limit when one is set, else 64 MiB. Past it decoding stops and the report says
   // `truncated`: a gzip bomb costs bounded time and no memory beyond fixed buffers.
@@ -65,6 +68,8 @@ class Transaction {
   // arrived (request headers or cookie, or response headers); nullopt if none was found.
   const std::optional<ExtractedToken>& token() const { return token_; }
   const ResolvedEndpoint& endpoint() const { return endpoint_; }
+  // authority + path without the query string: what endpoint globs are matched against.
+  const std::string& target() const { return target_; }
   // True when body bytes of `d` may be held back (a redact action is active, or a block action
   // on a compressed body).
   bool may_hold_body(Direction d) const;
@@ -75,6 +80,7 @@ class Transaction {
   TransactionOptions options_;
   ResolvedEndpoint endpoint_;
   std::optional<ExtractedToken> token_;
+  std::string target_;
   std::unique_ptr<DirectionState> request_;
   std::unique_ptr<DirectionState> response_;
   DirectionState& state(Direction d);

@@ -60,13 +60,6 @@ void AppendService(std::string* out, const ServiceName& s) {
 
 }  // namespace
 
-std::string ServiceName::Label() const {
-  if (!ns.empty() && !sa.empty()) return ns + "/" + sa;
-  if (!sa.empty()) return sa;
-  if (!workload.empty()) return workload;
-  return ns;
-}
-
 std::string TransactionReportJson(const TransactionSummary& t) {
   std::string out = "{\"time_ms\":" + std::to_string(t.time_ms);
   out += ",\"authority\":";

@@ -10,18 +10,14 @@
 #include <vector>
 
 #include "engine/report.h"
+#include "engine/rule_filter.h"
 #include "engine/status.h"
 
 namespace leakscope {
 
 constexpr int kCommandProtocolVersion = 1;
 
-// A service's identity as LeakSignal's service identification defines it.
-struct ServiceName {
-  std::string cluster, ns, sa, workload;
-  // The metric label: "ns/sa", or the first part that is known, or "" (unknown).
-  std::string Label() const;
-};
+using ServiceName = ServiceIdentity;
 
 struct TransactionSummary {
   uint64_t time_ms = 0;

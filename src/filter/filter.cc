@@ -512,6 +512,14 @@ class StreamContext {
     }
     analysis_ns_[Index(d)] += NowNanos() - t0;
     if (end_of_stream) FinishDirection(d);
+    headers_[Index(d)] = std::move(headers);
+    SbacStage stage = d == Direction::kRequest ? SbacStage::kPostRequestHeaders : SbacStage::kPostResponseHeaders;
+    if (end_of_stream) stage = d == Direction::kRequest ? SbacStage::kPostRequestBody : SbacStage::kPostResponseTrailers;
+    if (SbacBlocks(stage)) {
+      stopped_ = true;
+      SendBlockReply();
+      return FilterHeadersStatus::kStopIteration;
+    }
     return FilterHeadersStatus::kContinue;
   }
 
@@ -527,6 +535,13 @@ class StreamContext {
     if (end_of_stream) finished_[Index(d)] = true;
     const DirectionReport& report = tx_->report(d);
     if (report.decision == Decision::kBlock) return Block(d, type, body_size);
+    SbacStage stage = d == Direction::kRequest
+                          ? (end_of_stream ? SbacStage::kPostRequestBody : SbacStage::kOnRequestBodyChunk)
+                          : (end_of_stream ? SbacStage::kPostResponseTrailers : SbacStage::kOnResponseBodyChunk);
+    if (SbacBlocks(stage)) {
+      out_.clear();  // nothing more of this stream leaves
+      return Block(d, type, body_size);
+    }
     if (tx_->may_hold_body(d) && out_ != chunk.view()) {
       proxy_set_buffer_bytes(static_cast<uint32_t>(type), 0, static_cast<uint32_t>(body_size), out_.data(), out_.size());
     }
@@ -566,6 +581,10 @@ class StreamContext {
   void Start(const std::string& authority, const std::string& path) {
     TransactionOptions options;
     options.max_analyzed_bytes = root_->config().max_analyzed_bytes;
+    for (const SbacRule& rule : root_->policy()->policy().sbac) {
+      // A rule on body match counts can only stop data that has not left yet.
+      if (rule.stage >= SbacStage::kOnRequestBodyChunk) options.hold_bodies = true;
+    }
     tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options);
   }
 
@@ -576,13 +595,40 @@ class StreamContext {
     tx_->OnBody(d, "", true, &out_);
   }
 
+  void SendBlockReply() {
+    const PluginConfig& config = root_->config();
+    static const char kDetails[] = "leakscope_blocked";
+    proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
+                              config.block_body.size(), nullptr, 0, -1);
+  }
+
+  // Evaluates the policy's SBAC rules that are active at `stage` (a rule is checked from its stage
+  // on); true when one matches, which blocks the stream.
+  bool SbacBlocks(SbacStage stage) {
+    const std::vector<SbacRule>& rules = root_->policy()->policy().sbac;
+    if (rules.empty()) return false;
+    FilterFacts facts;
+    facts.target = tx_->target();
+    facts.local_service = local_service_;
+    facts.peer_service = peer_service_;
+    if (tx_->token()) facts.token = tx_->token()->token;
+    facts.ip = source_address_;
+    if (headers_seen_[0]) facts.request = &tx_->report(Direction::kRequest);
+    if (headers_seen_[1]) facts.response = &tx_->report(Direction::kResponse);
+    facts.request_headers = &headers_[0];
+    facts.response_headers = &headers_[1];
+    for (const SbacRule& rule : rules) {
+      if (rule.stage > stage || !EvaluateRuleFilter(rule.filter, facts)) continue;
+      root_->metrics().Increment(MetricName("sbac_blocked", {{"rule", rule.name}}), 1);
+      return true;
+    }
+    return false;
+  }
+
   FilterDataStatus Block(Direction d, BufferType type, size_t body_size) {
     stopped_ = true;
-    const PluginConfig& config = root_->config();
     if (d == Direction::kRequest) {
-      static const char kDetails[] = "leakscope_blocked";
-      proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
-                                config.block_body.size(), nullptr, 0, -1);
+      SendBlockReply();
     } else {
       // Response headers have left: pass only what precedes the match, then stop the stream.
       proxy_set_buffer_bytes(static_cast<uint32_t>(type), 0, static_cast<uint32_t>(body_size), out_.data(), out_.size());
@@ -626,6 +672,7 @@ class StreamContext {
   std::string status_;
   std::string authority_, path_, method_, source_address_;
   ServiceName local_service_, peer_service_;
+  HeaderList headers_[2];
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};
   bool stopped_ = false;

@@ -85,8 +85,8 @@ TEST(PolicyLoad, ErrorsNameFieldAndLine) {
   e = LoadError("categories:\n  a:\n    - raw: x\nendpoints:\n  - matches: \"**\"\n    config:\n      a: {action: explode}\n");
   EXPECT_NE(e.find("action"), std::string::npos) << e;
 
-  e = LoadError("categories:\n  a:\n    - raw: x\nsbac: []\n");
-  EXPECT_NE(e.find("not supported yet: sbac"), std::string::npos) << e;
+  e = LoadError("categories:\n  a:\n    - raw: x\nbody_collection: []\n");
+  EXPECT_NE(e.find("not supported yet: body_collection"), std::string::npos) << e;
 
   e = LoadError("categories:\n  a:\n    - raw: x\nbogus: 1\n");
   EXPECT_NE(e.find("unknown field \"bogus\""), std::string::npos) << e;
