@@ -14,10 +14,21 @@ namespace leakscope {
 
 namespace {
 
+// RE2's memory budget per pattern (program + lazily built DFA states). A Proxy-WASM VM runs per
+// Envoy worker, so its memory multiplies: the wasm build trades some DFA cache hits for a VM that
+// stays small. Past the budget RE2 resets its cache (still linear time), it never fails a search.
+#if defined(__wasi__)
+constexpr int64_t kFinderRegexMemory = 1 << 20;
+constexpr int64_t kPrefilterSetMemory = 6 << 20;
+#else
+constexpr int64_t kFinderRegexMemory = 32 << 20;
+constexpr int64_t kPrefilterSetMemory = 64 << 20;
+#endif
+
 RE2::Options Re2Options() {
   RE2::Options o;
   o.set_log_errors(false);
-  o.set_max_mem(32 << 20);
+  o.set_max_mem(kFinderRegexMemory);
   return o;
 }
 
@@ -401,7 +412,7 @@ Status CompiledPolicy::Build() {
 
   // Prefilter set over the RE2 finders that search (owner >= 0).
   RE2::Options opts = Re2Options();
-  opts.set_max_mem(64 << 20);
+  opts.set_max_mem(kPrefilterSetMemory);
   set_ = std::make_unique<PrefilterSet>(opts);
   set_index_of_finder_.assign(finders_.size(), -1);
   for (size_t f = 0; f < finders_.size(); ++f) {

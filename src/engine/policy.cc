@@ -100,8 +100,7 @@ std::map<std::string, std::string> DefaultContentTypes() {
 const std::set<std::string>& UnsupportedRootFields() {
   static const std::set<std::string>* fields = new std::set<std::string>{
       "services",
-      "body_collection",   "header_collection",
-      "collected_request_headers", "collected_response_headers",
+      "body_collection",
       "stream_types",      "file_types",
       "stream_upload_interval", "environment",
       "streaming_mode",    "parsers",
@@ -229,6 +228,15 @@ class PolicyLoader {
     if (root == nullptr) return FieldError("", nullptr, "empty policy");
     if (!YamlView::IsMap(root)) return FieldError("", root, "the policy must be a mapping");
     policy_.content_types = DefaultContentTypes();
+    // LeakSignal's documented defaults.
+    policy_.collected_request_headers = {":path", ":method", ":authority", ":scheme", "host", "accept",
+                                         "accept-encoding", "accept-language", "cache-control", "referer",
+                                         "user-agent", "x-request-id", "x-forwarded-for", "content-type",
+                                         "grpc-encoding", "grpc-accept-encoding", "x-envoy-peer-metadata-id"};
+    policy_.collected_response_headers = {":status", "content-encoding", "content-type", "date", "server", "vary",
+                                          "via", "grpc-encoding", "grpc-accept-encoding",
+                                          "x-envoy-peer-metadata-id", "grpc-status", "grpc-message",
+                                          "x-ls-request-id", "x-source", "x-ls-source", "x-sbac-rule"};
 
     std::set<std::string> seen;
     std::vector<std::pair<std::string, yaml_node_t*>> deferred;
@@ -263,6 +271,22 @@ class PolicyLoader {
         auto list = ParseStringList(e.key, e.value);
         if (!list.ok()) return list.status();
         (e.key == "blocked_ips" ? policy_.blocked_ips : policy_.blocked_tokens) = *list;
+      } else if (e.key == "collected_request_headers" || e.key == "collected_response_headers") {
+        auto list = ParseStringList(e.key, e.value);
+        if (!list.ok()) return list.status();
+        for (std::string& h : *list) {
+          std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+        }
+        (e.key == "collected_request_headers" ? policy_.collected_request_headers
+                                              : policy_.collected_response_headers) = *list;
+      } else if (e.key == "header_collection") {
+        auto v = ExpectScalar(e.key, e.value);
+        if (!v.ok()) return v.status();
+        if (*v != "all_request" && *v != "all_response" && *v != "all" && *v != "none") {
+          return FieldError(e.key, e.value, "unknown header_collection \"" + *v + "\" (expected all_request, all_response, all, none)");
+        }
+        policy_.collect_all_request_headers = *v == "all_request" || *v == "all";
+        policy_.collect_all_response_headers = *v == "all_response" || *v == "all";
       } else if (e.key == "local_service_name" || e.key == "peer_service_name") {
         auto id = ParseServiceIdentification(e.key, e.value);
         if (!id.ok()) return id.status();

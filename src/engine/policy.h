@@ -168,6 +168,12 @@ struct Policy {
   std::vector<SbacRule> sbac;  // evaluated by the filter at each stage of a transaction
   std::vector<std::string> blocked_ips;
   std::vector<std::string> blocked_tokens;
+  // Headers whose values reports may carry (names lower-case); other headers are reported by name
+  // only. `header_collection` (all_request, all_response, all) lifts that for a direction.
+  std::vector<std::string> collected_request_headers;
+  std::vector<std::string> collected_response_headers;
+  bool collect_all_request_headers = false;
+  bool collect_all_response_headers = false;
   ServiceIdentification local_service_name;
   ServiceIdentification peer_service_name;
   std::vector<PolicyWarning> warnings;

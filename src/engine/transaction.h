@@ -68,6 +68,7 @@ class Transaction {
   // arrived (request headers or cookie, or response headers); nullopt if none was found.
   const std::optional<ExtractedToken>& token() const { return token_; }
   const ResolvedEndpoint& endpoint() const { return endpoint_; }
+  const CompiledPolicy& policy() const { return *policy_; }
   // authority + path without the query string: what endpoint globs are matched against.
   const std::string& target() const { return target_; }
   // True when body bytes of `d` may be held back (a redact action is active, or a block action

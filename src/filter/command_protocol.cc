@@ -76,6 +76,26 @@ std::string TransactionReportJson(const TransactionSummary& t) {
   AppendService(&out, t.local_service);
   out += ",\"peer_service\":";
   AppendService(&out, t.peer_service);
+  auto headers = [&out](const char* key, const auto& list) {
+    out += ",\"";
+    out += key;
+    out += "\":[";
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i) out += ',';
+      out += "{\"name\":";
+      AppendString(&out, list[i].first);
+      if (list[i].second) {
+        out += ",\"value\":";
+        AppendString(&out, *list[i].second);
+      }
+      out += '}';
+    }
+    out += ']';
+  };
+  headers("request_headers", t.request_headers);
+  headers("response_headers", t.response_headers);
+  out += ",\"timings\":{\"request_analysis_us\":" + std::to_string(t.request_analysis_us) +
+         ",\"response_analysis_us\":" + std::to_string(t.response_analysis_us) + "}";
   if (!t.token.empty()) {
     out += ",\"token\":";
     AppendString(&out, t.token);

@@ -4,6 +4,7 @@
 #define LEAKSCOPE_FILTER_COMMAND_PROTOCOL_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,9 @@ struct TransactionSummary {
   uint64_t time_ms = 0;
   std::string authority, path, method, status, source_address;
   ServiceName local_service, peer_service;
+  // Headers as reported: every name; the value only for collected headers (nullopt otherwise).
+  std::vector<std::pair<std::string, std::optional<std::string>>> request_headers, response_headers;
+  uint64_t request_analysis_us = 0, response_analysis_us = 0;
   std::string token;                                   // per the endpoint's token_extractor
   std::vector<std::pair<std::string, std::string>> token_metadata;
   const DirectionReport* request = nullptr;   // null when that direction was not seen

@@ -565,6 +565,20 @@ class StreamContext {
       t.source_address = source_address_;
       t.local_service = local_service_;
       t.peer_service = peer_service_;
+      // The policy this stream was analysed with (a Command update may have replaced the root's).
+      const Policy& policy = tx_->policy().policy();
+      auto collect = [](const HeaderList& in, const std::vector<std::string>& keep, bool all, auto* out) {
+        for (const auto& [k, v] : in) {
+          std::string name = k;
+          std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+          bool kept = all || std::find(keep.begin(), keep.end(), name) != keep.end();
+          out->emplace_back(name, kept ? std::optional<std::string>(v) : std::nullopt);
+        }
+      };
+      collect(headers_[0], policy.collected_request_headers, policy.collect_all_request_headers, &t.request_headers);
+      collect(headers_[1], policy.collected_response_headers, policy.collect_all_response_headers, &t.response_headers);
+      t.request_analysis_us = analysis_ns_[0] / 1000;
+      t.response_analysis_us = analysis_ns_[1] / 1000;
       if (tx_->token()) {
         t.token = tx_->token()->token;
         t.token_metadata.assign(tx_->token()->metadata.begin(), tx_->token()->metadata.end());
@@ -581,6 +595,9 @@ class StreamContext {
   void Start(const std::string& authority, const std::string& path) {
     TransactionOptions options;
     options.max_analyzed_bytes = root_->config().max_analyzed_bytes;
+    // Per-stream memory inside a VM that every worker carries: reports keep up to 100 values per
+    // category (counts stay exact and `values_truncated` says when more matched).
+    options.max_values_per_category = 100;
     for (const SbacRule& rule : root_->policy()->policy().sbac) {
       // A rule on body match counts can only stop data that has not left yet.
       if (rule.stage >= SbacStage::kOnRequestBodyChunk) options.hold_bodies = true;

@@ -22,6 +22,7 @@ TEST(CommandProtocol, UploadBodyIsValidJsonWithReports) {
   t.status = "200";
   t.local_service = ServiceName{"cluster.local", "shop", "web", ""};
   t.token = "John";
+  t.request_headers = {{"authorization", std::nullopt}, {"user-agent", std::string("curl")}};
   t.token_metadata = {{"a", "1"}};
   t.response = &resp;
   std::string body = UploadBody("prod", "p1", 99, 3, {TransactionReportJson(t)});
@@ -33,6 +34,9 @@ TEST(CommandProtocol, UploadBodyIsValidJsonWithReports) {
   EXPECT_FALSE(j["reports"][0].contains("request"));
   EXPECT_EQ(j["reports"][0]["local_service"]["sa"], "web");
   EXPECT_EQ(j["reports"][0]["token"], "John");
+  EXPECT_EQ(j["reports"][0]["request_headers"][0]["name"], "authorization");
+  EXPECT_FALSE(j["reports"][0]["request_headers"][0].contains("value"));  // not collected: name only
+  EXPECT_EQ(j["reports"][0]["request_headers"][1]["value"], "curl");
   EXPECT_EQ(j["reports"][0]["token_metadata"]["a"], "1");
   EXPECT_EQ(t.local_service.Label(), "shop/web");
   EXPECT_EQ(ServiceName{}.Label(), "");
