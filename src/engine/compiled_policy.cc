@@ -9,6 +9,7 @@
 #include <map>
 
 #include "engine/regex_translate.h"
+#include "engine/ascii.h"
 
 namespace leakscope {
 
@@ -212,22 +213,13 @@ std::string RelaxForPrefilter(const std::string& p) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
 bool WholeTextTest::Test(const CompiledPolicy& cp, std::string_view candidate) const {
   switch (kind) {
     case Kind::kEquals: return candidate == text;
-    case Kind::kEqualsInsensitive: return EqualsIgnoreCase(candidate, text);
+    case Kind::kEqualsInsensitive: return AsciiEqualsIgnoreCase(candidate, text);
     case Kind::kFinder: return cp.finders()[finder]->MatchesWhole(candidate);
   }
   return false;

@@ -8,18 +8,12 @@
 
 #include "engine/path_glob.h"
 #include "engine/report.h"
+#include "engine/ascii.h"
 
 namespace leakscope {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 uint64_t CountOf(const DirectionReport* r, const std::string& category) {
   if (r == nullptr) return 0;
@@ -34,7 +28,7 @@ const std::string* HeaderValue(const std::vector<std::pair<std::string, std::str
                                const std::string& lower_name) {
   if (headers == nullptr) return nullptr;
   for (const auto& [k, v] : *headers) {
-    if (EqualsIgnoreCase(k, lower_name)) return &v;
+    if (AsciiEqualsIgnoreCase(k, lower_name)) return &v;
   }
   return nullptr;
 }
@@ -82,7 +76,7 @@ bool ServiceMatcher::Matches(const ServiceIdentity& s) const {
 bool TextMatcher::Matches(std::string_view value) const {
   switch (kind) {
     case Kind::kRaw: return value == text;
-    case Kind::kRawInsensitive: return EqualsIgnoreCase(value, text);
+    case Kind::kRawInsensitive: return AsciiEqualsIgnoreCase(value, text);
     case Kind::kRegex: return RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *regex);
   }
   return false;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engine/content_decoder.h"
+#include "engine/ascii.h"
 #include "engine/json_tokenizer.h"
 #include "engine/segment_scanner.h"
 
@@ -14,11 +15,6 @@ namespace leakscope {
 
 namespace {
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // Whether a `content_types` whitelist admits a body: an entry names a parser ("json", "text")
 // or a MIME subtype word ("html" admits text/html, "xml" admits application/soap+xml).
@@ -27,7 +23,7 @@ bool ContentTypeAllowed(const std::vector<std::string>& allowed, const std::stri
   if (allowed.empty()) return true;
   std::string subtype = mime.substr(mime.find('/') == std::string::npos ? 0 : mime.find('/') + 1);
   for (const std::string& a : allowed) {
-    std::string e = ToLower(a);
+    std::string e = AsciiToLower(a);
     if (e == parser || e == mime) return true;
     size_t pos = 0;
     while (pos <= subtype.size()) {
@@ -65,7 +61,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void OnHeaders(const HeaderList& headers) {
     headers_seen_ = true;
     for (const auto& [name, value] : headers) {
-      std::string lower = ToLower(name);
+      std::string lower = AsciiToLower(name);
       if (lower == "content-type") report_.content_type = value;
       if (lower == "content-encoding") {  // repeated fields form one list (RFC 9110 5.3)
         if (!content_encoding_.empty()) content_encoding_ += ", ";
@@ -78,7 +74,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                                                         ? SearchScope::kRequestHeader
                                                         : SearchScope::kResponseHeader);
     for (const auto& [raw_name, value] : headers) {
-      std::string name = ToLower(raw_name);
+      std::string name = AsciiToLower(raw_name);
       std::vector<int> finders;
       std::vector<int> slots;
       for (size_t s = 0; s < ep_->categories.size(); ++s) {
@@ -859,7 +855,7 @@ void Transaction::OnHeaders(Direction d, const HeaderList& headers) {
     if (request_side == (d == Direction::kRequest)) {
       const std::string wanted = te->location == Location::kRequestCookie ? "cookie" : te->header;
       for (const auto& [name, value] : headers) {
-        if (ToLower(name) != wanted) continue;
+        if (AsciiToLower(name) != wanted) continue;
         std::optional<std::string> input(value);
         if (te->location == Location::kRequestCookie) input = CookieValue(value, te->header);
         if (input) token_ = ExtractToken(te->steps, *input);
