@@ -165,6 +165,12 @@ class YamlView {
     return out;
   }
 
+  // Number of nodes the tree under `n` has once aliases are expanded (saturating).
+  uint64_t ExpandedSize(const yaml_node_t* n) {
+    std::vector<uint64_t> memo(static_cast<size_t>(doc_->nodes.top - doc_->nodes.start) + 1, 0);
+    return Expanded(n, &memo, 0);
+  }
+
   // Compact JSON rendering of a subtree, to carry Command rule filters verbatim.
   std::string ToJson(const yaml_node_t* n, int depth = 0) const {
     if (depth > 64) return "null";
@@ -203,6 +209,23 @@ class YamlView {
   }
 
  private:
+  uint64_t Expanded(const yaml_node_t* n, std::vector<uint64_t>* memo, int depth) {
+    size_t index = static_cast<size_t>(n - doc_->nodes.start);
+    if ((*memo)[index] != 0) return (*memo)[index];
+    constexpr uint64_t kCap = uint64_t{1} << 40;
+    uint64_t total = 1;
+    if (depth > 10000) return kCap;  // nesting this deep is rejected as too large anyway
+    if (IsSeq(n)) {
+      for (yaml_node_t* item : Items(n)) total = std::min(kCap, total + Expanded(item, memo, depth + 1));
+    } else if (IsMap(n)) {
+      for (const Entry& e : Entries(n)) {
+        total = std::min(kCap, total + Expanded(e.key_node, memo, depth + 1) + Expanded(e.value, memo, depth + 1));
+      }
+    }
+    (*memo)[index] = total;
+    return total;
+  }
+
   yaml_document_t* doc_;
 };
 
@@ -226,6 +249,12 @@ class PolicyLoader {
   StatusOr<Policy> Load() {
     yaml_node_t* root = y_.Root();
     if (root == nullptr) return FieldError("", nullptr, "empty policy");
+    // YAML aliases share nodes, so a small document can expand exponentially when walked
+    // ("billion laughs"). Measure the expanded size first, in time linear in the document.
+    if (y_.ExpandedSize(root) > kMaxExpandedNodes) {
+      return FieldError("", root, "policy too large once its aliases are expanded (more than " +
+                                      std::to_string(kMaxExpandedNodes) + " nodes)");
+    }
     if (!YamlView::IsMap(root)) return FieldError("", root, "the policy must be a mapping");
     policy_.content_types = DefaultContentTypes();
     // LeakSignal's documented defaults.
@@ -308,6 +337,8 @@ class PolicyLoader {
   }
 
  private:
+  static constexpr uint64_t kMaxExpandedNodes = 1000000;
+
   void Warn(const std::string& path, const yaml_node_t* n, const std::string& message) {
     policy_.warnings.push_back(PolicyWarning{path, n ? YamlView::Loc(n) : SourceLocation{}, message});
   }

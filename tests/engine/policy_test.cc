@@ -155,6 +155,17 @@ TEST(PolicyLoad, HostileInputDoesNotCrash) {
   EXPECT_FALSE(LoadPolicy(deep).ok());
   EXPECT_FALSE(LoadPolicy(std::string("\xff\xfe\x00\x01", 4)).ok());
   EXPECT_FALSE(LoadPolicy("").ok());
+  // "Billion laughs": nine levels of ten aliases each.
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) laughs += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  laughs += "categories:\n  a:\n    - raw: x\nrules:\n  - {grouping: global, by: ip, filter: {all: *a9}}\n";
+  auto p = LoadPolicy(laughs);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("aliases"), std::string::npos) << p.status().message();
   EXPECT_FALSE(LoadPolicy("- just\n- a list\n").ok());
 }
 
