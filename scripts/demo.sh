@@ -14,6 +14,10 @@ while IFS=$'\t' read -r file content_type target direction; do
     --direction "$direction" --format table "examples/traffic/$file"
   echo
 done < examples/traffic/manifest.tsv
+echo "payment.json as it leaves the proxy (the policy redacts card numbers on */api/payments/**):"
+./build/leakscope scan --policy "$POLICY" --content-type application/json \
+  --path shop.example.com/api/payments/pay_8841 --output-body - examples/traffic/payment.json
+echo
 echo "JSON report of one transaction (what a host exports):"
 ./build/leakscope scan --policy "$POLICY" --content-type application/json \
   --path shop.example.com/api/customers examples/traffic/customers.json
