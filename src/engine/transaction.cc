@@ -59,7 +59,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   }
 
   void OnHeaders(const HeaderList& headers) {
-    headers_seen_ = true;
     for (const auto& [name, value] : headers) {
       std::string lower = AsciiToLower(name);
       if (lower == "content-type") report_.content_type = value;
@@ -76,7 +75,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     for (const auto& [raw_name, value] : headers) {
       std::string name = AsciiToLower(raw_name);
       std::vector<int> finders;
-      std::vector<int> slots;
       for (size_t s = 0; s < ep_->categories.size(); ++s) {
         const ResolvedCategory& rc = ep_->categories[s];
         if (!(rc.search & mine)) continue;
@@ -90,7 +88,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       seg.path = "header:" + name;
       seg.header = true;
       seg_ = seg;
-      header_progress_base_ = 0;
       scanner_.Begin(&finders);
       scanner_.Feed(value, OnHitsCallback());
       scanner_.End(OnHitsCallback());
@@ -325,9 +322,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       // not have left before the match is known.
       if (rc.action == Action::kRedact || rc.action == Action::kBlock) redacting_ = true;
       if (rc.action == Action::kBlock) has_block = true;
-      for (const CompiledCorrelate& corr : cp.categories()[rc.category].correlates) {
-        max_correlate_distance_ = std::max(max_correlate_distance_, corr.max_distance);
-      }
     }
     if (opts_->hold_bodies) redacting_ = true;
     active_ = ep_->matched && parser_ != "none" &&
@@ -485,7 +479,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.ended = true;
     scanner_.End(OnHitsCallback());
     seg_.active = false;
-    last_scalar_end_ = raw_end;
   }
 
   // Raw offset before which no new match can start.
@@ -596,19 +589,21 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                 RecordOnce(c, s);
                 continue;  // every nearby secondary is of interest
               case CorrelateInterest::kAll: {
-                Candidate all = p.begin <= s.begin ? p : s;
-                const Candidate& other = p.begin <= s.begin ? s : p;
-                all.end = std::max(p.end, s.end);
-                if (other.begin >= all.begin + all.text.size() || true) {
-                  // Text between the two lies in the body; report the two ends joined by the
-                  // gap's length so the value stays bounded and deterministic.
-                  if (other.end > all.begin + all.text.size()) {
-                    uint64_t gap = other.begin > all.begin + all.text.size() ? other.begin - (all.begin + all.text.size()) : 0;
+                const Candidate& first = p.begin <= s.begin ? p : s;
+                const Candidate& second = p.begin <= s.begin ? s : p;
+                Candidate all = first;
+                all.end = std::max(first.end, second.end);
+                // The bytes between the two matches may have left the scanner's buffer, so the
+                // value is both matches joined by the size of the gap: bounded, and the same for
+                // every chunking of the body.
+                if (second.end > first.end) {
+                  if (second.begin >= first.end) {
+                    uint64_t gap = second.begin - first.end;
                     if (gap > 0) all.text += "<" + std::to_string(gap) + " bytes>";
-                    size_t overlap = other.begin < all.begin + all.text.size() && gap == 0
-                                         ? static_cast<size_t>(all.begin + all.text.size() - other.begin)
-                                         : 0;
-                    if (overlap < other.text.size()) all.text += other.text.substr(overlap);
+                    all.text += second.text;
+                  } else {
+                    uint64_t overlap = first.end - second.begin;
+                    if (overlap < second.text.size()) all.text += second.text.substr(static_cast<size_t>(overlap));
                   }
                 }
                 RecordOnce(c, all);
@@ -791,7 +786,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   const TransactionOptions* opts_;
   DirectionReport report_;
   bool setup_ = false;
-  bool headers_seen_ = false;
   bool active_ = false;
   bool stopped_ = false;
   bool redacting_ = false;
@@ -803,7 +797,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<int> text_finders_, key_finders_, value_finders_;
   std::vector<int> slot_of_category_;
   std::vector<CategoryState> cat_state_;
-  uint64_t max_correlate_distance_ = 0;
   SegmentScanner scanner_;
   SegmentScanner::Callback hits_cb_;
   std::unique_ptr<JsonTokenizer> json_;
@@ -811,8 +804,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   uint64_t dec_total_ = 0;
   uint64_t raw_consumed_ = 0;
-  uint64_t last_scalar_end_ = 0;
-  uint64_t header_progress_base_ = 0;
   // redaction output
   std::string held_;          // raw bytes [released_, released_ + held_.size())
   uint64_t released_ = 0;

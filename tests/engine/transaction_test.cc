@@ -100,6 +100,40 @@ endpoints:
   }
 }
 
+TEST(Transaction, CorrelateInterestPicksTheReportedSpan) {
+  const std::string policy = R"(
+categories:
+  phone:
+    - regex: "\\b\\d{10}\\b"
+    - correlate:
+        interest: INTEREST
+        max_distance: 8
+        matches:
+          - raw: tel
+endpoints:
+  - matches: "**"
+    config:
+      phone: {}
+)";
+  auto with = [&](const std::string& interest) {
+    std::string p = policy;
+    p.replace(p.find("INTEREST"), 8, interest);
+    return Compile(p);
+  };
+  const std::string body = "tel: 5551234567 and far away, far far away 5559876543";
+  for (size_t chunk : {0, 1, 3}) {
+    Result primary = Scan(with("primary"), body, "text/plain", chunk);
+    ASSERT_EQ(primary.report.categories.size(), 1u);
+    EXPECT_EQ(primary.report.categories[0].values, std::vector<std::string>{"5551234567"});
+    Result secondary = Scan(with("secondary"), body, "text/plain", chunk);
+    ASSERT_EQ(secondary.report.categories.size(), 1u);
+    EXPECT_EQ(secondary.report.categories[0].values, std::vector<std::string>{"tel"});
+    Result all = Scan(with("all"), body, "text/plain", chunk);
+    ASSERT_EQ(all.report.categories.size(), 1u);
+    EXPECT_EQ(all.report.categories[0].values, std::vector<std::string>{"tel<2 bytes>5551234567"});
+  }
+}
+
 TEST(Transaction, BlockActionIsReportedAsDecision) {
   auto cp = Compile(R"(
 categories:
