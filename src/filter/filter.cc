@@ -524,8 +524,14 @@ class StreamContext {
   }
 
   FilterDataStatus OnBody(Direction d, size_t body_size, bool end_of_stream) {
-    if (!tx_ || stopped_) return FilterDataStatus::kContinue;
     BufferType type = d == Direction::kRequest ? BufferType::kHttpRequestBody : BufferType::kHttpResponseBody;
+    if (response_closed_ && d == Direction::kResponse) {
+      // A host that still delivers data after proxy_close_stream must not forward it.
+      proxy_set_buffer_bytes(static_cast<uint32_t>(type), 0, static_cast<uint32_t>(body_size), "", 0);
+      return FilterDataStatus::kStopIterationNoBuffer;
+    }
+    // Otherwise a stopped stream's own local reply passes through untouched.
+    if (!tx_ || stopped_) return FilterDataStatus::kContinue;
     HostBytes chunk;
     if (body_size > 0 && !GetBuffer(type, 0, body_size, &chunk)) return FilterDataStatus::kContinue;
     uint64_t t0 = NowNanos();
@@ -650,6 +656,7 @@ class StreamContext {
       // Response headers have left: pass only what precedes the match, then stop the stream.
       proxy_set_buffer_bytes(static_cast<uint32_t>(type), 0, static_cast<uint32_t>(body_size), out_.data(), out_.size());
       proxy_close_stream(static_cast<uint32_t>(StreamType::kResponse));
+      response_closed_ = true;
     }
     return FilterDataStatus::kStopIterationNoBuffer;
   }
@@ -693,6 +700,7 @@ class StreamContext {
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};
   bool stopped_ = false;
+  bool response_closed_ = false;
   uint64_t analysis_ns_[2] = {0, 0};
 };
 
