@@ -625,10 +625,19 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
           st.reported.clear();
         }
       }
-      if (st.reported.size() > 4096) {
-        uint64_t keep = progress > 4096 * 16 ? progress - 4096 * 16 : 0;
-        for (auto it = st.reported.begin(); it != st.reported.end();) {
-          it = it->second < keep ? st.reported.erase(it) : std::next(it);
+      // Forget reported spans that nothing still to be decided can repeat: everything that
+      // starts before the earliest pending primary (or the scan position) minus the widest
+      // correlation window. The set is ordered by start, so this is one range erase.
+      if (!final && !st.reported.empty()) {
+        uint64_t horizon = progress;
+        uint64_t widest = 0;
+        for (size_t j = 0; j < corrs.size(); ++j) {
+          if (!st.pending[j].empty()) horizon = std::min(horizon, st.pending[j].front().begin);
+          widest = std::max(widest, corrs[j].max_distance);
+        }
+        uint64_t window = widest + 2 * cp.options().max_match_bytes;
+        if (horizon != UINT64_MAX && horizon > window) {
+          st.reported.erase(st.reported.begin(), st.reported.lower_bound({horizon - window, 0}));
         }
       }
     }
