@@ -48,7 +48,8 @@ void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
 
 std::string JsonTokenizer::CurrentPath() const {
   std::string out;
-  for (const Frame& f : stack_) {
+  for (size_t i = 0; i < depth_; ++i) {
+    const Frame& f = stack_[i];
     if (f.is_array) {
       out += "[" + std::to_string(f.index) + "]";
     } else {
@@ -61,8 +62,8 @@ std::string JsonTokenizer::CurrentPath() const {
 }
 
 void JsonTokenizer::AppendKey(std::string_view decoded) {
-  if (stack_.empty()) return;
-  Frame& f = stack_.back();
+  if (depth_ == 0) return;
+  Frame& f = stack_[depth_ - 1];
   size_t room = limits_.max_key_bytes > f.key.size() ? limits_.max_key_bytes - f.key.size() : 0;
   if (decoded.size() > room) {
     f.key.append(decoded.substr(0, room));
@@ -78,8 +79,19 @@ void JsonTokenizer::EmitDecoded(std::string_view decoded, uint64_t raw_begin, ui
   sink_->OnScalarData(decoded, raw_begin, raw_end);
 }
 
+// Frames are reused rather than popped, so an array of many small objects does not allocate a
+// key string per object.
+void JsonTokenizer::Push(bool is_array) {
+  if (depth_ == stack_.size()) stack_.emplace_back();
+  Frame& f = stack_[depth_++];
+  f.is_array = is_array;
+  f.index = 0;
+  f.key.clear();
+  f.key_truncated = false;
+}
+
 void JsonTokenizer::ValueDone() {
-  if (stack_.empty()) {
+  if (depth_ == 0) {
     ++documents_;
     state_ = State::kTopLevel;
   } else {
@@ -92,11 +104,11 @@ bool JsonTokenizer::BeginValue(char c, uint64_t offset) {
   switch (c) {
     case '{':
     case '[':
-      if (stack_.size() >= limits_.max_depth) {
+      if (depth_ >= limits_.max_depth) {
         Fail("JSON nested deeper than " + std::to_string(limits_.max_depth) + " levels", offset);
         return false;
       }
-      stack_.push_back(Frame{c == '[', 0, {}, false});
+      Push(c == '[');
       state_ = c == '[' ? State::kValueOrEnd : State::kKeyOrEnd;
       return true;
     case '"':
@@ -287,7 +299,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
         break;
       case State::kValueOrEnd:
         if (c == ']') {
-          stack_.pop_back();
+          --depth_;
           ValueDone();
         } else if (!BeginValue(c, off)) {
           return false;
@@ -298,10 +310,10 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
       case State::kKeyOrEnd:
       case State::kKey:
         if (c == '}' && state_ == State::kKeyOrEnd) {
-          stack_.pop_back();
+          --depth_;
           ValueDone();
         } else if (c == '"') {
-          Frame& f = stack_.back();
+          Frame& f = stack_[depth_ - 1];
           f.key.clear();
           f.key_truncated = false;
           in_key_ = true;
@@ -320,7 +332,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
         state_ = State::kValue;
         break;
       case State::kCommaOrEnd: {
-        Frame& f = stack_.back();
+        Frame& f = stack_[depth_ - 1];
         if (c == ',') {
           if (f.is_array) {
             ++f.index;
@@ -329,7 +341,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
             state_ = State::kKey;
           }
         } else if ((c == ']' && f.is_array) || (c == '}' && !f.is_array)) {
-          stack_.pop_back();
+          --depth_;
           ValueDone();
         } else {
           Fail("expected ',' or end of container", off);

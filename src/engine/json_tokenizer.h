@@ -79,6 +79,7 @@ class JsonTokenizer {
 
   void Fail(const std::string& message, uint64_t offset);
   void ValueDone();
+  void Push(bool is_array);
   bool BeginValue(char c, uint64_t offset);
   void FlushRun(std::string_view chunk, size_t run_start, size_t i);
   void EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end);
@@ -87,7 +88,8 @@ class JsonTokenizer {
   Sink* sink_;
   Limits limits_;
   State state_ = State::kTopLevel;
-  std::vector<Frame> stack_;
+  std::vector<Frame> stack_;  // frames [0, depth_) are live; the rest keep their capacity
+  size_t depth_ = 0;
   uint64_t offset_ = 0;  // raw offset of the next byte
   bool in_key_ = false;
   bool failed_ = false;
