@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <brotli/encode.h>
-#include <zlib.h>
 
 #include <random>
 
 #include "engine/content_decoder.h"
 #include "engine/policy.h"
+#include "support/compress.h"
 
 namespace leakscope {
 namespace {
@@ -244,36 +243,12 @@ endpoints:
 
 // ---- compressed bodies ----
 
+using testing::Brotli;
+using testing::Deflate;
+
 // gzip (16 + MAX_WBITS), zlib (MAX_WBITS) or raw deflate (-MAX_WBITS) of `repeat` copies of `data`.
 std::string Zip(std::string_view data, int window_bits = 16 + MAX_WBITS, int repeat = 1) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out;
-  std::vector<unsigned char> buf(1 << 16);
-  for (int i = 0; i < repeat; ++i) {
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    zs.avail_in = static_cast<uInt>(data.size());
-    const int flush = i + 1 == repeat ? Z_FINISH : Z_NO_FLUSH;
-    int rc;
-    do {
-      zs.next_out = buf.data();
-      zs.avail_out = static_cast<uInt>(buf.size());
-      rc = deflate(&zs, flush);
-      out.append(reinterpret_cast<char*>(buf.data()), buf.size() - zs.avail_out);
-    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
-  }
-  deflateEnd(&zs);
-  return out;
-}
-
-std::string Br(std::string_view data) {
-  size_t size = BrotliEncoderMaxCompressedSize(data.size());
-  std::string out(size, '\0');
-  EXPECT_TRUE(BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC, data.size(),
-                                    reinterpret_cast<const uint8_t*>(data.data()), &size,
-                                    reinterpret_cast<uint8_t*>(out.data())));
-  out.resize(size);
-  return out;
+  return Deflate(data, window_bits, static_cast<uint64_t>(repeat));
 }
 
 struct EncodedResult {
@@ -347,8 +322,8 @@ TEST(TransactionEncoded, EveryCodingAndStackDecodesTheSameWay) {
       {"gzip", Zip(json)},
       {"deflate", Zip(json, MAX_WBITS)},
       {"deflate", Zip(json, -MAX_WBITS)},
-      {"br", Br(json)},
-      {"gzip, br", Br(Zip(json))},
+      {"br", Brotli(json)},
+      {"gzip, br", Brotli(Zip(json))},
       {"identity, GZIP", Zip(json)},
   };
   for (const auto& [encoding, body] : cases) {
@@ -364,7 +339,7 @@ TEST(TransactionEncoded, EveryCodingAndStackDecodesTheSameWay) {
   Transaction tx(cp, "h", "/p");
   tx.OnHeaders(Direction::kRequest, {{"CONTENT-ENCODING", "br"}});
   std::string out;
-  const std::string body = Br("text 987-65-4321 text");
+  const std::string body = Brotli("text 987-65-4321 text");
   tx.OnBody(Direction::kRequest, body, true, &out);
   EXPECT_EQ(out, body);
   ASSERT_EQ(tx.report(Direction::kRequest).categories.size(), 1u);
