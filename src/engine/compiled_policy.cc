@@ -230,9 +230,7 @@ std::string NormalizeMimeType(std::string_view content_type) {
   std::string_view t = content_type.substr(0, semi);
   while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
   while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  std::string out(t);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
+  return AsciiToLower(t);
 }
 
 struct CompiledPolicy::PrefilterSet {

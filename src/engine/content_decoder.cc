@@ -1,4 +1,5 @@
 #include "engine/content_decoder.h"
+#include "engine/ascii.h"
 
 #include <brotli/decode.h>
 #include <zlib.h>
@@ -278,10 +279,8 @@ std::unique_ptr<ContentDecoder> ContentDecoder::Create(std::string_view content_
   while (pos <= content_encoding.size()) {
     size_t comma = content_encoding.find(',', pos);
     if (comma == std::string_view::npos) comma = content_encoding.size();
-    std::string coding(TrimOws(content_encoding.substr(pos, comma - pos)));
+    std::string coding = AsciiToLower(TrimOws(content_encoding.substr(pos, comma - pos)));
     pos = comma + 1;
-    std::transform(coding.begin(), coding.end(), coding.begin(),
-                   [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
     if (coding.empty() || coding == "identity") continue;
     if (!d->encoding_.empty()) d->encoding_ += ", ";
     d->encoding_ += coding;

@@ -15,6 +15,7 @@
 #include "engine/path_glob.h"
 #include "engine/regex_translate.h"
 #include "engine/rule_filter.h"
+#include "engine/ascii.h"
 
 namespace leakscope {
 
@@ -304,7 +305,7 @@ class PolicyLoader {
         auto list = ParseStringList(e.key, e.value);
         if (!list.ok()) return list.status();
         for (std::string& h : *list) {
-          std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+          h = AsciiToLower(h);
         }
         (e.key == "collected_request_headers" ? policy_.collected_request_headers
                                               : policy_.collected_response_headers) = *list;
@@ -565,8 +566,7 @@ class PolicyLoader {
     if (!have_location) return FieldError(path + ".location", n, "missing field");
     if (te.header.empty()) return FieldError(path + ".header", n, "missing field");
     if (te.location != TokenExtractorConfig::Location::kRequestCookie) {
-      std::transform(te.header.begin(), te.header.end(), te.header.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
+      te.header = AsciiToLower(te.header);
     }
     if (legacy_regex) te.steps.insert(te.steps.begin(), std::move(*legacy_regex));
     if (legacy_hash) te.steps.push_back(TokenStep{TokenStep::Kind::kHash, "", nullptr, {}});
@@ -743,7 +743,7 @@ class PolicyLoader {
         auto s = ExpectScalar(fp + "." + e.key, e.value);
         if (!s.ok()) return s.status();
         std::string name = e.key;
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        name = AsciiToLower(name);
         f.headers.emplace_back(name, *s);
       }
     } else if (key == "any" || key == "all" || key == "not") {
@@ -826,7 +826,7 @@ class PolicyLoader {
         return FieldError(path, value, "unknown parser \"" + *parser + "\" (expected text, json, grpc, none)");
       }
       std::string mime = YamlView::Scalar(key);
-      std::transform(mime.begin(), mime.end(), mime.begin(), [](unsigned char c) { return std::tolower(c); });
+      mime = AsciiToLower(mime);
       policy_.content_types[mime] = *parser;
       return Status::Ok();
     };
@@ -1327,7 +1327,7 @@ class PolicyLoader {
         std::string s = YamlView::Scalar(item);
         std::string tag = YamlView::LocalTag(item);
         if (tag == "header") {
-          std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+          s = AsciiToLower(s);
           ctx.headers.push_back(s);
         } else if (s == "keys") ctx.keys = true;
         else if (s == "values") ctx.values = true;
@@ -1339,7 +1339,7 @@ class PolicyLoader {
           auto s = ExpectScalar(path + ".header", e.value);
           if (!s.ok()) return s.status();
           std::string h = *s;
-          std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+          h = AsciiToLower(h);
           ctx.headers.push_back(h);
         }
       } else {

@@ -668,10 +668,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       cr = &*report_.categories.insert(pos, std::move(fresh));
     }
     ++cr->count;
-    if (std::string(cand.context) == "header") ++cr->header_count;
+    if (std::string_view(cand.context) == "header") ++cr->header_count;
     if (cr->matches.size() < opts_->max_values_per_category) {
       std::string_view reported = cand.text;
-      if (rc.contexts.values_key && std::string(cand.context) == "value") reported = cand.path;
+      if (rc.contexts.values_key && std::string_view(cand.context) == "value") reported = cand.path;
       if (rc.report_style != ReportStyle::kNone) {
         cr->values.push_back(ApplyReportStyle(reported, rc.report_style, rc.report_bits));
       }
@@ -687,8 +687,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (rc.action == Action::kBlock) {
       report_.decision = Decision::kBlock;
       // Nothing from the first blocked match on may be released.
-      if (std::string(cand.context) != "header") block_at_ = std::min(block_at_, cand.begin);
-    } else if (rc.action == Action::kRedact && decoder_ && std::string(cand.context) != "header") {
+      if (std::string_view(cand.context) != "header") block_at_ = std::min(block_at_, cand.begin);
+    } else if (rc.action == Action::kRedact && decoder_ && std::string_view(cand.context) != "header") {
       // A compressed body cannot be rewritten in place: the match is reported, the body leaves
       // unmodified, and the decision stays what was actually done.
       if (!redaction_skipped_warned_) {
@@ -697,7 +697,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
     } else if (rc.action == Action::kRedact) {
       if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
-      if (std::string(cand.context) == "header") {
+      if (std::string_view(cand.context) == "header") {
         if (!header_redact_warned_) {
           header_redact_warned_ = true;
           report_.warnings.push_back("redaction applies to bodies; matches in headers are reported only");
@@ -717,7 +717,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void AddRedaction(const ResolvedCategory& rc, const Candidate& cand) {
     Redaction r;
-    if (json_ && cand.number && std::string(cand.context) == "value") {
+    if (json_ && cand.number && std::string_view(cand.context) == "value") {
       // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
       // the mask as a string.
       r.begin = cand.scalar_begin;
@@ -728,7 +728,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     } else {
       r.begin = cand.begin;
       r.end = cand.end;
-      if (json_ && std::string(cand.context) != "text") {
+      if (json_ && std::string_view(cand.context) != "text") {
         AppendJsonEscaped(rc.redact_mask, &r.replacement);
       } else {
         r.replacement = rc.redact_mask;

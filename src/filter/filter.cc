@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/ascii.h"
 #include "engine/compiled_policy.h"
 #include "engine/policy.h"
 #include "engine/transaction.h"
@@ -83,18 +84,6 @@ uint64_t NowNanos() {
   uint64_t t = 0;
   proxy_get_current_time_nanoseconds(&t);
   return t;
-}
-
-// Reads a property such as {"source", "address"}; the ABI path is NUL-separated segments.
-std::string GetProperty(std::initializer_list<std::string_view> path) {
-  std::string p;
-  for (std::string_view segment : path) {
-    p.append(segment);
-    p += '\0';
-  }
-  HostBytes value;
-  if (proxy_get_property(p.data(), p.size(), &value.data, &value.size) != WasmResult::kOk) return std::string();
-  return std::string(value.view());
 }
 
 // Splits a dotted attribute path ("node.metadata.WORKLOAD_NAME") into property path segments.
@@ -473,18 +462,13 @@ class StreamContext {
       }
       authority_ = authority;
       path_ = path;
-      source_address_ = GetProperty({"source", "address"});
+      source_address_ = GetAttribute("source.address");
       const Policy& policy = root_->policy()->policy();
       local_service_ = ServiceResolver(/*local=*/true).Resolve(policy.local_service_name);
       peer_service_ = ServiceResolver(/*local=*/false).Resolve(policy.peer_service_name);
       if (root_->has_block_list() && root_->IsBlockedSource(AddressWithoutPort(source_address_))) {
-        stopped_ = true;
         root_->metrics().Increment("leakscope.blocked_sources", 1);
-        const PluginConfig& config = root_->config();
-        static const char kDetails[] = "leakscope_blocked_source";
-        proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
-                                  config.block_body.size(), nullptr, 0, -1);
-        return FilterHeadersStatus::kStopIteration;
+        return BlockHeaders("leakscope_blocked_source");
       }
       Start(authority, path);
     } else {
@@ -497,13 +481,8 @@ class StreamContext {
     tx_->OnHeaders(d, headers);
     headers_seen_[Index(d)] = true;
     if (d == Direction::kRequest && tx_->token() && root_->IsBlockedToken(tx_->token()->token)) {
-      stopped_ = true;
       root_->metrics().Increment("leakscope.blocked_tokens", 1);
-      const PluginConfig& config = root_->config();
-      static const char kDetails[] = "leakscope_blocked_token";
-      proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
-                                config.block_body.size(), nullptr, 0, -1);
-      return FilterHeadersStatus::kStopIteration;
+      return BlockHeaders("leakscope_blocked_token");
     }
     if (d == Direction::kResponse && tx_->may_hold_body(d)) {
       // The body may be rewritten, so its length is no longer known.
@@ -515,11 +494,7 @@ class StreamContext {
     headers_[Index(d)] = std::move(headers);
     SbacStage stage = d == Direction::kRequest ? SbacStage::kPostRequestHeaders : SbacStage::kPostResponseHeaders;
     if (end_of_stream) stage = d == Direction::kRequest ? SbacStage::kPostRequestBody : SbacStage::kPostResponseTrailers;
-    if (SbacBlocks(stage)) {
-      stopped_ = true;
-      SendBlockReply();
-      return FilterHeadersStatus::kStopIteration;
-    }
+    if (SbacBlocks(stage)) return BlockHeaders("leakscope_blocked_sbac");
     return FilterHeadersStatus::kContinue;
   }
 
@@ -575,8 +550,7 @@ class StreamContext {
       const Policy& policy = tx_->policy().policy();
       auto collect = [](const HeaderList& in, const std::vector<std::string>& keep, bool all, auto* out) {
         for (const auto& [k, v] : in) {
-          std::string name = k;
-          std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+          std::string name = AsciiToLower(k);
           bool kept = all || std::find(keep.begin(), keep.end(), name) != keep.end();
           out->emplace_back(name, kept ? std::optional<std::string>(v) : std::nullopt);
         }
@@ -618,11 +592,17 @@ class StreamContext {
     tx_->OnBody(d, "", true, &out_);
   }
 
-  void SendBlockReply() {
+  // The configured local reply; `details` is Envoy's response-code details (shown in access logs).
+  void SendBlockReply(std::string_view details = "leakscope_blocked") {
     const PluginConfig& config = root_->config();
-    static const char kDetails[] = "leakscope_blocked";
-    proxy_send_local_response(config.block_status, kDetails, sizeof(kDetails) - 1, config.block_body.data(),
+    proxy_send_local_response(config.block_status, details.data(), details.size(), config.block_body.data(),
                               config.block_body.size(), nullptr, 0, -1);
+  }
+
+  FilterHeadersStatus BlockHeaders(std::string_view details) {
+    stopped_ = true;
+    SendBlockReply(details);
+    return FilterHeadersStatus::kStopIteration;
   }
 
   // Evaluates the policy's SBAC rules that are active at `stage` (a rule is checked from its stage
