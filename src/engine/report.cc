@@ -109,6 +109,12 @@ void AppendJsonEscaped(std::string_view s, std::string* out) {
   }
 }
 
+void AppendJsonString(std::string_view s, std::string* out) {
+  *out += '"';
+  AppendJsonEscaped(s, out);
+  *out += '"';
+}
+
 namespace {
 
 class JsonWriter {
@@ -126,11 +132,7 @@ class JsonWriter {
     String(k);
     out_ += indent_ ? ": " : ":";
   }
-  void String(std::string_view s) {
-    out_ += '"';
-    AppendJsonEscaped(s, &out_);
-    out_ += '"';
-  }
+  void String(std::string_view s) { AppendJsonString(s, &out_); }
   std::string& out() { return out_; }
 
  private:

@@ -73,6 +73,9 @@ std::string DirectionReportToJson(const DirectionReport& report, int indent = 2)
 // the byte so output is always valid JSON.
 void AppendJsonEscaped(std::string_view s, std::string* out);
 
+// Appends `s` as a quoted JSON string.
+void AppendJsonString(std::string_view s, std::string* out);
+
 }  // namespace leakscope
 
 #endif  // LEAKSCOPE_ENGINE_REPORT_H_

@@ -516,15 +516,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void OnHits(std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
     const CompiledPolicy& cp = *cp_;
-    // Group by category and role; identical spans from two rules of a category count once.
+    // In body order (so values are reported in it); identical spans from two rules of one category
+    // and role end up adjacent and count once.
     auto key = [&cp](const SegmentScanner::Hit& h) {
-      return std::make_tuple(cp.finder_owner(h.finder), cp.finder_correlate(h.finder), h.span.begin, h.span.end);
+      return std::make_tuple(h.span.begin, h.span.end, cp.finder_owner(h.finder), cp.finder_correlate(h.finder));
     };
     std::sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
     hits.erase(std::unique(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
                hits.end());
-    // Then by position, so reported values come in body order.
-    std::stable_sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.span < b.span; });
     if (seg_.lazy_path && json_) {
       seg_.path = json_->CurrentPath();
       seg_.lazy_path = false;
@@ -722,9 +721,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       // the mask as a string.
       r.begin = cand.scalar_begin;
       r.end = cand.scalar_end;
-      r.replacement = "\"";
-      AppendJsonEscaped(rc.redact_mask, &r.replacement);
-      r.replacement += "\"";
+      AppendJsonString(rc.redact_mask, &r.replacement);
     } else {
       r.begin = cand.begin;
       r.end = cand.end;

@@ -8,11 +8,6 @@ namespace leakscope {
 
 namespace {
 
-void AppendString(std::string* out, std::string_view s) {
-  *out += '"';
-  AppendJsonEscaped(s, out);
-  *out += '"';
-}
 
 void AppendU32(std::string* out, uint32_t v) {
   char b[4];
@@ -48,13 +43,13 @@ class PolicySink : public JsonTokenizer::Sink {
 
 void AppendService(std::string* out, const ServiceName& s) {
   *out += "{\"cluster\":";
-  AppendString(out, s.cluster);
+  AppendJsonString(s.cluster, out);
   *out += ",\"ns\":";
-  AppendString(out, s.ns);
+  AppendJsonString(s.ns, out);
   *out += ",\"sa\":";
-  AppendString(out, s.sa);
+  AppendJsonString(s.sa, out);
   *out += ",\"workload\":";
-  AppendString(out, s.workload);
+  AppendJsonString(s.workload, out);
   *out += "}";
 }
 
@@ -63,15 +58,15 @@ void AppendService(std::string* out, const ServiceName& s) {
 std::string TransactionReportJson(const TransactionSummary& t) {
   std::string out = "{\"time_ms\":" + std::to_string(t.time_ms);
   out += ",\"authority\":";
-  AppendString(&out, t.authority);
+  AppendJsonString(t.authority, &out);
   out += ",\"path\":";
-  AppendString(&out, t.path.substr(0, t.path.find('?')));
+  AppendJsonString(t.path.substr(0, t.path.find('?')), &out);
   out += ",\"method\":";
-  AppendString(&out, t.method);
+  AppendJsonString(t.method, &out);
   out += ",\"status\":";
-  AppendString(&out, t.status);
+  AppendJsonString(t.status, &out);
   out += ",\"source_address\":";
-  AppendString(&out, t.source_address);
+  AppendJsonString(t.source_address, &out);
   out += ",\"local_service\":";
   AppendService(&out, t.local_service);
   out += ",\"peer_service\":";
@@ -83,10 +78,10 @@ std::string TransactionReportJson(const TransactionSummary& t) {
     for (size_t i = 0; i < list.size(); ++i) {
       if (i) out += ',';
       out += "{\"name\":";
-      AppendString(&out, list[i].first);
+      AppendJsonString(list[i].first, &out);
       if (list[i].second) {
         out += ",\"value\":";
-        AppendString(&out, *list[i].second);
+        AppendJsonString(*list[i].second, &out);
       }
       out += '}';
     }
@@ -98,13 +93,13 @@ std::string TransactionReportJson(const TransactionSummary& t) {
          ",\"response_analysis_us\":" + std::to_string(t.response_analysis_us) + "}";
   if (!t.token.empty()) {
     out += ",\"token\":";
-    AppendString(&out, t.token);
+    AppendJsonString(t.token, &out);
     out += ",\"token_metadata\":{";
     for (size_t i = 0; i < t.token_metadata.size(); ++i) {
       if (i) out += ',';
-      AppendString(&out, t.token_metadata[i].first);
+      AppendJsonString(t.token_metadata[i].first, &out);
       out += ':';
-      AppendString(&out, t.token_metadata[i].second);
+      AppendJsonString(t.token_metadata[i].second, &out);
     }
     out += '}';
   }
@@ -117,9 +112,9 @@ std::string TransactionReportJson(const TransactionSummary& t) {
 std::string UploadBody(std::string_view deployment_name, std::string_view policy_id, uint64_t sent_at_ms,
                        uint64_t dropped_reports, const std::vector<std::string>& reports) {
   std::string out = "{\"protocol\":" + std::to_string(kCommandProtocolVersion) + ",\"deployment_name\":";
-  AppendString(&out, deployment_name);
+  AppendJsonString(deployment_name, &out);
   out += ",\"policy_id\":";
-  AppendString(&out, policy_id);
+  AppendJsonString(policy_id, &out);
   out += ",\"sent_at_ms\":" + std::to_string(sent_at_ms);
   out += ",\"dropped_reports\":" + std::to_string(dropped_reports);
   out += ",\"reports\":[";
