@@ -6,10 +6,13 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <optional>
 
-#include "engine/regex_translate.h"
 #include "engine/ascii.h"
+#include "engine/regex_summary.h"
+#include "engine/regex_translate.h"
 
 namespace leakscope {
 
@@ -33,7 +36,16 @@ RE2::Options Re2Options() {
   return o;
 }
 
-class Re2Finder : public Finder {
+// A finder backed by one regex engine, able to search one region of a text with the rest of the
+// text as context (for \b, lookbehind and the like).
+class RegexFinder : public Finder {
+ public:
+  // The leftmost match starting at or after `begin` that ends at or before `end`.
+  virtual bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out,
+                           bool* limit_hit) const = 0;
+};
+
+class Re2Finder : public RegexFinder {
  public:
   explicit Re2Finder(std::unique_ptr<RE2> re) : re_(std::move(re)) {
     anchored_ = std::make_unique<RE2>("(?:" + re_->pattern() + ")", Re2Options());
@@ -54,6 +66,13 @@ class Re2Finder : public Finder {
       pos = e;
     }
   }
+  bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out, bool*) const override {
+    re2::StringPiece m;
+    if (!re_->Match(re2::StringPiece(text.data(), text.size()), begin, end, RE2::UNANCHORED, &m, 1)) return false;
+    out->begin = static_cast<size_t>(m.data() - text.data());
+    out->end = out->begin + m.size();
+    return true;
+  }
   bool MatchesWhole(std::string_view text) const override {
     return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *anchored_);
   }
@@ -67,7 +86,7 @@ class Re2Finder : public Finder {
 
 // PCRE2 runs only patterns RE2 rejects (lookaround, backreferences), with match and depth limits
 // so a hostile body cannot make a scan take more than bounded work.
-class Pcre2Finder : public Finder {
+class Pcre2Finder : public RegexFinder {
  public:
   static StatusOr<std::unique_ptr<Pcre2Finder>> Make(const std::string& pattern, uint32_t match_limit,
                                                      uint32_t depth_limit) {
@@ -113,6 +132,23 @@ class Pcre2Finder : public Finder {
       pos = e;
     }
   }
+  // PCRE2 has no end position: the subject is cut `end_context` bytes after `end`, enough for
+  // everything a match ending by `end` can look at (callers pass the pattern's reach).
+  bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out, bool* limit_hit) const override {
+    size_t subject_end = end_context_ >= text.size() - end ? text.size() : end + static_cast<size_t>(end_context_);
+    pcre2_match_data* md = MatchData();
+    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), subject_end, begin, 0, md, mctx_);
+    if (rc < 0) {
+      if (rc != PCRE2_ERROR_NOMATCH && limit_hit != nullptr) *limit_hit = true;
+      return false;
+    }
+    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    if (ov[1] <= ov[0] || ov[1] > end) return false;
+    out->begin = ov[0];
+    out->end = ov[1];
+    return true;
+  }
+  void set_end_context(uint64_t bytes) { end_context_ = bytes; }
   bool MatchesWhole(std::string_view text) const override {
     int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
                          PCRE2_ANCHORED | PCRE2_ENDANCHORED, MatchData(), mctx_);
@@ -137,6 +173,7 @@ class Pcre2Finder : public Finder {
 
  private:
   std::string pattern_;
+  uint64_t end_context_ = UINT64_MAX;
   pcre2_code* code_ = nullptr;
   pcre2_match_context* mctx_ = nullptr;
 };
@@ -153,6 +190,143 @@ class InternalFinder : public Finder {
  private:
   std::unique_ptr<InternalMatcher> m_;
 };
+
+// Runs a regex only around its trigger (RegexSummary): the text between triggers is skipped by
+// a byte-table scan instead of a DFA. Same matches as scanning the whole text, by construction:
+//
+// Let p be the first trigger position at or after `pos` (a position starting `trigger_run`
+// trigger bytes). Every match contains a trigger run starting at most `max_lead` bytes after its
+// start, so a match starting in [pos, p] has p as its first trigger position: it starts at or
+// after p - max_lead, contains p, and ends by p + max_reach; it consumes only alphabet bytes,
+// so it also lies inside the alphabet run around p. The region between those bounds therefore
+// holds the whole of every match starting in [pos, p], and searching it (the rest of the text as
+// context) finds the leftmost one with the same extent as a whole-text search. Matches starting
+// after p are found from later triggers.
+class TriggeredFinder : public Finder {
+ public:
+  static constexpr size_t kSlackBytes = 256;
+
+  TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s)
+      : inner_(std::move(inner)), run_(s.trigger_run), lead_(s.max_lead), reach_(s.max_reach),
+        use_alphabet_(s.alphabet_restricted()) {
+    for (int b = 0; b < 256; ++b) {
+      trigger_[b] = s.trigger.test(b);
+      alphabet_[b] = s.alphabet.test(b);
+    }
+    if (s.trigger.count() == 1) {
+      for (int b = 0; b < 256; ++b) {
+        if (s.trigger.test(b)) single_ = b;
+      }
+    }
+  }
+
+  // Whether the summary bounds every match on both sides (else the whole text must be scanned).
+  static bool Usable(const RegexSummary& s) {
+    if (s.can_be_empty || s.trigger.all()) return false;
+    bool left = s.max_lead != RegexSummary::kUnbounded || s.alphabet_restricted();
+    bool right = s.max_reach != RegexSummary::kUnbounded || s.alphabet_restricted();
+    return left && right;
+  }
+
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+    const size_t n = text.size();
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    const bool bounded = reach_ != RegexSummary::kUnbounded;
+    size_t pos = start;
+    size_t run_end = 0;  // end of the last alphabet run measured to its end (runs are maximal)
+    while (pos < n) {
+      const size_t p = NextTrigger(bytes, n, pos);
+      if (p == n) break;
+      size_t lo = pos;
+      if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
+      if (use_alphabet_) {
+        size_t a = p;
+        while (a > lo && alphabet_[bytes[a - 1]]) --a;
+        lo = a;
+      }
+      // The region reaches a little past what matches starting by p need, so one search also
+      // covers the triggers that follow closely (dense triggers cost about one pass, not one
+      // call each). `confined`: no match crosses hi, so the region's result is final.
+      size_t hi = n;
+      if (bounded && n - p > reach_ + kSlackBytes) hi = p + static_cast<size_t>(reach_) + kSlackBytes;
+      bool confined = hi == n;
+      if (use_alphabet_) {
+        if (run_end <= p) {
+          size_t e = p;
+          while (e < hi && alphabet_[bytes[e]]) ++e;
+          run_end = (e < hi || e == n) ? e : 0;  // 0: stopped at hi, the run goes on
+        }
+        if (run_end > p && run_end <= hi) {
+          hi = run_end;
+          confined = true;
+        }
+      }
+      // Without `confined`, only matches starting by hi - reach are known to lie in the region.
+      const size_t settled = confined ? hi : hi - static_cast<size_t>(reach_);
+      Span m;
+      if (!inner_->FindFirstIn(text, lo, hi, &m, limit_hit)) {
+        pos = std::max(p + 1, settled + (confined ? 0 : 1));
+        continue;
+      }
+      if (m.begin <= p || m.begin <= settled) {
+        out->push_back(m);
+        pos = static_cast<size_t>(m.end);
+        continue;
+      }
+      pos = std::max(p + 1, settled + 1);
+    }
+  }
+  bool MatchesWhole(std::string_view text) const override { return inner_->MatchesWhole(text); }
+  const char* engine_name() const override { return inner_->engine_name(); }
+
+ private:
+  // First position >= from that starts `run_` consecutive trigger bytes, or n.
+  size_t NextTrigger(const unsigned char* bytes, size_t n, size_t from) const {
+    size_t p = from;
+    while (p < n) {
+      if (single_ >= 0) {
+        const void* hit = std::memchr(bytes + p, single_, n - p);
+        if (hit == nullptr) return n;
+        p = static_cast<size_t>(static_cast<const unsigned char*>(hit) - bytes);
+      } else {
+        while (p < n && !trigger_[bytes[p]]) ++p;
+        if (p == n) return n;
+      }
+      if (run_ == 1) return p;
+      if (n - p < run_) return n;
+      size_t k = 1;
+      while (k < run_ && trigger_[bytes[p + k]]) ++k;
+      if (k == run_) return p;
+      p += k + 1;  // bytes[p + k] is not a trigger byte: no run starts at or before it
+    }
+    return n;
+  }
+
+  std::unique_ptr<RegexFinder> inner_;
+  uint32_t run_;
+  uint64_t lead_;
+  uint64_t reach_;
+  bool use_alphabet_;
+  int single_ = -1;
+  bool trigger_[256];
+  bool alphabet_[256];
+};
+
+// Wraps a regex finder in a TriggeredFinder when the pattern's summary bounds its matches; such
+// a finder skips text on its own (*skips_text).
+std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::string& pattern, RegexDialect dialect,
+                               const CompileOptions& options, bool* skips_text) {
+  if (!options.trigger_search) return finder;
+  std::optional<RegexSummary> s = SummarizeRegex(pattern, dialect);
+  if (!s || !TriggeredFinder::Usable(*s) || s->leading_literal) return finder;
+  if (dialect == RegexDialect::kPcre2) {
+    // PCRE2 searches to the end of its subject: only a bounded reach keeps regions small.
+    if (s->max_reach == RegexSummary::kUnbounded) return finder;
+    static_cast<Pcre2Finder*>(finder.get())->set_end_context(s->max_reach + 1);
+  }
+  *skips_text = true;
+  return std::make_unique<TriggeredFinder>(std::move(finder), *s);
+}
 
 // A pattern RE2 accepts whose language contains the PCRE pattern's: lookaround groups are
 // dropped (they only narrow matches) and backreferences become "anything". It lets PCRE2-only
@@ -236,6 +410,7 @@ std::string NormalizeMimeType(std::string_view content_type) {
 struct CompiledPolicy::PrefilterSet {
   explicit PrefilterSet(const RE2::Options& o) : set(o, RE2::UNANCHORED) {}
   RE2::Set set;
+  std::vector<int> finder_of_index;
 };
 
 CompiledPolicy::~CompiledPolicy() = default;
@@ -251,17 +426,20 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(Policy p
 
 StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
   std::unique_ptr<Finder> finder;
+  std::string set_pattern;  // the pattern the RE2::Set prefilters run for it, if any
+  bool skips_text = false;
   switch (rule.kind) {
     case RuleKind::kRaw:
     case RuleKind::kRawInsensitive:
     case RuleKind::kExcept:
     case RuleKind::kExceptInsensitive: {
-      // Literals run on RE2 too: one engine, and they join the RE2::Set prefilter.
+      // Literals run on RE2 too: one engine, one way to skip text (triggers or the set).
       bool insensitive = rule.kind == RuleKind::kRawInsensitive || rule.kind == RuleKind::kExceptInsensitive;
       std::string pattern = (insensitive ? "(?i)" : "") + RE2::QuoteMeta(rule.text);
       auto re = std::make_unique<RE2>(pattern, Re2Options());
       if (!re->ok()) return InternalError(rule.field_path + ": " + re->error());
-      finder = std::make_unique<Re2Finder>(std::move(re));
+      set_pattern = pattern;
+      finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &skips_text);
       break;
     }
     case RuleKind::kRegex:
@@ -271,11 +449,14 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
       if (t->engine == RegexEngine::kRe2) {
         auto re = std::make_unique<RE2>(t->pattern, Re2Options());
         if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
-        finder = std::make_unique<Re2Finder>(std::move(re));
+        set_pattern = t->pattern;
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &skips_text);
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
         if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
-        finder = std::move(*p);
+        set_pattern = RelaxForPrefilter(t->pattern);
+        if (!set_pattern.empty() && !RE2(set_pattern, Re2Options()).ok()) set_pattern.clear();
+        finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &skips_text);
       }
       break;
     }
@@ -291,6 +472,8 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
   finders_.push_back(std::move(finder));
   finder_owner_.push_back(owner);
   finder_correlate_.push_back(-1);
+  set_patterns_.push_back(std::move(set_pattern));
+  skips_text_.push_back(skips_text);
   return static_cast<int>(finders_.size() - 1);
 }
 
@@ -320,7 +503,6 @@ StatusOr<WholeTextTest> CompiledPolicy::AddWholeTextTest(const MatchRule& rule, 
 Status CompiledPolicy::Build() {
   const int n = static_cast<int>(policy_.categories.size());
   categories_.resize(n);
-  std::vector<int> secondary_finders;  // finders that are never prefiltered away from a category
   for (int c = 0; c < n; ++c) {
     const Category& cat = policy_.categories[c];
     CompiledCategory& cc = categories_[c];
@@ -400,47 +582,46 @@ Status CompiledPolicy::Build() {
     return PathGlob::CompareSpecificity(a.glob, b.glob) < 0;
   });
 
-  // Prefilter set over the RE2 finders that search (owner >= 0).
-  RE2::Options opts = Re2Options();
-  opts.set_max_mem(kPrefilterSetMemory);
-  set_ = std::make_unique<PrefilterSet>(opts);
-  set_index_of_finder_.assign(finders_.size(), -1);
-  for (size_t f = 0; f < finders_.size(); ++f) {
-    if (finder_owner_[f] < 0) continue;
-    std::string pattern;
-    if (auto* re2f = dynamic_cast<Re2Finder*>(finders_[f].get())) {
-      pattern = re2f->re().pattern();
-    } else if (auto* pf = dynamic_cast<Pcre2Finder*>(finders_[f].get())) {
-      pattern = RelaxForPrefilter(pf->pattern());
-      if (pattern.empty() || !RE2(pattern, Re2Options()).ok()) continue;
-    } else {
-      continue;
-    }
-    std::string err;
-    int idx = set_->set.Add(pattern, &err);
-    if (idx < 0) continue;  // not fatal: the finder simply always runs
-    set_index_of_finder_[f] = idx;
-    finder_of_set_index_.push_back(static_cast<int>(f));
-  }
-  if (finder_of_set_index_.empty() || !set_->set.Compile()) {
-    set_.reset();
-    set_index_of_finder_.assign(finders_.size(), -1);
-  }
+  BuildPrefilter(PrefilterKind::kShortText);
+  BuildPrefilter(PrefilterKind::kLongText);
   return Status::Ok();
 }
 
-bool CompiledPolicy::Prefilter(std::string_view text, std::vector<bool>* may_match) const {
-  if (!set_) return false;
+// Over the regex finders that search (owner >= 0); on long texts only those that cannot skip.
+void CompiledPolicy::BuildPrefilter(PrefilterKind kind) {
+  const int k = static_cast<int>(kind);
+  RE2::Options opts = Re2Options();
+  opts.set_max_mem(kPrefilterSetMemory);
+  auto set = std::make_unique<PrefilterSet>(opts);
+  prefiltered_[k].assign(finders_.size(), false);
+  for (size_t f = 0; f < finders_.size(); ++f) {
+    if (finder_owner_[f] < 0 || set_patterns_[f].empty()) continue;
+    if (kind == PrefilterKind::kLongText && skips_text_[f]) continue;
+    std::string err;
+    if (set->set.Add(set_patterns_[f], &err) < 0) continue;  // not fatal: the finder always runs
+    prefiltered_[k][f] = true;
+    set->finder_of_index.push_back(static_cast<int>(f));
+  }
+  if (set->finder_of_index.empty() || !set->set.Compile()) {
+    prefiltered_[k].assign(finders_.size(), false);
+    return;
+  }
+  sets_[k] = std::move(set);
+}
+
+bool CompiledPolicy::Prefilter(PrefilterKind kind, std::string_view text, std::vector<bool>* may_match) const {
+  const PrefilterSet* set = sets_[static_cast<int>(kind)].get();
+  if (set == nullptr) return false;
   // Reused per thread: this runs once per scanned value.
   static thread_local std::vector<int>* hits_storage = nullptr;  // see Pcre2Finder::MatchData
   if (hits_storage == nullptr) hits_storage = new std::vector<int>();
   std::vector<int>& hits = *hits_storage;
   hits.clear();
   RE2::Set::ErrorInfo info;
-  bool any = set_->set.Match(re2::StringPiece(text.data(), text.size()), &hits, &info);
+  bool any = set->set.Match(re2::StringPiece(text.data(), text.size()), &hits, &info);
   if (!any && info.kind != RE2::Set::kNoError) return false;
   may_match->assign(finders_.size(), false);
-  for (int h : hits) (*may_match)[finder_of_set_index_[h]] = true;
+  for (int h : hits) (*may_match)[set->finder_of_index[h]] = true;
   return true;
 }
 

@@ -30,6 +30,9 @@ struct CompileOptions {
   // Backtracking limits for PCRE2 patterns (only patterns RE2 cannot express).
   uint32_t pcre2_match_limit = 200000;
   uint32_t pcre2_depth_limit = 2000;
+  // Let regex finders skip text between their triggers (RegexSummary). Off: every finder scans
+  // every byte; results are the same (tests compare both), only slower.
+  bool trigger_search = true;
 };
 
 // Finds non-overlapping matches of one rule in text.
@@ -109,10 +112,18 @@ class CompiledPolicy {
   // Endpoint configuration for `target` = authority + path.
   ResolvedEndpoint Resolve(std::string_view target) const;
 
-  // Which RE2 finders can match somewhere in `text` (a superset filter). Returns false if the
-  // prefilter could not run (e.g. DFA memory budget exceeded); callers then run every finder.
-  bool Prefilter(std::string_view text, std::vector<bool>* may_match) const;
-  bool prefiltered(int finder) const { return set_index_of_finder_[finder] >= 0; }
+  // Two RE2::Set prefilters tell in one pass which finders can match somewhere in a text (a
+  // superset filter). kShortText holds every regex finder: for a short text (a JSON value, a
+  // header) one set pass is cheaper than each finder's own start-up. kLongText holds only the
+  // finders that cannot skip text by themselves (see TriggeredFinder): on a long text the
+  // others' trigger search is far cheaper than any DFA pass.
+  enum class PrefilterKind { kShortText = 0, kLongText = 1 };
+  // Returns false if the prefilter could not run (no such set, or its DFA memory budget was
+  // exceeded); callers then run every finder.
+  bool Prefilter(PrefilterKind kind, std::string_view text, std::vector<bool>* may_match) const;
+  bool prefiltered(PrefilterKind kind, int finder) const {
+    return sets_[static_cast<int>(kind)] != nullptr && prefiltered_[static_cast<int>(kind)][finder];
+  }
 
   // Parser for a Content-Type header value ("text", "json", "grpc", "none").
   std::string ParserForContentType(std::string_view content_type) const;
@@ -134,10 +145,13 @@ class CompiledPolicy {
     int endpoint;
   };
   std::vector<EndpointGlob> globs_;  // sorted general -> specific
+  void BuildPrefilter(PrefilterKind kind);
+
   struct PrefilterSet;  // wraps re2::RE2::Set, a nested class that cannot be forward-declared
-  std::unique_ptr<PrefilterSet> set_;
-  std::vector<int> set_index_of_finder_;
-  std::vector<int> finder_of_set_index_;
+  std::unique_ptr<PrefilterSet> sets_[2];
+  std::vector<bool> prefiltered_[2];        // per finder: in that set
+  std::vector<std::string> set_patterns_;   // per finder; empty: no RE2 form
+  std::vector<bool> skips_text_;            // per finder: a TriggeredFinder
 };
 
 // Lower-cased MIME type without parameters: "Application/JSON; charset=utf-8" -> "application/json".

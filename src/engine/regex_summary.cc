@@ -1,0 +1,722 @@
+#include "engine/regex_summary.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace leakscope {
+
+namespace {
+
+constexpr uint64_t kInf = RegexSummary::kUnbounded;
+// Longest UTF-8 encoding of one character: the byte length of an atom that may match non-ASCII.
+constexpr uint64_t kMaxCharBytes = 4;
+// Trigger runs longer than this add little selectivity and cost a longer run check.
+constexpr uint32_t kMaxTriggerRun = 32;
+
+uint64_t Add(uint64_t a, uint64_t b) { return (a == kInf || b == kInf) ? kInf : a + b; }
+uint64_t Mul(uint64_t a, uint64_t n) {
+  if (a == 0 || n == 0) return 0;
+  if (a == kInf || n == kInf) return kInf;
+  return a > kInf / n ? kInf : a * n;
+}
+
+ByteSet HighBytes() {
+  ByteSet s;
+  for (int b = 0x80; b < 256; ++b) s.set(b);
+  return s;
+}
+ByteSet Range(int lo, int hi) {
+  ByteSet s;
+  for (int b = lo; b <= hi; ++b) s.set(b);
+  return s;
+}
+ByteSet Digits() { return Range('0', '9'); }
+ByteSet WordBytes() {
+  ByteSet s = Range('0', '9') | Range('a', 'z') | Range('A', 'Z');
+  s.set('_');
+  return s;
+}
+ByteSet SpaceBytes() {  // RE2 and PCRE2 (without UCP): \t \n \v \f \r and space
+  ByteSet s = Range('\t', '\r');
+  s.set(' ');
+  return s;
+}
+ByteSet AsciiComplement(const ByteSet& s) {
+  ByteSet out = HighBytes();
+  for (int b = 0; b < 0x80; ++b) {
+    if (!s.test(b)) out.set(b);
+  }
+  return out;
+}
+
+// How often a byte occurs in API traffic, roughly (JSON and log text): used only to pick the
+// rarest trigger among a pattern's mandatory parts.
+double ByteWeight(int b) {
+  if (b >= 'a' && b <= 'z') return 3.0;
+  if (b >= 'A' && b <= 'Z') return 1.0;
+  if (b >= '0' && b <= '9') return 2.0;
+  switch (b) {
+    case ' ': return 8.0;
+    case '"': return 4.0;
+    case ',': case ':': case '.': case '-': case '_': case '/': return 1.5;
+    case '\n': return 1.0;
+    case '@': return 0.05;
+    default: return b >= 0x80 ? 0.1 : 0.3;
+  }
+}
+
+struct Candidate {
+  ByteSet set;
+  uint32_t run = 1;
+  uint64_t lead = 0;
+  double cost = 0;
+};
+
+double Cost(const ByteSet& set, uint32_t run) {
+  double p = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (set.test(b)) p += ByteWeight(b);
+  }
+  p = std::min(1.0, p / 100.0);
+  double c = 1.0;
+  for (uint32_t i = 0; i < std::min<uint32_t>(run, 8); ++i) c *= p;
+  return c;
+}
+
+bool Better(const Candidate& a, const Candidate& b) {
+  if (a.cost != b.cost) return a.cost < b.cost;
+  return a.lead < b.lead;
+}
+
+// The best trigger of a part: the rarest, and the rarest with a bounded lead (an unbounded lead
+// is usable only when the alphabet confines matches, which is known only for the whole pattern).
+struct Candidates {
+  std::optional<Candidate> any;
+  std::optional<Candidate> bounded;
+
+  void Offer(const Candidate& c) {
+    if (!any || Better(c, *any)) any = c;
+    if (c.lead != kInf && (!bounded || Better(c, *bounded))) bounded = c;
+  }
+  void Reset() {
+    any.reset();
+    bounded.reset();
+  }
+  explicit operator bool() const { return any.has_value(); }
+};
+
+// Every match of an alternation contains one of its branches' triggers.
+std::optional<Candidate> Union(const std::optional<Candidate>& a, const std::optional<Candidate>& b) {
+  if (!a || !b) return std::nullopt;
+  Candidate u = *a;
+  u.set |= b->set;
+  u.run = std::min(a->run, b->run);
+  u.lead = std::max(a->lead, b->lead);
+  u.cost = Cost(u.set, u.run);
+  return u;
+}
+
+struct Info {
+  uint64_t min_len = 0;
+  uint64_t max_len = 0;
+  uint64_t reach = 0;
+  ByteSet alphabet;
+  Candidates cand;      // triggers every match of this part contains
+  bool atom = false;    // one character from `alphabet`
+  bool leading_literal = false;  // starts with one fixed byte
+};
+
+struct Flags {
+  bool icase = false;
+  bool dotall = false;
+};
+
+class Analyzer {
+ public:
+  Analyzer(std::string_view p, RegexDialect d) : p_(p), dialect_(d) {}
+
+  std::optional<Info> Run() {
+    Flags f;
+    Info info;
+    if (!ParseAlt(&f, &info)) return std::nullopt;
+    if (pos_ != p_.size()) return std::nullopt;  // unbalanced ')'
+    return info;
+  }
+
+ private:
+  bool AtEnd() const { return pos_ >= p_.size(); }
+  char Peek(size_t k = 0) const { return pos_ + k < p_.size() ? p_[pos_ + k] : '\0'; }
+
+  // alternation := concat ('|' concat)*
+  bool ParseAlt(Flags* flags, Info* out) {
+    std::vector<Info> branches;
+    while (true) {
+      Info b;
+      if (!ParseConcat(flags, &b)) return false;
+      branches.push_back(std::move(b));
+      if (!AtEnd() && Peek() == '|') {
+        ++pos_;
+        continue;
+      }
+      break;
+    }
+    *out = branches[0];
+    for (size_t i = 1; i < branches.size(); ++i) {
+      const Info& b = branches[i];
+      out->min_len = std::min(out->min_len, b.min_len);
+      out->max_len = std::max(out->max_len, b.max_len);
+      out->reach = std::max(out->reach, b.reach);
+      out->alphabet |= b.alphabet;
+      out->atom = false;
+      out->leading_literal = false;
+      out->cand.any = Union(out->cand.any, b.cand.any);
+      out->cand.bounded = Union(out->cand.bounded, b.cand.bounded);
+    }
+    return true;
+  }
+
+  // concat := (atom quantifier?)*
+  bool ParseConcat(Flags* flags, Info* out) {
+    *out = Info();
+    uint64_t offset = 0;  // longest length of what precedes the current piece
+    size_t pieces = 0;
+    while (!AtEnd() && Peek() != '|' && Peek() != ')') {
+      Info piece;
+      bool is_piece = false;
+      if (!ParsePiece(flags, &piece, &is_piece)) return false;
+      if (!is_piece) continue;  // a flag group such as (?i) changes flags only
+      ++pieces;
+      if (piece.min_len > 0) {
+        for (const std::optional<Candidate>& pc : {piece.cand.any, piece.cand.bounded}) {
+          if (!pc) continue;
+          Candidate c = *pc;
+          c.lead = Add(offset, c.lead);
+          out->cand.Offer(c);
+        }
+      }
+      out->reach = std::max(out->reach, Add(offset, piece.reach));
+      out->min_len = Add(out->min_len, piece.min_len);
+      out->max_len = Add(out->max_len, piece.max_len);
+      out->alphabet |= piece.alphabet;
+      offset = Add(offset, piece.max_len);
+      out->atom = pieces == 1 && piece.atom;
+      if (pieces == 1) out->leading_literal = piece.leading_literal;
+    }
+    out->reach = std::max(out->reach, out->max_len);
+    return true;
+  }
+
+  bool ParsePiece(Flags* flags, Info* out, bool* is_piece) {
+    *is_piece = true;
+    bool zero_width_group = false;
+    if (!ParseAtom(flags, out, is_piece, &zero_width_group)) return false;
+    if (!*is_piece) return true;
+    // Quantifiers (several may follow in PCRE, e.g. a{2}{3}; each applies to the result).
+    while (!AtEnd()) {
+      uint64_t lo = 0, hi = 0;
+      char c = Peek();
+      if (c == '*') { lo = 0; hi = kInf; ++pos_; }
+      else if (c == '+') { lo = 1; hi = kInf; ++pos_; }
+      else if (c == '?') { lo = 0; hi = 1; ++pos_; }
+      else if (c == '{') {
+        if (!ParseCount(&lo, &hi)) break;  // not a repeat: '{' is a literal, parsed next
+      } else {
+        break;
+      }
+      if (!AtEnd() && (Peek() == '?' || Peek() == '+')) ++pos_;  // lazy / possessive
+      Repeat(out, lo, hi);
+    }
+    (void)zero_width_group;
+    return true;
+  }
+
+  bool ParseCount(uint64_t* lo, uint64_t* hi) {
+    size_t p = pos_ + 1;
+    auto number = [&](uint64_t* v) {
+      size_t start = p;
+      uint64_t n = 0;
+      while (p < p_.size() && p_[p] >= '0' && p_[p] <= '9') {
+        n = std::min<uint64_t>(n * 10 + static_cast<uint64_t>(p_[p] - '0'), 1u << 20);
+        ++p;
+      }
+      *v = n;
+      return p > start;
+    };
+    if (!number(lo)) return false;
+    if (p < p_.size() && p_[p] == '}') {
+      *hi = *lo;
+    } else if (p < p_.size() && p_[p] == ',') {
+      ++p;
+      if (p < p_.size() && p_[p] == '}') {
+        *hi = kInf;
+      } else if (!number(hi) || p >= p_.size() || p_[p] != '}') {
+        return false;
+      }
+    } else {
+      return false;
+    }
+    pos_ = p + 1;
+    return true;
+  }
+
+  static void Repeat(Info* info, uint64_t lo, uint64_t hi) {
+    const Info child = *info;
+    info->min_len = Mul(child.min_len, lo);
+    if (hi == 0 || child.max_len == 0) {
+      info->max_len = 0;
+    } else {
+      info->max_len = Mul(child.max_len, hi);
+    }
+    if (hi == 0) {
+      info->reach = 0;
+      info->alphabet.reset();
+    } else if (info->max_len == kInf || child.reach == kInf) {
+      info->reach = kInf;
+    } else {
+      info->reach = std::max(info->max_len, info->max_len - child.max_len + child.reach);
+    }
+    if (lo == 0) {
+      info->cand.Reset();
+      info->leading_literal = false;
+    } else if (child.atom) {
+      Candidate c;
+      c.set = child.alphabet;
+      c.run = static_cast<uint32_t>(std::min<uint64_t>(lo, kMaxTriggerRun));
+      c.lead = 0;
+      c.cost = Cost(c.set, c.run);
+      info->cand.Reset();
+      info->cand.Offer(c);
+    }
+    info->atom = child.atom && lo == 1 && hi == 1;
+  }
+
+  static Info Atom(const ByteSet& set, uint64_t max_bytes) {
+    Info i;
+    i.min_len = 1;
+    i.max_len = max_bytes;
+    i.reach = max_bytes;
+    i.alphabet = set;
+    i.atom = true;
+    Candidate c;
+    c.set = set;
+    c.cost = Cost(set, 1);
+    i.cand.Offer(c);
+    i.leading_literal = set.count() == 1 && max_bytes == 1;
+    return i;
+  }
+
+  // One literal byte of the pattern. Case-insensitive letters may also match non-ASCII
+  // characters (Unicode simple folding: 'k' matches U+212A KELVIN SIGN), so they widen.
+  Info LiteralByte(unsigned char b, const Flags& f) const {
+    ByteSet s;
+    s.set(b);
+    uint64_t max_bytes = 1;
+    bool letter = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+    if (f.icase && letter) {
+      s.set(b | 0x20);
+      s.set(b & ~0x20);
+      s |= HighBytes();
+      max_bytes = kMaxCharBytes;
+    } else if (f.icase && b >= 0x80) {
+      s |= HighBytes();
+      max_bytes = kMaxCharBytes;
+    }
+    return Atom(s, max_bytes);
+  }
+
+  static Info Empty() { return Info(); }
+
+  // Zero-width assertion: reads at most one byte on either side, which the search always
+  // supplies as context.
+  static Info Assertion() { return Info(); }
+
+  bool ParseAtom(Flags* flags, Info* out, bool* is_piece, bool* zero_width) {
+    char c = Peek();
+    switch (c) {
+      case '(': return ParseGroup(flags, out, is_piece, zero_width);
+      case '[': return ParseClass(*flags, out);
+      case '.': {
+        ++pos_;
+        ByteSet s;
+        s.set();
+        if (!flags->dotall) s.reset('\n');
+        *out = Atom(s, kMaxCharBytes);
+        return true;
+      }
+      case '^':
+      case '$':
+        ++pos_;
+        *out = Assertion();
+        *zero_width = true;
+        return true;
+      case '\\': return ParseEscape(*flags, out, zero_width);
+      case '*': case '+': case '?':
+        return false;  // quantifier without operand
+      default: {
+        ++pos_;
+        *out = LiteralByte(static_cast<unsigned char>(c), *flags);
+        return true;
+      }
+    }
+  }
+
+  bool ParseGroup(Flags* flags, Info* out, bool* is_piece, bool* zero_width) {
+    ++pos_;  // '('
+    Flags inner = *flags;
+    bool capturing = true;
+    enum { kNormal, kLookahead, kLookbehind } kind = kNormal;
+    if (Peek() == '?') {
+      char n = Peek(1);
+      if (n == ':') {
+        capturing = false;
+        pos_ += 2;
+      } else if (n == '=' || n == '!') {
+        kind = kLookahead;
+        capturing = false;
+        pos_ += 2;
+      } else if (n == '<' && (Peek(2) == '=' || Peek(2) == '!')) {
+        kind = kLookbehind;
+        capturing = false;
+        pos_ += 3;
+      } else if (n == '>') {  // atomic group (PCRE): same bytes, less backtracking
+        capturing = false;
+        pos_ += 2;
+      } else if (n == 'P' && Peek(2) == '<') {
+        pos_ += 3;
+        if (!SkipName('>')) return false;
+      } else if (n == '<' || n == '\'') {
+        pos_ += 2;
+        if (!SkipName(n == '<' ? '>' : '\'')) return false;
+      } else if (n == '#') {  // comment
+        size_t close = p_.find(')', pos_);
+        if (close == std::string_view::npos) return false;
+        pos_ = close + 1;
+        *is_piece = false;
+        return true;
+      } else {
+        // Flags: (?flags) or (?flags:...)
+        pos_ += 1;
+        bool negate = false;
+        while (!AtEnd() && Peek() != ')' && Peek() != ':') {
+          char f = Peek();
+          switch (f) {
+            case '-': negate = true; break;
+            case 'i': inner.icase = !negate; break;
+            case 's': inner.dotall = !negate; break;
+            case 'm': case 'U': case 'u': break;  // no effect on which bytes can match
+            default: return false;                // x (verbose) and anything else: give up
+          }
+          ++pos_;
+        }
+        if (AtEnd()) return false;
+        if (Peek() == ')') {  // applies to the rest of the enclosing group
+          ++pos_;
+          *flags = inner;
+          *is_piece = false;
+          return true;
+        }
+        ++pos_;  // ':'
+        capturing = false;
+      }
+    }
+    size_t group_index = 0;
+    if (capturing) {
+      group_index = groups_.size();
+      groups_.push_back(std::nullopt);
+    }
+    Info body;
+    if (!ParseAlt(&inner, &body)) return false;
+    if (AtEnd() || Peek() != ')') return false;
+    ++pos_;
+    if (capturing) groups_[group_index] = body;
+    if (kind == kNormal) {
+      *out = body;
+      return true;
+    }
+    // Lookaround consumes nothing; lookahead reads up to its own reach from here.
+    *out = Info();
+    *zero_width = true;
+    if (kind == kLookahead) out->reach = body.reach;
+    return true;
+  }
+
+  bool SkipName(char close) {
+    size_t end = p_.find(close, pos_);
+    if (end == std::string_view::npos) return false;
+    pos_ = end + 1;
+    return true;
+  }
+
+  bool ParseEscape(const Flags& flags, Info* out, bool* zero_width) {
+    if (pos_ + 1 >= p_.size()) return false;
+    char e = p_[pos_ + 1];
+    pos_ += 2;
+    switch (e) {
+      case 'd': *out = Atom(Digits(), 1); return true;
+      case 'D': *out = Atom(AsciiComplement(Digits()), kMaxCharBytes); return true;
+      case 'w': *out = Atom(WordBytes(), 1); return true;
+      case 'W': *out = Atom(AsciiComplement(WordBytes()), kMaxCharBytes); return true;
+      case 's': *out = Atom(SpaceBytes(), 1); return true;
+      case 'S': *out = Atom(AsciiComplement(SpaceBytes()), kMaxCharBytes); return true;
+      case 'b': case 'B': case 'A': case 'z': case 'Z':
+        *out = Assertion();
+        *zero_width = true;
+        return true;
+      case 'p': case 'P': {  // Unicode classes: any byte
+        if (Peek() == '{') {
+          size_t close = p_.find('}', pos_);
+          if (close == std::string_view::npos) return false;
+          pos_ = close + 1;
+        } else if (!AtEnd()) {
+          ++pos_;
+        }
+        ByteSet all;
+        all.set();
+        *out = Atom(all, kMaxCharBytes);
+        return true;
+      }
+      case 'C': {  // any single byte (RE2)
+        ByteSet all;
+        all.set();
+        *out = Atom(all, 1);
+        return true;
+      }
+      case 'Q': {  // literal text up to \E
+        size_t end = p_.find("\\E", pos_);
+        std::string_view lit = p_.substr(pos_, end == std::string_view::npos ? std::string_view::npos : end - pos_);
+        pos_ = end == std::string_view::npos ? p_.size() : end + 2;
+        Info seq;
+        uint64_t offset = 0;
+        for (unsigned char b : lit) {
+          Info a = LiteralByte(b, flags);
+          if (seq.min_len == 0) seq.leading_literal = a.leading_literal;
+          Candidate c = *a.cand.any;
+          c.lead = offset;
+          seq.cand.Offer(c);
+          seq.min_len += 1;
+          seq.max_len = Add(seq.max_len, a.max_len);
+          seq.alphabet |= a.alphabet;
+          offset = Add(offset, a.max_len);
+        }
+        seq.reach = seq.max_len;
+        *out = seq;
+        return true;
+      }
+      case 'x': {
+        uint32_t v = 0;
+        if (Peek() == '{') {
+          size_t close = p_.find('}', pos_);
+          if (close == std::string_view::npos) return false;
+          v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_ + 1, close - pos_ - 1)).c_str(), nullptr, 16));
+          pos_ = close + 1;
+        } else {
+          if (pos_ + 2 > p_.size()) return false;
+          v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_, 2)).c_str(), nullptr, 16));
+          pos_ += 2;
+        }
+        if (v < 0x80) {
+          *out = LiteralByte(static_cast<unsigned char>(v), flags);
+        } else {
+          *out = Atom(HighBytes(), kMaxCharBytes);
+        }
+        return true;
+      }
+      case 'n': *out = LiteralByte('\n', flags); return true;
+      case 'r': *out = LiteralByte('\r', flags); return true;
+      case 't': *out = LiteralByte('\t', flags); return true;
+      case 'f': *out = LiteralByte('\f', flags); return true;
+      case 'v': *out = LiteralByte('\v', flags); return true;
+      case 'a': *out = LiteralByte('\a', flags); return true;
+      case 'e': *out = LiteralByte(0x1b, flags); return true;
+      default: break;
+    }
+    if (e >= '1' && e <= '9') {  // backreference (PCRE2 only): the bytes of that group again
+      if (dialect_ != RegexDialect::kPcre2) return false;
+      size_t n = static_cast<size_t>(e - '0');
+      while (!AtEnd() && Peek() >= '0' && Peek() <= '9') n = n * 10 + static_cast<size_t>(p_[pos_++] - '0');
+      if (n == 0 || n > groups_.size() || !groups_[n - 1]) return false;  // forward or open group
+      const Info& g = *groups_[n - 1];
+      Info r;
+      r.min_len = 0;
+      r.max_len = g.max_len;
+      r.reach = g.max_len;
+      r.alphabet = g.alphabet;
+      *out = r;
+      return true;
+    }
+    if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || e == '0') return false;  // unknown escape
+    *out = LiteralByte(static_cast<unsigned char>(e), flags);
+    return true;
+  }
+
+  // Adds one class member (a byte, or an escape) to `set`; `wide` is set when it may match a
+  // non-ASCII character. Returns the byte value for ranges (-1 if not a single byte).
+  bool ClassMember(ByteSet* set, bool* wide, int* value) {
+    *value = -1;
+    unsigned char c = static_cast<unsigned char>(Peek());
+    if (c == '\\') {
+      if (pos_ + 1 >= p_.size()) return false;
+      char e = p_[pos_ + 1];
+      pos_ += 2;
+      switch (e) {
+        case 'd': *set |= Digits(); return true;
+        case 'D': *set |= AsciiComplement(Digits()); *wide = true; return true;
+        case 'w': *set |= WordBytes(); return true;
+        case 'W': *set |= AsciiComplement(WordBytes()); *wide = true; return true;
+        case 's': *set |= SpaceBytes(); return true;
+        case 'S': *set |= AsciiComplement(SpaceBytes()); *wide = true; return true;
+        case 'p': case 'P':
+          if (Peek() == '{') {
+            size_t close = p_.find('}', pos_);
+            if (close == std::string_view::npos) return false;
+            pos_ = close + 1;
+          } else if (!AtEnd()) {
+            ++pos_;
+          }
+          set->set();
+          *wide = true;
+          return true;
+        case 'n': *value = '\n'; break;
+        case 'r': *value = '\r'; break;
+        case 't': *value = '\t'; break;
+        case 'f': *value = '\f'; break;
+        case 'v': *value = '\v'; break;
+        case 'a': *value = '\a'; break;
+        case 'e': *value = 0x1b; break;
+        case 'x': {
+          uint32_t v = 0;
+          if (Peek() == '{') {
+            size_t close = p_.find('}', pos_);
+            if (close == std::string_view::npos) return false;
+            v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_ + 1, close - pos_ - 1)).c_str(), nullptr, 16));
+            pos_ = close + 1;
+          } else {
+            if (pos_ + 2 > p_.size()) return false;
+            v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_, 2)).c_str(), nullptr, 16));
+            pos_ += 2;
+          }
+          *value = v < 0x80 ? static_cast<int>(v) : 0x100;  // 0x100: some non-ASCII character
+          break;
+        }
+        default:
+          if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) return false;
+          *value = static_cast<unsigned char>(e);
+          break;
+      }
+    } else if (c == '[' && Peek(1) == ':') {  // POSIX class
+      size_t close = p_.find(":]", pos_ + 2);
+      if (close == std::string_view::npos) return false;
+      std::string_view name = p_.substr(pos_ + 2, close - pos_ - 2);
+      pos_ = close + 2;
+      if (!name.empty() && name[0] == '^') {
+        set->set();
+        *wide = true;
+        return true;
+      }
+      if (name == "digit") *set |= Digits();
+      else if (name == "alpha") *set |= Range('a', 'z') | Range('A', 'Z');
+      else if (name == "alnum") *set |= Range('a', 'z') | Range('A', 'Z') | Digits();
+      else if (name == "upper" || name == "lower") *set |= Range('a', 'z') | Range('A', 'Z');
+      else if (name == "space") *set |= SpaceBytes();
+      else if (name == "blank") { set->set(' '); set->set('\t'); }
+      else if (name == "xdigit") *set |= Digits() | Range('a', 'f') | Range('A', 'F');
+      else if (name == "word") *set |= WordBytes();
+      else if (name == "punct" || name == "graph" || name == "print" || name == "cntrl" || name == "ascii") *set |= Range(0, 0x7f);
+      else return false;
+      return true;
+    } else if (c >= 0x80) {  // a UTF-8 encoded character
+      ++pos_;
+      while (!AtEnd() && (static_cast<unsigned char>(Peek()) & 0xC0) == 0x80) ++pos_;
+      *value = 0x100;
+    } else {
+      ++pos_;
+      *value = c;
+    }
+    return true;
+  }
+
+  bool ParseClass(const Flags& flags, Info* out) {
+    ++pos_;  // '['
+    bool negate = false;
+    if (Peek() == '^') {
+      negate = true;
+      ++pos_;
+    }
+    ByteSet set;
+    bool wide = false;
+    bool first = true;
+    while (true) {
+      if (AtEnd()) return false;
+      if (Peek() == ']' && !first) {
+        ++pos_;
+        break;
+      }
+      first = false;
+      int lo = -1;
+      if (!ClassMember(&set, &wide, &lo)) return false;
+      if (lo < 0) continue;
+      int hi = lo;
+      if (Peek() == '-' && Peek(1) != ']' && pos_ + 1 < p_.size()) {
+        ++pos_;
+        if (!ClassMember(&set, &wide, &hi)) return false;
+        if (hi < 0) return false;  // a range to a class such as \d
+      }
+      if (lo >= 0x80 || hi >= 0x80) {  // a range reaching into non-ASCII characters
+        if (lo < 0x80) set |= Range(lo, 0x7f);
+        set |= HighBytes();
+        wide = true;
+      } else {
+        if (hi < lo) return false;
+        set |= Range(lo, hi);
+      }
+    }
+    if (flags.icase) {
+      for (int b = 'a'; b <= 'z'; ++b) {
+        if (set.test(b) || set.test(b - 0x20)) {
+          set.set(b);
+          set.set(b - 0x20);
+          wide = true;  // Unicode folding (k, s)
+        }
+      }
+      if (wide) set |= HighBytes();
+    }
+    if (negate) {
+      set = AsciiComplement(set);
+      wide = true;
+    }
+    *out = Atom(set, wide ? kMaxCharBytes : 1);
+    return true;
+  }
+
+  std::string_view p_;
+  RegexDialect dialect_;
+  size_t pos_ = 0;
+  std::vector<std::optional<Info>> groups_;  // capturing groups in order, once closed
+};
+
+}  // namespace
+
+std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialect dialect) {
+  Analyzer a(pattern, dialect);
+  std::optional<Info> info = a.Run();
+  if (!info) return std::nullopt;
+  RegexSummary s;
+  s.alphabet = info->alphabet;
+  s.max_reach = std::max(info->reach, info->max_len);
+  s.can_be_empty = info->min_len == 0;
+  s.leading_literal = info->leading_literal;
+  const std::optional<Candidate>& cand = s.alphabet_restricted() ? info->cand.any : info->cand.bounded;
+  if (cand && !s.can_be_empty) {
+    s.trigger = cand->set;
+    s.trigger_run = cand->run;
+    s.max_lead = cand->lead;
+  } else {
+    s.trigger.set();
+    s.trigger_run = 1;
+    s.max_lead = kInf;
+  }
+  return s;
+}
+
+}  // namespace leakscope

@@ -1,0 +1,57 @@
+// RegexSummary: byte-level facts about a regex that let the scanner skip text where it cannot
+// match, without running the regex engine over every byte.
+//
+// A single RE2 DFA pass costs 300-550 MB/s per pattern on API traffic and an RE2::Set pass over
+// a whole policy 85-140 MB/s (measured, BENCHMARKS.md), so scanning every byte with every
+// matching pattern caps the engine far below its throughput target. Most policy patterns need
+// something rare to match (an '@', a run of 16 digits, a keyword): the summary names that
+// trigger and how far a match can extend around it, so the regex runs only on small regions
+// (see TriggeredFinder in compiled_policy.cc for the search and why it is exact).
+//
+// Hand-written because neither RE2 nor PCRE2 exposes its parse tree or such facts through a
+// public API. The analysis over-approximates whenever it is unsure (a byte set grows, a length
+// bound becomes unbounded); syntax it does not know makes it give up, and the pattern is then
+// scanned over the whole text as before.
+#ifndef LEAKSCOPE_ENGINE_REGEX_SUMMARY_H_
+#define LEAKSCOPE_ENGINE_REGEX_SUMMARY_H_
+
+#include <bitset>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace leakscope {
+
+using ByteSet = std::bitset<256>;
+
+struct RegexSummary {
+  static constexpr uint64_t kUnbounded = UINT64_MAX;
+
+  // Every byte any match can consume. Matches lie inside maximal runs of these bytes.
+  ByteSet alphabet;
+  // Every non-empty match contains `trigger_run` consecutive bytes from `trigger`, starting at
+  // most `max_lead` bytes after the match's start.
+  ByteSet trigger;
+  uint32_t trigger_run = 1;
+  uint64_t max_lead = kUnbounded;
+  // Bytes from a match's start that matching may read: its longest match plus lookahead.
+  uint64_t max_reach = kUnbounded;
+  // Whether a match can be empty (then there is no trigger to look for).
+  bool can_be_empty = true;
+  // Whether every match starts with one fixed byte: RE2 then skips to candidates with memchr
+  // itself, faster than a trigger search around it.
+  bool leading_literal = false;
+
+  // True if alphabet misses some byte: matches are then confined to alphabet runs.
+  bool alphabet_restricted() const { return !alphabet.all(); }
+};
+
+enum class RegexDialect { kRe2, kPcre2 };
+
+// Summarises a pattern in the syntax of the engine that will run it (after TranslateRegex).
+// nullopt if the pattern uses syntax the analysis does not handle.
+std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialect dialect);
+
+}  // namespace leakscope
+
+#endif  // LEAKSCOPE_ENGINE_REGEX_SUMMARY_H_
