@@ -66,6 +66,9 @@ class Re2Finder : public RegexFinder {
       pos = e;
     }
   }
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const override {
+    return FindFirstIn(text, start, text.size(), out, limit_hit);
+  }
   bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out, bool*) const override {
     re2::StringPiece m;
     if (!re_->Match(re2::StringPiece(text.data(), text.size()), begin, end, RE2::UNANCHORED, &m, 1)) return false;
@@ -144,6 +147,22 @@ class Pcre2Finder : public RegexFinder {
     }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     if (ov[1] <= ov[0] || ov[1] > end) return false;
+    out->begin = ov[0];
+    out->end = ov[1];
+    return true;
+  }
+  // A match starting exactly at `begin` (the subject cut as for FindFirstIn).
+  bool MatchAt(std::string_view text, size_t begin, Span* out, bool* limit_hit) const {
+    size_t subject_end = end_context_ >= text.size() - begin ? text.size() : begin + static_cast<size_t>(end_context_);
+    pcre2_match_data* md = MatchData();
+    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), subject_end, begin, PCRE2_ANCHORED, md,
+                         mctx_);
+    if (rc < 0) {
+      if (rc != PCRE2_ERROR_NOMATCH && limit_hit != nullptr) *limit_hit = true;
+      return false;
+    }
+    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    if (ov[1] <= ov[0]) return false;
     out->begin = ov[0];
     out->end = ov[1];
     return true;
@@ -229,11 +248,28 @@ class TriggeredFinder : public Finder {
   }
 
   void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+    size_t run_end = 0;
+    Span m;
+    while (start < text.size() && Next(text, start, &run_end, &m, limit_hit)) {
+      out->push_back(m);
+      start = static_cast<size_t>(m.end);
+    }
+  }
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const override {
+    size_t run_end = 0;
+    return Next(text, start, &run_end, out, limit_hit);
+  }
+  bool MatchesWhole(std::string_view text) const override { return inner_->MatchesWhole(text); }
+  const char* engine_name() const override { return inner_->engine_name(); }
+
+ private:
+  // The leftmost match starting at or after `pos`. *run_end caches the end of the last alphabet
+  // run measured to its end (runs are maximal, so later triggers inside it reuse it).
+  bool Next(std::string_view text, size_t pos, size_t* run_end_cache, Span* out, bool* limit_hit) const {
     const size_t n = text.size();
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     const bool bounded = reach_ != RegexSummary::kUnbounded;
-    size_t pos = start;
-    size_t run_end = 0;  // end of the last alphabet run measured to its end (runs are maximal)
+    size_t& run_end = *run_end_cache;
     while (pos < n) {
       const size_t p = NextTrigger(bytes, n, pos);
       if (p == n) break;
@@ -269,17 +305,13 @@ class TriggeredFinder : public Finder {
         continue;
       }
       if (m.begin <= p || m.begin <= settled) {
-        out->push_back(m);
-        pos = static_cast<size_t>(m.end);
-        continue;
+        *out = m;
+        return true;
       }
       pos = std::max(p + 1, settled + 1);
     }
+    return false;
   }
-  bool MatchesWhole(std::string_view text) const override { return inner_->MatchesWhole(text); }
-  const char* engine_name() const override { return inner_->engine_name(); }
-
- private:
   // First position >= from that starts `run_` consecutive trigger bytes, or n.
   size_t NextTrigger(const unsigned char* bytes, size_t n, size_t from) const {
     size_t p = from;
@@ -312,6 +344,40 @@ class TriggeredFinder : public Finder {
   bool alphabet_[256];
 };
 
+// A PCRE2 pattern located by its RE2 relaxation (RelaxToRe2): every PCRE2 match is a match of
+// the relaxation starting at the same byte, so no PCRE2 match starts before the relaxation's
+// leftmost match start, and PCRE2 runs anchored there (then one byte on, and so on) exactly as
+// its own unanchored search would try those starts. The backtracking engine thus runs only
+// where the linear-time one found a candidate.
+class LocatedFinder : public Finder {
+ public:
+  LocatedFinder(std::unique_ptr<Pcre2Finder> exact, std::unique_ptr<Finder> locator)
+      : exact_(std::move(exact)), locator_(std::move(locator)) {}
+
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+    Span m;
+    while (start < text.size() && FindFirst(text, start, &m, limit_hit)) {
+      out->push_back(m);
+      start = static_cast<size_t>(m.end);
+    }
+  }
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const override {
+    Span candidate;
+    size_t pos = start;
+    while (pos < text.size() && locator_->FindFirst(text, pos, &candidate, limit_hit)) {
+      if (exact_->MatchAt(text, static_cast<size_t>(candidate.begin), out, limit_hit)) return true;
+      pos = static_cast<size_t>(candidate.begin) + 1;
+    }
+    return false;
+  }
+  bool MatchesWhole(std::string_view text) const override { return exact_->MatchesWhole(text); }
+  const char* engine_name() const override { return exact_->engine_name(); }
+
+ private:
+  std::unique_ptr<Pcre2Finder> exact_;
+  std::unique_ptr<Finder> locator_;
+};
+
 // Wraps a regex finder in a TriggeredFinder when the pattern's summary bounds its matches; such
 // a finder skips text on its own (*skips_text).
 std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::string& pattern, RegexDialect dialect,
@@ -329,21 +395,41 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
 }
 
 // A pattern RE2 accepts whose language contains the PCRE pattern's: lookaround groups are
-// dropped (they only narrow matches) and backreferences become "anything". It lets PCRE2-only
-// patterns join the RE2::Set prefilter, so the backtracking engine runs only on text where the
-// relaxed form already matched. Returns "" when the pattern uses syntax this does not handle.
-std::string RelaxForPrefilter(const std::string& p) {
+// dropped (they only narrow matches) and a backreference becomes a copy of its group (any text
+// the group can match). PCRE2-only patterns then join the RE2::Set prefilter and are located by
+// RE2 (LocatedFinder), so the backtracking engine runs only where the relaxed form matches.
+// Returns "" when the pattern uses syntax this does not handle.
+std::string RelaxToRe2(const std::string& p) {
   std::string out;
+  struct Group {
+    size_t out_begin = 0;
+    size_t out_end = 0;
+    bool closed = false;
+    bool dropped = false;  // inside a lookaround that was dropped
+  };
+  std::vector<Group> groups;
+  std::vector<int> open;  // per open '(' in the output: its capturing group index, or -1
   bool in_class = false;
+  // A '(' at p[i] opens a capturing group (PCRE numbering counts these).
+  auto capturing = [&p](size_t i) {
+    if (i + 1 >= p.size() || p[i + 1] != '?') return true;
+    if (p.compare(i + 1, 3, "?P<") == 0) return true;
+    if (p.compare(i + 1, 2, "?'") == 0) return true;
+    return p.compare(i + 1, 2, "?<") == 0 && i + 3 < p.size() && p[i + 3] != '=' && p[i + 3] != '!';
+  };
   for (size_t i = 0; i < p.size(); ++i) {
     char c = p[i];
     if (c == '\\') {
       if (i + 1 >= p.size()) return "";
       char n = p[i + 1];
       if (!in_class && n >= '1' && n <= '9') {
-        out += "(?s:.*)";
+        size_t k = static_cast<size_t>(n - '0');
         ++i;
-        while (i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '9') ++i;
+        while (i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '9') k = k * 10 + static_cast<size_t>(p[++i] - '0');
+        if (k == 0 || k > groups.size() || !groups[k - 1].closed || groups[k - 1].dropped) return "";
+        const Group& g = groups[k - 1];
+        std::string copy = out.substr(g.out_begin, g.out_end - g.out_begin);
+        out += "(?:" + copy + ")";
         continue;
       }
       if (n == 'k' || n == 'g') return "";
@@ -366,7 +452,8 @@ std::string RelaxForPrefilter(const std::string& p) {
     }
     if (p.compare(i, 3, "(?=") == 0 || p.compare(i, 3, "(?!") == 0 || p.compare(i, 4, "(?<=") == 0 ||
         p.compare(i, 4, "(?<!") == 0) {
-      // Skip the whole group, honouring escapes, classes and nesting.
+      // Skip the whole group, honouring escapes, classes and nesting; groups inside it still
+      // count for numbering but cannot be copied.
       int depth = 0;
       bool cls = false;
       for (; i < p.size(); ++i) {
@@ -374,7 +461,10 @@ std::string RelaxForPrefilter(const std::string& p) {
         if (d == '\\') { ++i; continue; }
         if (cls) { if (d == ']') cls = false; continue; }
         if (d == '[') { cls = true; continue; }
-        if (d == '(') ++depth;
+        if (d == '(') {
+          if (depth > 0 && capturing(i)) groups.push_back(Group{0, 0, true, true});
+          ++depth;
+        }
         if (d == ')' && --depth == 0) break;
       }
       if (depth != 0) return "";
@@ -382,11 +472,31 @@ std::string RelaxForPrefilter(const std::string& p) {
       if (i + 1 < p.size() && (p[i + 1] == '*' || p[i + 1] == '+' || p[i + 1] == '?' || p[i + 1] == '{')) return "";
       continue;
     }
+    if (c == '(') {
+      if (capturing(i)) {
+        groups.push_back(Group{out.size(), 0, false, false});
+        open.push_back(static_cast<int>(groups.size() - 1));
+      } else {
+        open.push_back(-1);
+      }
+      out += c;
+      continue;
+    }
+    if (c == ')') {
+      if (open.empty()) return "";
+      out += c;
+      if (open.back() >= 0) {
+        Group& g = groups[static_cast<size_t>(open.back())];
+        g.out_end = out.size();
+        g.closed = true;
+      }
+      open.pop_back();
+      continue;
+    }
     out += c;
   }
   return out;
 }
-
 
 }  // namespace
 
@@ -454,9 +564,20 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
         if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
-        set_pattern = RelaxForPrefilter(t->pattern);
-        if (!set_pattern.empty() && !RE2(set_pattern, Re2Options()).ok()) set_pattern.clear();
-        finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &skips_text);
+        set_pattern = RelaxToRe2(t->pattern);
+        auto relaxed = std::make_unique<RE2>(set_pattern, Re2Options());
+        if (set_pattern.empty() || !relaxed->ok()) {
+          set_pattern.clear();
+          finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &skips_text);
+        } else if (options_.trigger_search) {
+          std::optional<RegexSummary> summary = SummarizeRegex(t->pattern, RegexDialect::kPcre2);
+          if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(summary->max_reach + 1);
+          auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)), set_pattern, RegexDialect::kRe2,
+                                options_, &skips_text);
+          finder = std::make_unique<LocatedFinder>(std::move(*p), std::move(locator));
+        } else {
+          finder = std::move(*p);
+        }
       }
       break;
     }
@@ -618,9 +739,13 @@ bool CompiledPolicy::Prefilter(PrefilterKind kind, std::string_view text, std::v
   std::vector<int>& hits = *hits_storage;
   hits.clear();
   RE2::Set::ErrorInfo info;
-  bool any = set->set.Match(re2::StringPiece(text.data(), text.size()), &hits, &info);
-  if (!any && info.kind != RE2::Set::kNoError) return false;
+  const re2::StringPiece sp(text.data(), text.size());
   may_match->assign(finders_.size(), false);
+  // Most texts match nothing: asking only whether anything matches stops at the first match and
+  // spares the per-call allocation RE2 makes to collect which patterns matched.
+  if (!set->set.Match(sp, nullptr, &info)) return info.kind == RE2::Set::kNoError;
+  bool any = set->set.Match(sp, &hits, &info);
+  if (!any && info.kind != RE2::Set::kNoError) return false;
   for (int h : hits) (*may_match)[set->finder_of_index[h]] = true;
   return true;
 }

@@ -43,6 +43,14 @@ class Finder {
   // if a resource limit stopped the search early.
   virtual void FindAll(std::string_view text, size_t start, std::vector<Span>* out,
                        bool* limit_hit) const = 0;
+  // The leftmost match starting at or after `start`, as FindAll would report it first.
+  virtual bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const {
+    std::vector<Span> all;
+    FindAll(text, start, &all, limit_hit);
+    if (all.empty()) return false;
+    *out = all.front();
+    return true;
+  }
   // True if all of `text` is one match (used by except_regex and `and`).
   virtual bool MatchesWhole(std::string_view text) const = 0;
   virtual const char* engine_name() const = 0;
