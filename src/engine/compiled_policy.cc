@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "engine/ascii.h"
+#include "engine/byte_scan.h"
 #include "engine/regex_summary.h"
 #include "engine/regex_translate.h"
 
@@ -197,6 +198,34 @@ class Pcre2Finder : public RegexFinder {
   pcre2_match_context* mctx_ = nullptr;
 };
 
+// A case-sensitive `raw` literal: memmem finds it faster than a regex engine can (RE2 would
+// stop at every occurrence of the literal's first byte, a common letter in most keywords), with
+// the same leftmost, non-overlapping matches.
+class LiteralFinder : public Finder {
+ public:
+  explicit LiteralFinder(std::string literal) : literal_(std::move(literal)) {}
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+    Span m;
+    while (FindFirst(text, start, &m, limit_hit)) {
+      out->push_back(m);
+      start = static_cast<size_t>(m.end);
+    }
+  }
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool*) const override {
+    if (literal_.empty() || start >= text.size()) return false;
+    const void* hit = memmem(text.data() + start, text.size() - start, literal_.data(), literal_.size());
+    if (hit == nullptr) return false;
+    out->begin = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+    out->end = out->begin + literal_.size();
+    return true;
+  }
+  bool MatchesWhole(std::string_view text) const override { return text == literal_; }
+  const char* engine_name() const override { return "literal"; }
+
+ private:
+  std::string literal_;
+};
+
 class InternalFinder : public Finder {
  public:
   explicit InternalFinder(std::unique_ptr<InternalMatcher> m) : m_(std::move(m)) {}
@@ -226,17 +255,9 @@ class TriggeredFinder : public Finder {
   static constexpr size_t kSlackBytes = 256;
 
   TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s)
-      : inner_(std::move(inner)), run_(s.trigger_run), lead_(s.max_lead), reach_(s.max_reach),
-        use_alphabet_(s.alphabet_restricted()) {
-    for (int b = 0; b < 256; ++b) {
-      trigger_[b] = s.trigger.test(b);
-      alphabet_[b] = s.alphabet.test(b);
-    }
-    if (s.trigger.count() == 1) {
-      for (int b = 0; b < 256; ++b) {
-        if (s.trigger.test(b)) single_ = b;
-      }
-    }
+      : inner_(std::move(inner)), trigger_(s.trigger), run_(s.trigger_run), lead_(s.max_lead),
+        reach_(s.max_reach), min_length_(s.min_length), use_alphabet_(s.alphabet_restricted()) {
+    for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
   }
 
   // Whether the summary bounds every match on both sides (else the whole text must be scanned).
@@ -288,9 +309,11 @@ class TriggeredFinder : public Finder {
       bool confined = hi == n;
       if (use_alphabet_) {
         if (run_end <= p) {
+          // With a bounded reach, looking further than it would cost more than it saves.
+          const size_t limit = bounded && n - p > reach_ ? p + static_cast<size_t>(reach_) : hi;
           size_t e = p;
-          while (e < hi && alphabet_[bytes[e]]) ++e;
-          run_end = (e < hi || e == n) ? e : 0;  // 0: stopped at hi, the run goes on
+          while (e < limit && alphabet_[bytes[e]]) ++e;
+          run_end = (e < limit || e == n) ? e : 0;  // 0: stopped at the limit, the run goes on
         }
         if (run_end > p && run_end <= hi) {
           hi = run_end;
@@ -299,6 +322,10 @@ class TriggeredFinder : public Finder {
       }
       // Without `confined`, only matches starting by hi - reach are known to lie in the region.
       const size_t settled = confined ? hi : hi - static_cast<size_t>(reach_);
+      if (hi - lo < min_length_) {  // too short for any match: no need to ask the engine
+        pos = std::max(p + 1, settled + (confined ? 0 : 1));
+        continue;
+      }
       Span m;
       if (!inner_->FindFirstIn(text, lo, hi, &m, limit_hit)) {
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
@@ -316,31 +343,26 @@ class TriggeredFinder : public Finder {
   size_t NextTrigger(const unsigned char* bytes, size_t n, size_t from) const {
     size_t p = from;
     while (p < n) {
-      if (single_ >= 0) {
-        const void* hit = std::memchr(bytes + p, single_, n - p);
-        if (hit == nullptr) return n;
-        p = static_cast<size_t>(static_cast<const unsigned char*>(hit) - bytes);
-      } else {
-        while (p < n && !trigger_[bytes[p]]) ++p;
-        if (p == n) return n;
-      }
-      if (run_ == 1) return p;
+      p = trigger_.Find(bytes, n, p);
+      if (p == n || run_ == 1) return p;
       if (n - p < run_) return n;
-      size_t k = 1;
-      while (k < run_ && trigger_[bytes[p + k]]) ++k;
-      if (k == run_) return p;
-      p += k + 1;  // bytes[p + k] is not a trigger byte: no run starts at or before it
+      // Check the run's far end first, then backwards: a non-trigger byte at p + k rules out
+      // every run starting at or before it, so long required runs skip most bytes.
+      size_t k = run_ - 1;
+      while (k > 0 && trigger_.contains(bytes[p + k])) --k;
+      if (k == 0) return p;
+      p += k + 1;
     }
     return n;
   }
 
   std::unique_ptr<RegexFinder> inner_;
+  ByteSetScanner trigger_;
   uint32_t run_;
   uint64_t lead_;
   uint64_t reach_;
+  uint64_t min_length_;
   bool use_alphabet_;
-  int single_ = -1;
-  bool trigger_[256];
   bool alphabet_[256];
 };
 
@@ -538,18 +560,26 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
   std::unique_ptr<Finder> finder;
   std::string set_pattern;  // the pattern the RE2::Set prefilters run for it, if any
   bool skips_text = false;
+  std::optional<RegexSummary> summary;  // of the pattern the finder runs
   switch (rule.kind) {
     case RuleKind::kRaw:
     case RuleKind::kRawInsensitive:
     case RuleKind::kExcept:
     case RuleKind::kExceptInsensitive: {
-      // Literals run on RE2 too: one engine, one way to skip text (triggers or the set).
+      // Case-insensitive literals run on RE2 (Unicode case folding, as for regexes); all join the
+      // RE2::Set prefilters.
       bool insensitive = rule.kind == RuleKind::kRawInsensitive || rule.kind == RuleKind::kExceptInsensitive;
       std::string pattern = (insensitive ? "(?i)" : "") + RE2::QuoteMeta(rule.text);
       auto re = std::make_unique<RE2>(pattern, Re2Options());
       if (!re->ok()) return InternalError(rule.field_path + ": " + re->error());
       set_pattern = pattern;
-      finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &skips_text);
+      summary = SummarizeRegex(pattern, RegexDialect::kRe2);
+      if (!insensitive && options_.trigger_search) {
+        finder = std::make_unique<LiteralFinder>(rule.text);
+        skips_text = true;
+      } else {
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &skips_text);
+      }
       break;
     }
     case RuleKind::kRegex:
@@ -560,17 +590,18 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         auto re = std::make_unique<RE2>(t->pattern, Re2Options());
         if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
         set_pattern = t->pattern;
+        summary = SummarizeRegex(t->pattern, RegexDialect::kRe2);
         finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &skips_text);
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
         if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
         set_pattern = RelaxToRe2(t->pattern);
+        summary = SummarizeRegex(t->pattern, RegexDialect::kPcre2);
         auto relaxed = std::make_unique<RE2>(set_pattern, Re2Options());
         if (set_pattern.empty() || !relaxed->ok()) {
           set_pattern.clear();
           finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &skips_text);
         } else if (options_.trigger_search) {
-          std::optional<RegexSummary> summary = SummarizeRegex(t->pattern, RegexDialect::kPcre2);
           if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(summary->max_reach + 1);
           auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)), set_pattern, RegexDialect::kRe2,
                                 options_, &skips_text);
@@ -595,6 +626,8 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
   finder_correlate_.push_back(-1);
   set_patterns_.push_back(std::move(set_pattern));
   skips_text_.push_back(skips_text);
+  joinable_.push_back(summary.has_value() && summary->separator_safe);
+  joined_exact_.push_back(summary.has_value() && summary->separator_exact);
   return static_cast<int>(finders_.size() - 1);
 }
 

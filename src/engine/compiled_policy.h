@@ -117,6 +117,13 @@ class CompiledPolicy {
   // -1 for a category's positive rule; j for a secondary rule of the owner's correlate j.
   int finder_correlate(int finder) const { return finder_correlate_[finder]; }
 
+  // Whether finder `f` finds every match of a text also when texts are scanned joined by '\n'
+  // (RegexSummary::separator_safe); the joined scan may find more, across the joins.
+  bool joinable(int f) const { return joinable_[f]; }
+  // Whether a match the joined scan finds inside one text is exactly a match of that text alone
+  // (RegexSummary::separator_exact).
+  bool joined_exact(int f) const { return joined_exact_[f]; }
+
   // Endpoint configuration for `target` = authority + path.
   ResolvedEndpoint Resolve(std::string_view target) const;
 
@@ -160,6 +167,8 @@ class CompiledPolicy {
   std::vector<bool> prefiltered_[2];        // per finder: in that set
   std::vector<std::string> set_patterns_;   // per finder; empty: no RE2 form
   std::vector<bool> skips_text_;            // per finder: a TriggeredFinder
+  std::vector<bool> joinable_;              // per finder: see joinable()
+  std::vector<bool> joined_exact_;          // per finder: see joined_exact()
 };
 
 // Lower-cased MIME type without parameters: "Application/JSON; charset=utf-8" -> "application/json".

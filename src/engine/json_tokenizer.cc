@@ -1,5 +1,7 @@
 #include "engine/json_tokenizer.h"
 
+#include <charconv>
+
 namespace leakscope {
 
 namespace {
@@ -48,17 +50,42 @@ void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
 
 std::string JsonTokenizer::CurrentPath() const {
   std::string out;
-  for (size_t i = 0; i < depth_; ++i) {
-    const Frame& f = stack_[i];
-    if (f.is_array) {
-      out += "[" + std::to_string(f.index) + "]";
-    } else {
-      if (!out.empty()) out += ".";
-      out += f.key;
-      if (f.key_truncated) out += "...";
-    }
-  }
+  AppendCurrentPath(&out);
   return out;
+}
+
+void JsonTokenizer::AppendCurrentPath(std::string* out) const {
+  if (depth_ == 0) return;
+  // Every frame but the last changes only through a Push (which bumps pushes_), so their part
+  // of the path is cached: a value costs one copy and its own component, not the whole walk.
+  if (prefix_depth_ != depth_ || prefix_pushes_ != pushes_) {
+    prefix_.clear();
+    for (size_t i = 0; i + 1 < depth_; ++i) {
+      if (!stack_[i].is_array && !prefix_.empty()) prefix_.push_back('.');
+      AppendComponent(stack_[i], &prefix_);
+    }
+    prefix_depth_ = depth_;
+    prefix_pushes_ = pushes_;
+  }
+  const size_t start = out->size();
+  out->append(prefix_);
+  const Frame& last = stack_[depth_ - 1];
+  if (!last.is_array && out->size() > start) out->push_back('.');
+  AppendComponent(last, out);
+}
+
+// One frame's part of a path ("[3]" or the key); the caller adds the '.' before a key.
+void JsonTokenizer::AppendComponent(const Frame& f, std::string* out) {
+  if (f.is_array) {
+    char digits[24];
+    auto r = std::to_chars(digits, digits + sizeof(digits), f.index);
+    out->push_back('[');
+    out->append(digits, r.ptr);
+    out->push_back(']');
+    return;
+  }
+  out->append(f.key);
+  if (f.key_truncated) out->append("...");
 }
 
 void JsonTokenizer::AppendKey(std::string_view decoded) {
@@ -83,6 +110,7 @@ void JsonTokenizer::EmitDecoded(std::string_view decoded, uint64_t raw_begin, ui
 // key string per object.
 void JsonTokenizer::Push(bool is_array) {
   if (depth_ == stack_.size()) stack_.emplace_back();
+  ++pushes_;
   Frame& f = stack_[depth_++];
   f.is_array = is_array;
   f.index = 0;

@@ -54,6 +54,8 @@ class JsonTokenizer {
   // The path of the current scalar, e.g. `users[3].ssn`; for a key, the path of the object member
   // it names.
   std::string CurrentPath() const;
+  // Appends CurrentPath() to *out (no allocation once *out has the capacity).
+  void AppendCurrentPath(std::string* out) const;
 
  private:
   enum class State : uint8_t {
@@ -84,6 +86,7 @@ class JsonTokenizer {
   void FlushRun(std::string_view chunk, size_t run_start, size_t i);
   void EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end);
   void AppendKey(std::string_view decoded);
+  static void AppendComponent(const Frame& f, std::string* out);
 
   Sink* sink_;
   Limits limits_;
@@ -107,6 +110,11 @@ class JsonTokenizer {
   size_t literal_pos_ = 0;
   // number state: last byte class, for validation of simple shape
   std::string pending_key_;  // key being collected for the frame
+  // Path of frames [0, depth_ - 1), valid for prefix_depth_ and prefix_pushes_ (AppendCurrentPath).
+  uint64_t pushes_ = 0;
+  mutable std::string prefix_;
+  mutable size_t prefix_depth_ = SIZE_MAX;
+  mutable uint64_t prefix_pushes_ = 0;
 };
 
 }  // namespace leakscope

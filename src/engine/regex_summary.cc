@@ -130,11 +130,16 @@ struct Info {
 struct Flags {
   bool icase = false;
   bool dotall = false;
+  bool multiline = false;
 };
 
 class Analyzer {
  public:
   Analyzer(std::string_view p, RegexDialect d) : p_(p), dialect_(d) {}
+
+  // See RegexSummary::separator_safe.
+  bool separator_safe() const { return separator_safe_; }
+  bool separator_exact() const { return separator_safe_ && separator_exact_; }
 
   std::optional<Info> Run() {
     Flags f;
@@ -347,6 +352,7 @@ class Analyzer {
       case '^':
       case '$':
         ++pos_;
+        if (!flags->multiline) separator_safe_ = false;
         *out = Assertion();
         *zero_width = true;
         return true;
@@ -365,6 +371,7 @@ class Analyzer {
     ++pos_;  // '('
     Flags inner = *flags;
     bool capturing = true;
+    bool negative = false;
     enum { kNormal, kLookahead, kLookbehind } kind = kNormal;
     if (Peek() == '?') {
       char n = Peek(1);
@@ -373,10 +380,12 @@ class Analyzer {
         pos_ += 2;
       } else if (n == '=' || n == '!') {
         kind = kLookahead;
+        negative = n == '!';
         capturing = false;
         pos_ += 2;
       } else if (n == '<' && (Peek(2) == '=' || Peek(2) == '!')) {
         kind = kLookbehind;
+        negative = Peek(2) == '!';
         capturing = false;
         pos_ += 3;
       } else if (n == '>') {  // atomic group (PCRE): same bytes, less backtracking
@@ -404,7 +413,8 @@ class Analyzer {
             case '-': negate = true; break;
             case 'i': inner.icase = !negate; break;
             case 's': inner.dotall = !negate; break;
-            case 'm': case 'U': case 'u': break;  // no effect on which bytes can match
+            case 'm': inner.multiline = !negate; break;
+            case 'U': case 'u': break;  // no effect on which bytes can match
             default: return false;                // x (verbose) and anything else: give up
           }
           ++pos_;
@@ -435,6 +445,10 @@ class Analyzer {
       return true;
     }
     // Lookaround consumes nothing; lookahead reads up to its own reach from here.
+    if (body.alphabet.test('\n')) {
+      separator_exact_ = false;
+      if (negative) separator_safe_ = false;
+    }
     *out = Info();
     *zero_width = true;
     if (kind == kLookahead) out->reach = body.reach;
@@ -459,7 +473,10 @@ class Analyzer {
       case 'W': *out = Atom(AsciiComplement(WordBytes()), kMaxCharBytes); return true;
       case 's': *out = Atom(SpaceBytes(), 1); return true;
       case 'S': *out = Atom(AsciiComplement(SpaceBytes()), kMaxCharBytes); return true;
-      case 'b': case 'B': case 'A': case 'z': case 'Z':
+      case 'A': case 'z': case 'Z': case 'G':
+        separator_safe_ = false;
+        [[fallthrough]];
+      case 'b': case 'B':
         *out = Assertion();
         *zero_width = true;
         return true;
@@ -693,6 +710,8 @@ class Analyzer {
   RegexDialect dialect_;
   size_t pos_ = 0;
   std::vector<std::optional<Info>> groups_;  // capturing groups in order, once closed
+  bool separator_safe_ = true;
+  bool separator_exact_ = true;
 };
 
 }  // namespace
@@ -702,9 +721,12 @@ std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialec
   std::optional<Info> info = a.Run();
   if (!info) return std::nullopt;
   RegexSummary s;
+  s.separator_safe = a.separator_safe();
+  s.separator_exact = a.separator_exact();
   s.alphabet = info->alphabet;
   s.max_reach = std::max(info->reach, info->max_len);
   s.can_be_empty = info->min_len == 0;
+  s.min_length = info->min_len;
   s.leading_literal = info->leading_literal;
   const std::optional<Candidate>& cand = s.alphabet_restricted() ? info->cand.any : info->cand.bounded;
   if (cand && !s.can_be_empty) {

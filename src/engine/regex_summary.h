@@ -34,6 +34,8 @@ struct RegexSummary {
   ByteSet trigger;
   uint32_t trigger_run = 1;
   uint64_t max_lead = kUnbounded;
+  // Bytes of the shortest match.
+  uint64_t min_length = 0;
   // Bytes from a match's start that matching may read: its longest match plus lookahead.
   uint64_t max_reach = kUnbounded;
   // Whether a match can be empty (then there is no trigger to look for).
@@ -41,6 +43,17 @@ struct RegexSummary {
   // Whether every match starts with one fixed byte: RE2 then skips to candidates with memchr
   // itself, faster than a trigger search around it.
   bool leading_literal = false;
+
+  // Whether the pattern behaves at a '\n' between two texts as at a text's start or end: no
+  // text anchors (^ and $ outside multi-line mode, \A, \z, \Z, \G) and no negative lookaround
+  // that could read a '\n'. Then every match inside one text is also a match when texts are
+  // joined by '\n' (matches may only be added, across the join), so a joined scan can tell
+  // which texts need a scan of their own.
+  bool separator_safe = false;
+  // Stronger: also no lookaround at all that could read a '\n'. Then a match found in the joined
+  // text that lies inside one text is exactly a match of that text alone (if no other match of
+  // the joined scan runs into that text, its matches there are exactly its own).
+  bool separator_exact = false;
 
   // True if alphabet misses some byte: matches are then confined to alphabet runs.
   bool alphabet_restricted() const { return !alphabet.all(); }

@@ -373,6 +373,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (json_ && !json_->failed()) {
       uint64_t chunk_base = raw_consumed_;
       json_->Feed(data);
+      FlushBatch();
       if (json_->failed()) {
         JsonFailed();
         // Scan the rest of this chunk, from where parsing stopped, as text.
@@ -395,12 +396,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       if (!json_->Finish()) {
         report_.parse_error = json_->error();
       }
+      FlushBatch();
     } else if (seg_.active) {
       scanner_.End(OnHitsCallback());
       seg_.active = false;
     }
     EvaluateCorrelations(UINT64_MAX, /*final=*/true);
-    if (scanner_.limit_hit() && !limit_warned_) {
+    if ((scanner_.limit_hit() || batch_limit_hit_) && !limit_warned_) {
       limit_warned_ = true;
       report_.warnings.push_back("a PCRE2 pattern hit its backtracking limit; some of its matches may be missing");
     }
@@ -409,21 +411,24 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void JsonFailed() {
     report_.parse_error = json_->error();
     report_.warnings.push_back("JSON parsing stopped (" + json_->error() + "); the rest of the body was scanned as text");
-    if (seg_.active) {  // a scalar was open: finish it so its content is not lost
-      seg_.raw_end = json_->error_offset();
-      seg_.ended = true;
-      scanner_.End(OnHitsCallback());
-      seg_.active = false;
-    }
+    if (seg_.active) OnScalarEnd(json_->error_offset());  // an open scalar: keep its content
+    FlushBatch();
     BeginTextSegment(json_->error_offset());
   }
 
   // Resets the segment without giving up the path string's capacity.
   void ResetSegment() {
-    std::string path = std::move(seg_.path);
-    path.clear();
-    seg_ = Segment();
-    seg_.path = std::move(path);
+    seg_.active = false;
+    seg_.identity = true;
+    seg_.header = false;
+    seg_.is_key = false;
+    seg_.is_number = false;
+    seg_.raw_base = 0;
+    seg_.raw_end = 0;
+    seg_.ended = false;
+    seg_.path.clear();
+    seg_.lazy_path = false;
+    seg_.context = "text";
   }
 
   void BeginTextSegment(uint64_t raw_base) {
@@ -437,6 +442,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   }
 
   // JsonTokenizer::Sink
+  //
+  // Short scalars (the vast majority) are collected into a batch, joined by '\n', and scanned
+  // together when the chunk has been tokenized (FlushBatch): a per-value scan costs a prefilter
+  // pass and a call per finder for every value, which dominated JSON throughput. A scalar that
+  // grows past kMaxBatchedValueBytes leaves the batch and streams through the block scanner.
   void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) override {
     ResetSegment();
     seg_.active = true;
@@ -448,22 +458,45 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.lazy_path = true;  // built only if something matches: most scalars never do
     pieces_.clear();
     dec_total_ = 0;
-    scanner_.Begin(is_key ? &key_finders_ : &value_finders_);
+    if (opts_->batch_values) {
+      collecting_ = true;
+      value_begin_ = batch_text_.size();
+      value_piece_begin_ = batch_pieces_.size();
+    } else {
+      scanner_.Begin(is_key ? &key_finders_ : &value_finders_);
+    }
   }
   void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) override {
-    if (!pieces_.empty()) {
-      Piece& last = pieces_.back();
+    // A collected scalar's mapping goes straight to the batch; a streamed one's to pieces_.
+    std::vector<Piece>& pieces = collecting_ ? batch_pieces_ : pieces_;
+    const size_t first_piece = collecting_ ? value_piece_begin_ : 0;
+    if (pieces.size() > first_piece) {
+      Piece& last = pieces.back();
       bool verbatim = last.dec_len == last.raw_len && decoded.size() == raw_end - raw_begin;
       if (verbatim && last.raw + last.raw_len == raw_begin) {
         last.dec_len += decoded.size();
         last.raw_len += decoded.size();
       } else {
-        pieces_.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
+        pieces.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
       }
     } else {
-      pieces_.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
+      pieces.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
     }
     dec_total_ += decoded.size();
+    if (collecting_) {
+      batch_text_.append(decoded);
+      if (batch_text_.size() - value_begin_ <= kMaxBatchedValueBytes) return;
+      // Too long for the batch: scan what precedes it, then stream this scalar.
+      std::string so_far = batch_text_.substr(value_begin_);
+      batch_text_.resize(value_begin_);
+      pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(value_piece_begin_), batch_pieces_.end());
+      batch_pieces_.resize(value_piece_begin_);
+      collecting_ = false;
+      FlushBatch();
+      scanner_.Begin(seg_.is_key ? &key_finders_ : &value_finders_);
+      scanner_.Feed(so_far, OnHitsCallback());
+      return;
+    }
     scanner_.Feed(decoded, OnHitsCallback());
     // Forget mapping pieces the scanner can no longer report on.
     if (pieces_.size() > 64) {
@@ -477,13 +510,134 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void OnScalarEnd(uint64_t raw_end) override {
     seg_.raw_end = raw_end;
     seg_.ended = true;
-    scanner_.End(OnHitsCallback());
     seg_.active = false;
+    if (!collecting_) {
+      scanner_.End(OnHitsCallback());
+      return;
+    }
+    collecting_ = false;
+    BatchedValue v;
+    v.text_begin = value_begin_;
+    v.text_end = batch_text_.size();
+    batch_text_.push_back('\n');
+    v.path_begin = batch_paths_.size();
+    json_->AppendCurrentPath(&batch_paths_);
+    v.path_end = batch_paths_.size();
+    v.piece_begin = value_piece_begin_;
+    v.piece_end = batch_pieces_.size();
+    v.raw_base = seg_.raw_base;
+    v.raw_end = raw_end;
+    v.is_key = seg_.is_key;
+    v.is_number = seg_.is_number;
+    batch_.push_back(v);
+    if (batch_text_.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes) FlushBatch();
+  }
+
+  // Scans the batched scalars. Each joinable finder (CompiledPolicy::joinable) runs once over the
+  // joined text; it finds every match of each scalar there (and maybe more, across joins), so
+  // only scalars its matches touch are scanned again on their own — which gives exactly the
+  // matches a scan of each scalar alone gives. Other finders run on each scalar, behind the
+  // short-text prefilter.
+  void FlushBatch() {
+    if (batch_.empty()) return;
+    // Delivering hits borrows seg_ and pieces_; a scalar still being collected keeps its own.
+    Segment open_segment = std::move(seg_);
+    open_pieces_.swap(pieces_);
+    const CompiledPolicy& cp = *cp_;
+    marks_.clear();
+    std::string_view joined(batch_text_);
+    for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values
+      const std::vector<int>& finders = kind == 0 ? key_finders_ : value_finders_;
+      bool per_value = false;
+      for (int f : finders) {
+        if (!cp.joinable(f)) {
+          per_value = true;
+          continue;
+        }
+        found_.clear();
+        cp.finders()[f]->FindAll(joined, 0, &found_, &batch_limit_hit_);
+        const bool exact = cp.joined_exact(f);
+        size_t v = 0;
+        for (const Span& hit : found_) {
+          // The first scalar whose text (with its '\n') reaches past the hit's start.
+          while (v < batch_.size() && batch_[v].text_end + 1 <= hit.begin) ++v;
+          if (v == batch_.size()) break;
+          const BatchedValue& first = batch_[v];
+          if (exact && hit.begin >= first.text_begin && hit.end <= first.text_end) {
+            if (first.is_key == (kind == 0)) {
+              marks_.push_back(Mark{v, f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
+            }
+            continue;
+          }
+          for (size_t w = v; w < batch_.size() && batch_[w].text_begin < hit.end; ++w) {
+            if (batch_[w].is_key == (kind == 0)) marks_.push_back(Mark{w, f, true, Span{}});
+          }
+        }
+      }
+      if (!per_value) continue;
+      for (size_t v = 0; v < batch_.size(); ++v) {
+        if (batch_[v].is_key != (kind == 0) || batch_[v].text_end == batch_[v].text_begin) continue;
+        std::string_view text = joined.substr(batch_[v].text_begin, batch_[v].text_end - batch_[v].text_begin);
+        bool prefiltered = cp.Prefilter(CompiledPolicy::PrefilterKind::kShortText, text, &may_match_);
+        for (int f : finders) {
+          if (cp.joinable(f)) continue;
+          if (prefiltered && cp.prefiltered(CompiledPolicy::PrefilterKind::kShortText, f) && !may_match_[f]) continue;
+          marks_.push_back(Mark{v, f, true, Span{}});
+        }
+      }
+    }
+    // Per scalar and finder: the joined scan's own matches when they are exact, else a scan of
+    // the scalar alone.
+    std::sort(marks_.begin(), marks_.end());
+    for (size_t i = 0; i < marks_.size();) {
+      const size_t value = marks_[i].value;
+      const BatchedValue& v = batch_[value];
+      std::string_view text = joined.substr(v.text_begin, v.text_end - v.text_begin);
+      batch_hits_.clear();
+      while (i < marks_.size() && marks_[i].value == value) {
+        const int f = marks_[i].finder;
+        if (marks_[i].rescan) {
+          found_.clear();
+          cp.finders()[f]->FindAll(text, 0, &found_, &batch_limit_hit_);
+          for (const Span& m : found_) batch_hits_.push_back(SegmentScanner::Hit{f, m});
+          while (i < marks_.size() && marks_[i].value == value && marks_[i].finder == f) ++i;
+          continue;
+        }
+        batch_hits_.push_back(SegmentScanner::Hit{f, marks_[i].span});
+        ++i;
+      }
+      if (batch_hits_.empty()) continue;
+      ResetSegment();
+      seg_.identity = false;
+      seg_.is_key = v.is_key;
+      seg_.is_number = v.is_number;
+      seg_.raw_base = v.raw_base;
+      seg_.raw_end = v.raw_end;
+      seg_.ended = true;
+      seg_.context = v.is_key ? "key" : "value";
+      seg_.path.assign(batch_paths_, v.path_begin, v.path_end - v.path_begin);
+      pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
+                     batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
+      OnHits(batch_hits_, text, 0);
+    }
+    seg_ = std::move(open_segment);
+    open_pieces_.swap(pieces_);
+    // Keep only the text of a scalar still being collected.
+    const size_t keep_from = collecting_ ? value_begin_ : batch_text_.size();
+    batch_text_.erase(0, keep_from);
+    value_begin_ = 0;
+    const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch_pieces_.size();
+    batch_pieces_.erase(batch_pieces_.begin(), batch_pieces_.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
+    value_piece_begin_ = 0;
+    batch_.clear();
+    batch_paths_.clear();
   }
 
   // Raw offset before which no new match can start.
   uint64_t Progress() const {
+    if (!batch_.empty()) return batch_.front().raw_base;  // not yet scanned
     if (!seg_.active) return raw_consumed_;
+    if (collecting_) return seg_.raw_base;
     return MapBegin(scanner_.finalized());
   }
 
@@ -808,6 +962,43 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::unique_ptr<JsonTokenizer> json_;
   Segment seg_;
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
+  // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
+  static constexpr size_t kMaxBatchedValueBytes = 4096;
+  static constexpr size_t kMaxBatchBytes = 64 * 1024;
+  struct BatchedValue {
+    size_t text_begin, text_end;    // in batch_text_
+    size_t path_begin, path_end;    // in batch_paths_
+    size_t piece_begin, piece_end;  // in batch_pieces_
+    uint64_t raw_base, raw_end;
+    bool is_key, is_number;
+  };
+  // What the joined scan says about one scalar of the batch and one finder: a match of the
+  // scalar (`span`, scalar offsets) or, with `rescan`, that the scalar must be scanned alone.
+  struct Mark {
+    size_t value;
+    int finder;
+    bool rescan;
+    Span span;
+    bool operator<(const Mark& o) const {
+      if (value != o.value) return value < o.value;
+      if (finder != o.finder) return finder < o.finder;
+      if (rescan != o.rescan) return rescan;  // a rescan first: it replaces the matches
+      return span < o.span;
+    }
+  };
+  bool collecting_ = false;  // the open scalar goes to the batch
+  size_t value_begin_ = 0;   // its start in batch_text_
+  size_t value_piece_begin_ = 0;  // its first piece in batch_pieces_
+  std::string batch_text_;   // scalars joined by '\n'
+  std::string batch_paths_;
+  std::vector<Piece> batch_pieces_;
+  std::vector<BatchedValue> batch_;
+  std::vector<Mark> marks_;
+  std::vector<Span> found_;
+  std::vector<SegmentScanner::Hit> batch_hits_;
+  std::vector<bool> may_match_;
+  std::vector<Piece> open_pieces_;  // pieces_ of the open scalar while FlushBatch borrows it
+  bool batch_limit_hit_ = false;
   uint64_t dec_total_ = 0;
   uint64_t raw_consumed_ = 0;
   // redaction output

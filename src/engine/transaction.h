@@ -32,6 +32,9 @@ struct TransactionOptions {
   // analysis limit when one is set, else 64 MiB. Past it decoding stops and the report says
   // `truncated`: a gzip bomb costs bounded time and no memory beyond fixed buffers.
   uint64_t max_decoded_bytes = 0;
+  // Scan short JSON scalars together, per chunk (see Transaction::DirectionState::FlushBatch).
+  // Off: each scalar is scanned on its own; reports are the same (tests compare both).
+  bool batch_values = true;
 };
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
