@@ -255,9 +255,23 @@ class TriggeredFinder : public Finder {
   static constexpr size_t kSlackBytes = 256;
 
   TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s)
-      : inner_(std::move(inner)), trigger_(s.trigger), run_(s.trigger_run), lead_(s.max_lead),
-        reach_(s.max_reach), min_length_(s.min_length), use_alphabet_(s.alphabet_restricted()) {
+      : inner_(std::move(inner)), trigger_(s.trigger), anchor_(AnchorSet(s)), run_(s.trigger_run),
+        lead_(s.max_lead), reach_(s.max_reach), min_length_(s.min_length),
+        use_alphabet_(s.alphabet_restricted()) {
     for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
+    // The whole sequence, and where its rarest element starts: the scan looks for that one.
+    std::vector<TriggerElement> all = {TriggerElement{s.trigger, s.trigger_run}};
+    all.insert(all.end(), s.trigger_rest.begin(), s.trigger_rest.end());
+    size_t offset = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+      SequenceElement e;
+      for (int b = 0; b < 256; ++b) e.set[b] = all[i].set.test(b);
+      e.count = all[i].count;
+      if (i == AnchorIndex(s)) anchor_offset_ = offset;
+      offset += e.count;
+      sequence_.push_back(e);
+    }
+    sequence_bytes_ = offset;
   }
 
   // Whether the summary bounds every match on both sides (else the whole text must be scanned).
@@ -339,13 +353,38 @@ class TriggeredFinder : public Finder {
     }
     return false;
   }
-  // First position >= from that starts `run_` consecutive trigger bytes, or n.
+  // The rarest element of the trigger sequence (by byte count: a smaller class is rarer).
+  static size_t AnchorIndex(const RegexSummary& s) {
+    size_t best = 0;
+    size_t best_count = s.trigger.count();
+    for (size_t i = 0; i < s.trigger_rest.size(); ++i) {
+      if (s.trigger_rest[i].set.count() < best_count) {
+        best = i + 1;
+        best_count = s.trigger_rest[i].set.count();
+      }
+    }
+    return best;
+  }
+  static ByteSet AnchorSet(const RegexSummary& s) {
+    size_t i = AnchorIndex(s);
+    return i == 0 ? s.trigger : s.trigger_rest[i - 1].set;
+  }
+
+  // First position >= from where the trigger sequence occurs, or n.
   size_t NextTrigger(const unsigned char* bytes, size_t n, size_t from) const {
+    if (sequence_.size() > 1) {
+      // Find the anchor element's class, then check the whole sequence around it.
+      for (size_t r = from + anchor_offset_; r < n; ++r) {
+        r = anchor_.Find(bytes, n, r);
+        if (r == n || n - (r - anchor_offset_) < sequence_bytes_) return n;
+        if (SequenceAt(bytes + (r - anchor_offset_))) return r - anchor_offset_;
+      }
+      return n;
+    }
     size_t p = from;
     while (p < n) {
       p = trigger_.Find(bytes, n, p);
-      if (p == n || run_ == 1) return p;
-      if (n - p < run_) return n;
+      if (p == n || n - p < run_) return n;
       // Check the run's far end first, then backwards: a non-trigger byte at p + k rules out
       // every run starting at or before it, so long required runs skip most bytes.
       size_t k = run_ - 1;
@@ -355,9 +394,25 @@ class TriggeredFinder : public Finder {
     }
     return n;
   }
+  bool SequenceAt(const unsigned char* at) const {
+    for (const SequenceElement& e : sequence_) {
+      for (uint32_t i = 0; i < e.count; ++i) {
+        if (!e.set[*at++]) return false;
+      }
+    }
+    return true;
+  }
 
+  struct SequenceElement {
+    bool set[256];
+    uint32_t count;
+  };
   std::unique_ptr<RegexFinder> inner_;
-  ByteSetScanner trigger_;
+  ByteSetScanner trigger_;  // the sequence's first element (runs of it, for one-element triggers)
+  ByteSetScanner anchor_;   // its rarest element
+  std::vector<SequenceElement> sequence_;
+  size_t anchor_offset_ = 0;
+  size_t sequence_bytes_ = 0;
   uint32_t run_;
   uint64_t lead_;
   uint64_t reach_;

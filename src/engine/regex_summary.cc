@@ -66,9 +66,12 @@ double ByteWeight(int b) {
   }
 }
 
+// A trigger: `run` bytes of `set`, immediately followed by the elements of `rest` (fixed
+// counts), starting at most `lead` bytes after the match's start.
 struct Candidate {
   ByteSet set;
   uint32_t run = 1;
+  std::vector<TriggerElement> rest;
   uint64_t lead = 0;
   double cost = 0;
 };
@@ -82,6 +85,18 @@ double Cost(const ByteSet& set, uint32_t run) {
   double c = 1.0;
   for (uint32_t i = 0; i < std::min<uint32_t>(run, 8); ++i) c *= p;
   return c;
+}
+
+// Expected work per scanned byte: checking a sequence wherever its rarest element's class
+// occurs is cheap, a regex search wherever the whole sequence occurs is not (~100x).
+double Cost(const Candidate& c) {
+  double selectivity = Cost(c.set, c.run);
+  double rarest = Cost(c.set, 1);
+  for (const TriggerElement& e : c.rest) {
+    selectivity *= Cost(e.set, e.count);
+    rarest = std::min(rarest, Cost(e.set, 1));
+  }
+  return c.rest.empty() ? selectivity : selectivity + rarest / 100;
 }
 
 bool Better(const Candidate& a, const Candidate& b) {
@@ -109,7 +124,8 @@ struct Candidates {
 // Every match of an alternation contains one of its branches' triggers.
 std::optional<Candidate> Union(const std::optional<Candidate>& a, const std::optional<Candidate>& b) {
   if (!a || !b) return std::nullopt;
-  Candidate u = *a;
+  Candidate u = *a;  // first elements only: the branches' sequences differ
+  u.rest.clear();
   u.set |= b->set;
   u.run = std::min(a->run, b->run);
   u.lead = std::max(a->lead, b->lead);
@@ -125,6 +141,11 @@ struct Info {
   Candidates cand;      // triggers every match of this part contains
   bool atom = false;    // one character from `alphabet`
   bool leading_literal = false;  // starts with one fixed byte
+  // One single-byte class (`alphabet`) repeated rep_lo..rep_hi times: an element of trigger
+  // sequences.
+  bool byte_atom = false;
+  uint64_t rep_lo = 1;
+  uint64_t rep_hi = 1;
 };
 
 struct Flags {
@@ -174,6 +195,7 @@ class Analyzer {
       out->reach = std::max(out->reach, b.reach);
       out->alphabet |= b.alphabet;
       out->atom = false;
+      out->byte_atom = false;
       out->leading_literal = false;
       out->cand.any = Union(out->cand.any, b.cand.any);
       out->cand.bounded = Union(out->cand.bounded, b.cand.bounded);
@@ -186,12 +208,46 @@ class Analyzer {
     *out = Info();
     uint64_t offset = 0;  // longest length of what precedes the current piece
     size_t pieces = 0;
+    // A run of consecutive single-byte classes with fixed counts (zero-width pieces do not break
+    // it): a trigger sequence, much rarer than any one of its classes.
+    Candidate seq;
+    bool in_seq = false;
+    auto emit = [&]() {
+      if (in_seq) {
+        seq.cost = Cost(seq);
+        out->cand.Offer(seq);
+      }
+      in_seq = false;
+    };
     while (!AtEnd() && Peek() != '|' && Peek() != ')') {
       Info piece;
       bool is_piece = false;
       if (!ParsePiece(flags, &piece, &is_piece)) return false;
       if (!is_piece) continue;  // a flag group such as (?i) changes flags only
       ++pieces;
+      if (piece.byte_atom && piece.rep_lo >= 1) {
+        const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(piece.rep_lo, kMaxTriggerRun));
+        if (!in_seq) {
+          seq = Candidate();
+          seq.set = piece.alphabet;
+          seq.run = count;
+          seq.lead = offset;
+          in_seq = true;
+        } else {
+          seq.rest.push_back(TriggerElement{piece.alphabet, count});
+        }
+        if (piece.rep_hi != piece.rep_lo || count != piece.rep_lo) {
+          // A variable count: what follows is preceded by exactly rep_lo bytes of the class.
+          emit();
+          seq = Candidate();
+          seq.set = piece.alphabet;
+          seq.run = count;
+          seq.lead = piece.rep_hi == kInf ? kInf : Add(offset, piece.rep_hi - count);
+          in_seq = true;
+        }
+      } else if (piece.max_len != 0) {
+        emit();
+      }
       if (piece.min_len > 0) {
         for (const std::optional<Candidate>& pc : {piece.cand.any, piece.cand.bounded}) {
           if (!pc) continue;
@@ -206,8 +262,12 @@ class Analyzer {
       out->alphabet |= piece.alphabet;
       offset = Add(offset, piece.max_len);
       out->atom = pieces == 1 && piece.atom;
+      out->byte_atom = pieces == 1 && piece.byte_atom;
+      out->rep_lo = piece.rep_lo;
+      out->rep_hi = piece.rep_hi;
       if (pieces == 1) out->leading_literal = piece.leading_literal;
     }
+    emit();
     out->reach = std::max(out->reach, out->max_len);
     return true;
   }
@@ -294,6 +354,9 @@ class Analyzer {
       info->cand.Offer(c);
     }
     info->atom = child.atom && lo == 1 && hi == 1;
+    info->byte_atom = child.byte_atom && child.rep_lo == 1 && child.rep_hi == 1;
+    info->rep_lo = lo;
+    info->rep_hi = hi;
   }
 
   static Info Atom(const ByteSet& set, uint64_t max_bytes) {
@@ -308,6 +371,7 @@ class Analyzer {
     c.cost = Cost(set, 1);
     i.cand.Offer(c);
     i.leading_literal = set.count() == 1 && max_bytes == 1;
+    i.byte_atom = max_bytes == 1;
     return i;
   }
 
@@ -732,6 +796,7 @@ std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialec
   if (cand && !s.can_be_empty) {
     s.trigger = cand->set;
     s.trigger_run = cand->run;
+    s.trigger_rest = cand->rest;
     s.max_lead = cand->lead;
   } else {
     s.trigger.set();

@@ -19,20 +19,29 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace leakscope {
 
 using ByteSet = std::bitset<256>;
+
+// `count` consecutive bytes from `set`.
+struct TriggerElement {
+  ByteSet set;
+  uint32_t count = 1;
+};
 
 struct RegexSummary {
   static constexpr uint64_t kUnbounded = UINT64_MAX;
 
   // Every byte any match can consume. Matches lie inside maximal runs of these bytes.
   ByteSet alphabet;
-  // Every non-empty match contains `trigger_run` consecutive bytes from `trigger`, starting at
-  // most `max_lead` bytes after the match's start.
+  // Every non-empty match contains `trigger_run` consecutive bytes from `trigger`, immediately
+  // followed by the elements of `trigger_rest` in order, starting at most `max_lead` bytes after
+  // the match's start.
   ByteSet trigger;
   uint32_t trigger_run = 1;
+  std::vector<TriggerElement> trigger_rest;
   uint64_t max_lead = kUnbounded;
   // Bytes of the shortest match.
   uint64_t min_length = 0;

@@ -51,6 +51,24 @@ TEST(RegexSummary, DigitRunsBoundLeadAndReach) {
   EXPECT_FALSE(s->alphabet_restricted());
 }
 
+TEST(RegexSummary, ConsecutiveFixedClassesFormATriggerSequence) {
+  auto s = SummarizeRegex("[^0-9](?:\\+1[\\s.-])?(?:\\d{3}|\\(\\d{3}\\))[\\s.-]\\d{3}[\\s.-]\\d{4}[^0-9]",
+                          RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger, Bytes("\t\n\v\f\r .-"));
+  ASSERT_EQ(s->trigger_rest.size(), 3u);
+  EXPECT_EQ(s->trigger_rest[0].set, Bytes("0123456789"));
+  EXPECT_EQ(s->trigger_rest[0].count, 3u);
+  EXPECT_EQ(s->trigger_rest[2].count, 4u);
+  EXPECT_EQ(s->max_lead, 12u);  // [^0-9] (4 bytes) + "+1 " (3) + "(ddd)" (5)
+  // A variable count ends a sequence: what follows is preceded by its minimum only.
+  s = SummarizeRegex("[0-9]{1,2}/[0-9]{2}", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger_run, 1u);
+  ASSERT_EQ(s->trigger_rest.size(), 2u);
+  EXPECT_EQ(s->max_lead, 1u);
+}
+
 TEST(RegexSummary, AlternationUnitesTheBranchesTriggers) {
   auto s = SummarizeRegex("(?:cat|dog)s?", RegexDialect::kRe2);
   ASSERT_TRUE(s);
@@ -217,6 +235,10 @@ TEST(TriggerSearch, SameMatchesAsFullScanForEdgePatterns) {
       "\\QSt.\\E ?\\d",
       "(?P<area>\\d{3})-\\d{3}",
       "[\\s.-]{2}\\d",
+      "\\d{2,3}-\\d{4}",
+      "[a-z]{3}\\d{2}x",
+      "\\d{4}[\\s.-]\\d{4}[\\s.-]\\d{4}",
+      "x?\\b\\d\\d-\\d+",
   };
   std::string yaml = "categories:\n";
   int i = 0;
