@@ -51,6 +51,33 @@ class ByteSetScanner {
 
   bool contains(unsigned char b) const { return table_[b]; }
 
+  // Sets bit i (of word i / 64) of `bits` for each position i < n whose byte is in the set;
+  // `bits` holds (n + 63) / 64 words, which this overwrites.
+  void Mark(const unsigned char* bytes, size_t n, uint64_t* bits) const {
+    const size_t words = (n + 63) / 64;
+    for (size_t w = 0; w < words; ++w) bits[w] = 0;
+    size_t p = 0;
+    if (kLittleEndian && (ranges_ > 0 || single_ >= 0)) {
+      for (; p + 8 <= n; p += 8) {
+        uint64_t v;
+        std::memcpy(&v, bytes + p, 8);
+        uint64_t flags = 0;
+        if (single_ >= 0) {
+          flags = Equal(v, static_cast<unsigned char>(single_));
+        } else {
+          for (int r = 0; r < ranges_; ++r) flags |= Between(v, lo_[r] - 1, hi_[r] + 1);
+        }
+        if (flags == 0) continue;
+        // Gather bit 7 of each byte into one byte (byte i of memory order -> bit i).
+        const uint64_t eight = (((flags >> 7) * 0x0102040810204080ULL) >> 56) & 0xff;
+        bits[p / 64] |= eight << (p % 64);
+      }
+    }
+    for (; p < n; ++p) {
+      if (table_[bytes[p]]) bits[p / 64] |= uint64_t{1} << (p % 64);
+    }
+  }
+
   // First position >= from whose byte is in the set, or n.
   size_t Find(const unsigned char* bytes, size_t n, size_t from) const {
     if (single_ >= 0) {
@@ -75,6 +102,13 @@ class ByteSetScanner {
 
  private:
   static constexpr int kMaxRanges = 3;
+  // Word-at-a-time marking maps memory order to bit order as on little-endian machines (x86-64,
+  // wasm32); elsewhere Mark uses the table loop.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  static constexpr bool kLittleEndian = false;
+#else
+  static constexpr bool kLittleEndian = true;
+#endif
   static constexpr uint64_t kOnes = ~0ULL / 255;  // 0x0101...01
 
   // Sets bit 7 of each byte of w that is > m and < n (0 <= m <= 127, 0 <= n <= 128), exactly
@@ -82,6 +116,13 @@ class ByteSetScanner {
   static uint64_t Between(uint64_t w, uint64_t m, uint64_t n) {
     const uint64_t low7 = w & (kOnes * 127);
     return ((kOnes * (127 + n) - low7) & ~w & (low7 + kOnes * (127 - m))) & (kOnes * 128);
+  }
+  // Sets bit 7 of each byte of w equal to b, exactly per byte.
+  static uint64_t Equal(uint64_t w, unsigned char b) {
+    const uint64_t x = w ^ (kOnes * b);  // matching bytes become 0
+    // A byte is 0 iff neither its low 7 bits nor its high bit are set.
+    const uint64_t low7_nonzero = ((x & (kOnes * 127)) + kOnes * 127) & (kOnes * 128);
+    return ~(low7_nonzero | x) & (kOnes * 128);
   }
   // Index of the first byte (in memory order) whose bit 7 is set.
   static size_t FirstFlaggedByte(uint64_t flags) {

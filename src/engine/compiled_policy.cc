@@ -51,7 +51,8 @@ class Re2Finder : public RegexFinder {
   explicit Re2Finder(std::unique_ptr<RE2> re) : re_(std::move(re)) {
     anchored_ = std::make_unique<RE2>("(?:" + re_->pattern() + ")", Re2Options());
   }
-  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool*) const override {
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool*,
+               TriggerIndex* = nullptr) const override {
     re2::StringPiece sp(text.data(), text.size());
     re2::StringPiece m;
     size_t pos = start;
@@ -67,7 +68,8 @@ class Re2Finder : public RegexFinder {
       pos = e;
     }
   }
-  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const override {
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit,
+                 TriggerIndex* = nullptr) const override {
     return FindFirstIn(text, start, text.size(), out, limit_hit);
   }
   bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out, bool*) const override {
@@ -117,7 +119,8 @@ class Pcre2Finder : public RegexFinder {
     pcre2_match_context_free(mctx_);
     pcre2_code_free(code_);
   }
-  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
+               TriggerIndex* = nullptr) const override {
     pcre2_match_data* md = MatchData();
     size_t pos = start;
     while (pos <= text.size()) {
@@ -204,14 +207,15 @@ class Pcre2Finder : public RegexFinder {
 class LiteralFinder : public Finder {
  public:
   explicit LiteralFinder(std::string literal) : literal_(std::move(literal)) {}
-  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
+               TriggerIndex* = nullptr) const override {
     Span m;
     while (FindFirst(text, start, &m, limit_hit)) {
       out->push_back(m);
       start = static_cast<size_t>(m.end);
     }
   }
-  bool FindFirst(std::string_view text, size_t start, Span* out, bool*) const override {
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool*, TriggerIndex* = nullptr) const override {
     if (literal_.empty() || start >= text.size()) return false;
     const void* hit = memmem(text.data() + start, text.size() - start, literal_.data(), literal_.size());
     if (hit == nullptr) return false;
@@ -229,7 +233,8 @@ class LiteralFinder : public Finder {
 class InternalFinder : public Finder {
  public:
   explicit InternalFinder(std::unique_ptr<InternalMatcher> m) : m_(std::move(m)) {}
-  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool*) const override {
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool*,
+               TriggerIndex* = nullptr) const override {
     m_->FindAll(text, start, out);
   }
   bool MatchesWhole(std::string_view text) const override { return m_->MatchesWhole(text); }
@@ -254,8 +259,9 @@ class TriggeredFinder : public Finder {
  public:
   static constexpr size_t kSlackBytes = 256;
 
-  TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s)
-      : inner_(std::move(inner)), trigger_(s.trigger), anchor_(AnchorSet(s)), run_(s.trigger_run),
+  TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s, int anchor_class)
+      : inner_(std::move(inner)), trigger_(s.trigger), anchor_(AnchorSet(s)), anchor_class_(anchor_class),
+        run_(s.trigger_run),
         lead_(s.max_lead), reach_(s.max_reach), min_length_(s.min_length),
         use_alphabet_(s.alphabet_restricted()) {
     for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
@@ -282,17 +288,20 @@ class TriggeredFinder : public Finder {
     return left && right;
   }
 
-  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
+               TriggerIndex* index = nullptr) const override {
     size_t run_end = 0;
+    const uint64_t* bits = index != nullptr ? index->Bits(anchor_class_) : nullptr;
     Span m;
-    while (start < text.size() && Next(text, start, &run_end, &m, limit_hit)) {
+    while (start < text.size() && Next(text, start, bits, &run_end, &m, limit_hit)) {
       out->push_back(m);
       start = static_cast<size_t>(m.end);
     }
   }
-  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const override {
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit,
+                 TriggerIndex* index = nullptr) const override {
     size_t run_end = 0;
-    return Next(text, start, &run_end, out, limit_hit);
+    return Next(text, start, index != nullptr ? index->Bits(anchor_class_) : nullptr, &run_end, out, limit_hit);
   }
   bool MatchesWhole(std::string_view text) const override { return inner_->MatchesWhole(text); }
   const char* engine_name() const override { return inner_->engine_name(); }
@@ -300,13 +309,14 @@ class TriggeredFinder : public Finder {
  private:
   // The leftmost match starting at or after `pos`. *run_end caches the end of the last alphabet
   // run measured to its end (runs are maximal, so later triggers inside it reuse it).
-  bool Next(std::string_view text, size_t pos, size_t* run_end_cache, Span* out, bool* limit_hit) const {
+  bool Next(std::string_view text, size_t pos, const uint64_t* anchor_bits, size_t* run_end_cache, Span* out,
+            bool* limit_hit) const {
     const size_t n = text.size();
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     const bool bounded = reach_ != RegexSummary::kUnbounded;
     size_t& run_end = *run_end_cache;
     while (pos < n) {
-      const size_t p = NextTrigger(bytes, n, pos);
+      const size_t p = NextTrigger(bytes, n, pos, anchor_bits);
       if (p == n) break;
       size_t lo = pos;
       if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
@@ -322,14 +332,16 @@ class TriggeredFinder : public Finder {
       if (bounded && n - p > reach_ + kSlackBytes) hi = p + static_cast<size_t>(reach_) + kSlackBytes;
       bool confined = hi == n;
       if (use_alphabet_) {
+        // Matches never cross a byte outside the alphabet, so a region may end at any run's end.
+        // It extends over the runs that follow, up to the slack: one search then covers the
+        // triggers in them (RE2's per-call cost is ~1500 instructions, measured).
         if (run_end <= p) {
-          // With a bounded reach, looking further than it would cost more than it saves.
-          const size_t limit = bounded && n - p > reach_ ? p + static_cast<size_t>(reach_) : hi;
-          size_t e = p;
+          size_t e = n - p > kSlackBytes ? p + kSlackBytes : n;
+          const size_t limit = bounded && n - e > kSlackBytes * 3 ? e + kSlackBytes * 3 : n;
           while (e < limit && alphabet_[bytes[e]]) ++e;
-          run_end = (e < limit || e == n) ? e : 0;  // 0: stopped at the limit, the run goes on
+          run_end = (e < limit || e == n) ? e : 0;  // 0: stopped in a long run, no end known
         }
-        if (run_end > p && run_end <= hi) {
+        if (run_end > p) {
           hi = run_end;
           confined = true;
         }
@@ -354,6 +366,7 @@ class TriggeredFinder : public Finder {
     return false;
   }
   // The rarest element of the trigger sequence (by byte count: a smaller class is rarer).
+ public:
   static size_t AnchorIndex(const RegexSummary& s) {
     size_t best = 0;
     size_t best_count = s.trigger.count();
@@ -370,12 +383,29 @@ class TriggeredFinder : public Finder {
     return i == 0 ? s.trigger : s.trigger_rest[i - 1].set;
   }
 
+ private:
+
+  // First position >= from where the anchor class occurs: from the index's bitmap if there is
+  // one, else by scanning.
+  size_t NextAnchor(const unsigned char* bytes, size_t n, size_t from, const uint64_t* bits) const {
+    if (bits == nullptr) return anchor_.Find(bytes, n, from);
+    if (from >= n) return n;
+    size_t w = from / 64;
+    uint64_t word = bits[w] & (~uint64_t{0} << (from % 64));
+    const size_t words = (n + 63) / 64;
+    while (word == 0) {
+      if (++w == words) return n;
+      word = bits[w];
+    }
+    return w * 64 + static_cast<size_t>(__builtin_ctzll(word));
+  }
+
   // First position >= from where the trigger sequence occurs, or n.
-  size_t NextTrigger(const unsigned char* bytes, size_t n, size_t from) const {
+  size_t NextTrigger(const unsigned char* bytes, size_t n, size_t from, const uint64_t* bits) const {
     if (sequence_.size() > 1) {
       // Find the anchor element's class, then check the whole sequence around it.
       for (size_t r = from + anchor_offset_; r < n; ++r) {
-        r = anchor_.Find(bytes, n, r);
+        r = NextAnchor(bytes, n, r, bits);
         if (r == n || n - (r - anchor_offset_) < sequence_bytes_) return n;
         if (SequenceAt(bytes + (r - anchor_offset_))) return r - anchor_offset_;
       }
@@ -383,7 +413,7 @@ class TriggeredFinder : public Finder {
     }
     size_t p = from;
     while (p < n) {
-      p = trigger_.Find(bytes, n, p);
+      p = NextAnchor(bytes, n, p, bits);  // a one-element sequence is its own anchor
       if (p == n || n - p < run_) return n;
       // Check the run's far end first, then backwards: a non-trigger byte at p + k rules out
       // every run starting at or before it, so long required runs skip most bytes.
@@ -410,6 +440,7 @@ class TriggeredFinder : public Finder {
   std::unique_ptr<RegexFinder> inner_;
   ByteSetScanner trigger_;  // the sequence's first element (runs of it, for one-element triggers)
   ByteSetScanner anchor_;   // its rarest element
+  int anchor_class_;        // TriggerIndex class id of anchor_
   std::vector<SequenceElement> sequence_;
   size_t anchor_offset_ = 0;
   size_t sequence_bytes_ = 0;
@@ -431,17 +462,19 @@ class LocatedFinder : public Finder {
   LocatedFinder(std::unique_ptr<Pcre2Finder> exact, std::unique_ptr<Finder> locator)
       : exact_(std::move(exact)), locator_(std::move(locator)) {}
 
-  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit) const override {
+  void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
+               TriggerIndex* index = nullptr) const override {
     Span m;
-    while (start < text.size() && FindFirst(text, start, &m, limit_hit)) {
+    while (start < text.size() && FindFirst(text, start, &m, limit_hit, index)) {
       out->push_back(m);
       start = static_cast<size_t>(m.end);
     }
   }
-  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const override {
+  bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit,
+                 TriggerIndex* index = nullptr) const override {
     Span candidate;
     size_t pos = start;
-    while (pos < text.size() && locator_->FindFirst(text, pos, &candidate, limit_hit)) {
+    while (pos < text.size() && locator_->FindFirst(text, pos, &candidate, limit_hit, index)) {
       if (exact_->MatchAt(text, static_cast<size_t>(candidate.begin), out, limit_hit)) return true;
       pos = static_cast<size_t>(candidate.begin) + 1;
     }
@@ -458,7 +491,8 @@ class LocatedFinder : public Finder {
 // Wraps a regex finder in a TriggeredFinder when the pattern's summary bounds its matches; such
 // a finder skips text on its own (*skips_text).
 std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::string& pattern, RegexDialect dialect,
-                               const CompileOptions& options, bool* skips_text) {
+                               const CompileOptions& options, std::vector<ByteSet>* trigger_classes,
+                               bool* skips_text) {
   if (!options.trigger_search) return finder;
   std::optional<RegexSummary> s = SummarizeRegex(pattern, dialect);
   if (!s || !TriggeredFinder::Usable(*s) || s->leading_literal) return finder;
@@ -468,7 +502,11 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
     static_cast<Pcre2Finder*>(finder.get())->set_end_context(s->max_reach + 1);
   }
   *skips_text = true;
-  return std::make_unique<TriggeredFinder>(std::move(finder), *s);
+  const ByteSet anchor = TriggeredFinder::AnchorSet(*s);
+  auto known = std::find(trigger_classes->begin(), trigger_classes->end(), anchor);
+  const int id = static_cast<int>(known - trigger_classes->begin());
+  if (known == trigger_classes->end()) trigger_classes->push_back(anchor);
+  return std::make_unique<TriggeredFinder>(std::move(finder), *s, id);
 }
 
 // A pattern RE2 accepts whose language contains the PCRE pattern's: lookaround groups are
@@ -633,7 +671,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         finder = std::make_unique<LiteralFinder>(rule.text);
         skips_text = true;
       } else {
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &skips_text);
       }
       break;
     }
@@ -646,7 +684,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
         set_pattern = t->pattern;
         summary = SummarizeRegex(t->pattern, RegexDialect::kRe2);
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &skips_text);
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
         if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
@@ -655,11 +693,11 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         auto relaxed = std::make_unique<RE2>(set_pattern, Re2Options());
         if (set_pattern.empty() || !relaxed->ok()) {
           set_pattern.clear();
-          finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &skips_text);
+          finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &trigger_class_sets_, &skips_text);
         } else if (options_.trigger_search) {
           if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(summary->max_reach + 1);
           auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)), set_pattern, RegexDialect::kRe2,
-                                options_, &skips_text);
+                                options_, &trigger_class_sets_, &skips_text);
           finder = std::make_unique<LocatedFinder>(std::move(*p), std::move(locator));
         } else {
           finder = std::move(*p);
@@ -793,7 +831,27 @@ Status CompiledPolicy::Build() {
 
   BuildPrefilter(PrefilterKind::kShortText);
   BuildPrefilter(PrefilterKind::kLongText);
+  for (const ByteSet& set : trigger_class_sets_) trigger_classes_.emplace_back(set);
   return Status::Ok();
+}
+
+void TriggerIndex::Reset(const CompiledPolicy* policy, std::string_view text) {
+  policy_ = policy;
+  text_ = text;
+  const size_t classes = policy->trigger_classes().size();
+  if (bits_.size() < classes) bits_.resize(classes);
+  built_.assign(classes, 0);
+}
+
+const uint64_t* TriggerIndex::Bits(int id) {
+  std::vector<uint64_t>& bits = bits_[static_cast<size_t>(id)];
+  if (!built_[static_cast<size_t>(id)]) {
+    bits.resize((text_.size() + 63) / 64 + 1);
+    policy_->trigger_classes()[static_cast<size_t>(id)].Mark(
+        reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), bits.data());
+    built_[static_cast<size_t>(id)] = 1;
+  }
+  return bits.data();
 }
 
 // Over the regex finders that search (owner >= 0); on long texts only those that cannot skip.

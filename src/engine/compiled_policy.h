@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/byte_scan.h"
 #include "engine/internal_matcher.h"
+#include "engine/regex_summary.h"
 #include "engine/path_glob.h"
 #include "engine/policy.h"
 #include "engine/span.h"
@@ -35,18 +37,40 @@ struct CompileOptions {
   bool trigger_search = true;
 };
 
+class CompiledPolicy;
+
+// Where each trigger class of a policy (the byte classes its finders' trigger searches are
+// anchored on, see RegexSummary) occurs in one text: a bitmap per class, computed on first use
+// and shared by every finder anchored on that class — one pass over the text per class rather
+// than one per finder. Reusable across texts (its buffers keep their capacity).
+class TriggerIndex {
+ public:
+  // Starts indexing `text`, which must stay valid while the index is used.
+  void Reset(const CompiledPolicy* policy, std::string_view text);
+  // Bit i of word i / 64 is set if the byte at position i is in class `id`.
+  const uint64_t* Bits(int id);
+  std::string_view text() const { return text_; }
+
+ private:
+  const CompiledPolicy* policy_ = nullptr;
+  std::string_view text_;
+  std::vector<std::vector<uint64_t>> bits_;
+  std::vector<char> built_;
+};
+
 // Finds non-overlapping matches of one rule in text.
 class Finder {
  public:
   virtual ~Finder() = default;
   // Appends matches starting at or after `start` (text before it is context). Sets *limit_hit
-  // if a resource limit stopped the search early.
-  virtual void FindAll(std::string_view text, size_t start, std::vector<Span>* out,
-                       bool* limit_hit) const = 0;
+  // if a resource limit stopped the search early. `index`, if given, indexes exactly `text`.
+  virtual void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
+                       TriggerIndex* index = nullptr) const = 0;
   // The leftmost match starting at or after `start`, as FindAll would report it first.
-  virtual bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit) const {
+  virtual bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit,
+                         TriggerIndex* index = nullptr) const {
     std::vector<Span> all;
-    FindAll(text, start, &all, limit_hit);
+    FindAll(text, start, &all, limit_hit, index);
     if (all.empty()) return false;
     *out = all.front();
     return true;
@@ -117,6 +141,9 @@ class CompiledPolicy {
   // -1 for a category's positive rule; j for a secondary rule of the owner's correlate j.
   int finder_correlate(int finder) const { return finder_correlate_[finder]; }
 
+  // The byte classes trigger searches are anchored on (TriggerIndex ids index this).
+  const std::vector<ByteSetScanner>& trigger_classes() const { return trigger_classes_; }
+
   // Whether finder `f` finds every match of a text also when texts are scanned joined by '\n'
   // (RegexSummary::separator_safe); the joined scan may find more, across the joins.
   bool joinable(int f) const { return joinable_[f]; }
@@ -169,6 +196,8 @@ class CompiledPolicy {
   std::vector<bool> skips_text_;            // per finder: a TriggeredFinder
   std::vector<bool> joinable_;              // per finder: see joinable()
   std::vector<bool> joined_exact_;          // per finder: see joined_exact()
+  std::vector<ByteSet> trigger_class_sets_;
+  std::vector<ByteSetScanner> trigger_classes_;
 };
 
 // Lower-cased MIME type without parameters: "Application/JSON; charset=utf-8" -> "application/json".

@@ -546,6 +546,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     const CompiledPolicy& cp = *cp_;
     marks_.clear();
     std::string_view joined(batch_text_);
+    trigger_index_.Reset(cp_, joined);
     for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values
       const std::vector<int>& finders = kind == 0 ? key_finders_ : value_finders_;
       bool per_value = false;
@@ -555,12 +556,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
           continue;
         }
         found_.clear();
-        cp.finders()[f]->FindAll(joined, 0, &found_, &batch_limit_hit_);
+        cp.finders()[f]->FindAll(joined, 0, &found_, &batch_limit_hit_, &trigger_index_);
         const bool exact = cp.joined_exact(f);
-        size_t v = 0;
         for (const Span& hit : found_) {
-          // The first scalar whose text (with its '\n') reaches past the hit's start.
-          while (v < batch_.size() && batch_[v].text_end + 1 <= hit.begin) ++v;
+          // The first scalar whose text (with its separator) reaches past the hit's start.
+          const size_t v = static_cast<size_t>(
+              std::partition_point(batch_.begin(), batch_.end(),
+                                   [&hit](const BatchedValue& b) { return b.text_end + 1 <= hit.begin; }) -
+              batch_.begin());
           if (v == batch_.size()) break;
           const BatchedValue& first = batch_[v];
           if (exact && hit.begin >= first.text_begin && hit.end <= first.text_end) {
@@ -998,6 +1001,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<SegmentScanner::Hit> batch_hits_;
   std::vector<bool> may_match_;
   std::vector<Piece> open_pieces_;  // pieces_ of the open scalar while FlushBatch borrows it
+  TriggerIndex trigger_index_;      // of the joined text
   bool batch_limit_hit_ = false;
   uint64_t dec_total_ = 0;
   uint64_t raw_consumed_ = 0;
