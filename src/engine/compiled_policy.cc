@@ -492,7 +492,7 @@ class LocatedFinder : public Finder {
 // a finder skips text on its own (*skips_text).
 std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::string& pattern, RegexDialect dialect,
                                const CompileOptions& options, std::vector<ByteSet>* trigger_classes,
-                               bool* skips_text) {
+                               std::map<int, int>* trigger_class_users, bool* skips_text) {
   if (!options.trigger_search) return finder;
   std::optional<RegexSummary> s = SummarizeRegex(pattern, dialect);
   if (!s || !TriggeredFinder::Usable(*s) || s->leading_literal) return finder;
@@ -506,6 +506,7 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
   auto known = std::find(trigger_classes->begin(), trigger_classes->end(), anchor);
   const int id = static_cast<int>(known - trigger_classes->begin());
   if (known == trigger_classes->end()) trigger_classes->push_back(anchor);
+  ++(*trigger_class_users)[id];
   return std::make_unique<TriggeredFinder>(std::move(finder), *s, id);
 }
 
@@ -671,7 +672,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         finder = std::make_unique<LiteralFinder>(rule.text);
         skips_text = true;
       } else {
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
       }
       break;
     }
@@ -684,7 +685,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
         set_pattern = t->pattern;
         summary = SummarizeRegex(t->pattern, RegexDialect::kRe2);
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
         if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
@@ -693,11 +694,11 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         auto relaxed = std::make_unique<RE2>(set_pattern, Re2Options());
         if (set_pattern.empty() || !relaxed->ok()) {
           set_pattern.clear();
-          finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &trigger_class_sets_, &skips_text);
+          finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
         } else if (options_.trigger_search) {
           if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(summary->max_reach + 1);
           auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)), set_pattern, RegexDialect::kRe2,
-                                options_, &trigger_class_sets_, &skips_text);
+                                options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
           finder = std::make_unique<LocatedFinder>(std::move(*p), std::move(locator));
         } else {
           finder = std::move(*p);
@@ -844,6 +845,8 @@ void TriggerIndex::Reset(const CompiledPolicy* policy, std::string_view text) {
 }
 
 const uint64_t* TriggerIndex::Bits(int id) {
+  // A class only one finder is anchored on: that finder's own scan is as cheap as marking it.
+  if (!policy_->trigger_class_shared(id)) return nullptr;
   std::vector<uint64_t>& bits = bits_[static_cast<size_t>(id)];
   if (!built_[static_cast<size_t>(id)]) {
     bits.resize((text_.size() + 63) / 64 + 1);

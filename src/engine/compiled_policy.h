@@ -7,6 +7,7 @@
 #ifndef LEAKSCOPE_ENGINE_COMPILED_POLICY_H_
 #define LEAKSCOPE_ENGINE_COMPILED_POLICY_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -143,6 +144,11 @@ class CompiledPolicy {
 
   // The byte classes trigger searches are anchored on (TriggerIndex ids index this).
   const std::vector<ByteSetScanner>& trigger_classes() const { return trigger_classes_; }
+  // Whether several finders are anchored on class `id` (only those are worth indexing).
+  bool trigger_class_shared(int id) const {
+    auto it = trigger_class_users_.find(id);
+    return it != trigger_class_users_.end() && it->second > 1;
+  }
 
   // Whether finder `f` finds every match of a text also when texts are scanned joined by '\n'
   // (RegexSummary::separator_safe); the joined scan may find more, across the joins.
@@ -197,6 +203,7 @@ class CompiledPolicy {
   std::vector<bool> joinable_;              // per finder: see joinable()
   std::vector<bool> joined_exact_;          // per finder: see joined_exact()
   std::vector<ByteSet> trigger_class_sets_;
+  std::map<int, int> trigger_class_users_;  // class id -> finders anchored on it
   std::vector<ByteSetScanner> trigger_classes_;
 };
 

@@ -460,7 +460,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     dec_total_ = 0;
     if (opts_->batch_values) {
       collecting_ = true;
-      value_begin_ = batch_text_.size();
+      value_begin_ = batch_text_[is_key ? 0 : 1].size();
       value_piece_begin_ = batch_pieces_.size();
     } else {
       scanner_.Begin(is_key ? &key_finders_ : &value_finders_);
@@ -484,11 +484,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     dec_total_ += decoded.size();
     if (collecting_) {
-      batch_text_.append(decoded);
-      if (batch_text_.size() - value_begin_ <= kMaxBatchedValueBytes) return;
+      std::string& text = batch_text_[seg_.is_key ? 0 : 1];
+      text.append(decoded);
+      if (text.size() - value_begin_ <= kMaxBatchedValueBytes) return;
       // Too long for the batch: scan what precedes it, then stream this scalar.
-      std::string so_far = batch_text_.substr(value_begin_);
-      batch_text_.resize(value_begin_);
+      std::string so_far = text.substr(value_begin_);
+      text.resize(value_begin_);
       pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(value_piece_begin_), batch_pieces_.end());
       batch_pieces_.resize(value_piece_begin_);
       collecting_ = false;
@@ -517,9 +518,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     collecting_ = false;
     BatchedValue v;
+    std::string& text = batch_text_[seg_.is_key ? 0 : 1];
     v.text_begin = value_begin_;
-    v.text_end = batch_text_.size();
-    batch_text_.push_back('\n');
+    v.text_end = text.size();
+    text.push_back('\n');
     v.path_begin = batch_paths_.size();
     json_->AppendCurrentPath(&batch_paths_);
     v.path_end = batch_paths_.size();
@@ -529,8 +531,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     v.raw_end = raw_end;
     v.is_key = seg_.is_key;
     v.is_number = seg_.is_number;
+    batch_of_kind_[seg_.is_key ? 0 : 1].push_back(batch_.size());
     batch_.push_back(v);
-    if (batch_text_.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes) FlushBatch();
+    if (text.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes) FlushBatch();
   }
 
   // Scans the batched scalars. Each joinable finder (CompiledPolicy::joinable) runs once over the
@@ -545,10 +548,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     open_pieces_.swap(pieces_);
     const CompiledPolicy& cp = *cp_;
     marks_.clear();
-    std::string_view joined(batch_text_);
-    trigger_index_.Reset(cp_, joined);
-    for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values
+    for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values, each joined on its own
+      const std::vector<size_t>& members = batch_of_kind_[kind];
+      if (members.empty()) continue;
       const std::vector<int>& finders = kind == 0 ? key_finders_ : value_finders_;
+      std::string_view joined(batch_text_[kind]);
+      trigger_index_.Reset(cp_, joined);
       bool per_value = false;
       for (int f : finders) {
         if (!cp.joinable(f)) {
@@ -560,26 +565,24 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         const bool exact = cp.joined_exact(f);
         for (const Span& hit : found_) {
           // The first scalar whose text (with its separator) reaches past the hit's start.
-          const size_t v = static_cast<size_t>(
-              std::partition_point(batch_.begin(), batch_.end(),
-                                   [&hit](const BatchedValue& b) { return b.text_end + 1 <= hit.begin; }) -
-              batch_.begin());
-          if (v == batch_.size()) break;
-          const BatchedValue& first = batch_[v];
+          size_t k = static_cast<size_t>(
+              std::partition_point(members.begin(), members.end(),
+                                   [&](size_t v) { return batch_[v].text_end + 1 <= hit.begin; }) -
+              members.begin());
+          if (k == members.size()) break;
+          const BatchedValue& first = batch_[members[k]];
           if (exact && hit.begin >= first.text_begin && hit.end <= first.text_end) {
-            if (first.is_key == (kind == 0)) {
-              marks_.push_back(Mark{v, f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
-            }
+            marks_.push_back(Mark{members[k], f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
             continue;
           }
-          for (size_t w = v; w < batch_.size() && batch_[w].text_begin < hit.end; ++w) {
-            if (batch_[w].is_key == (kind == 0)) marks_.push_back(Mark{w, f, true, Span{}});
+          for (; k < members.size() && batch_[members[k]].text_begin < hit.end; ++k) {
+            marks_.push_back(Mark{members[k], f, true, Span{}});
           }
         }
       }
       if (!per_value) continue;
-      for (size_t v = 0; v < batch_.size(); ++v) {
-        if (batch_[v].is_key != (kind == 0) || batch_[v].text_end == batch_[v].text_begin) continue;
+      for (size_t v : members) {
+        if (batch_[v].text_end == batch_[v].text_begin) continue;
         std::string_view text = joined.substr(batch_[v].text_begin, batch_[v].text_end - batch_[v].text_begin);
         bool prefiltered = cp.Prefilter(CompiledPolicy::PrefilterKind::kShortText, text, &may_match_);
         for (int f : finders) {
@@ -595,7 +598,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     for (size_t i = 0; i < marks_.size();) {
       const size_t value = marks_[i].value;
       const BatchedValue& v = batch_[value];
-      std::string_view text = joined.substr(v.text_begin, v.text_end - v.text_begin);
+      std::string_view text =
+          std::string_view(batch_text_[v.is_key ? 0 : 1]).substr(v.text_begin, v.text_end - v.text_begin);
       batch_hits_.clear();
       while (i < marks_.size() && marks_[i].value == value) {
         const int f = marks_[i].finder;
@@ -626,8 +630,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_ = std::move(open_segment);
     open_pieces_.swap(pieces_);
     // Keep only the text of a scalar still being collected.
-    const size_t keep_from = collecting_ ? value_begin_ : batch_text_.size();
-    batch_text_.erase(0, keep_from);
+    for (int kind = 0; kind < 2; ++kind) {
+      const bool open = collecting_ && (kind == 0) == seg_.is_key;
+      batch_text_[kind].erase(0, open ? value_begin_ : batch_text_[kind].size());
+      batch_of_kind_[kind].clear();
+    }
     value_begin_ = 0;
     const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch_pieces_.size();
     batch_pieces_.erase(batch_pieces_.begin(), batch_pieces_.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
@@ -969,7 +976,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   static constexpr size_t kMaxBatchedValueBytes = 4096;
   static constexpr size_t kMaxBatchBytes = 64 * 1024;
   struct BatchedValue {
-    size_t text_begin, text_end;    // in batch_text_
+    size_t text_begin, text_end;    // in batch_text_ of its kind
     size_t path_begin, path_end;    // in batch_paths_
     size_t piece_begin, piece_end;  // in batch_pieces_
     uint64_t raw_base, raw_end;
@@ -990,9 +997,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   };
   bool collecting_ = false;  // the open scalar goes to the batch
-  size_t value_begin_ = 0;   // its start in batch_text_
+  size_t value_begin_ = 0;   // its start in batch_text_ of its kind
   size_t value_piece_begin_ = 0;  // its first piece in batch_pieces_
-  std::string batch_text_;   // scalars joined by '\n'
+  std::string batch_text_[2];  // keys, values: each joined by '\n'
+  std::vector<size_t> batch_of_kind_[2];  // indices into batch_ of the keys, of the values
   std::string batch_paths_;
   std::vector<Piece> batch_pieces_;
   std::vector<BatchedValue> batch_;
