@@ -533,7 +533,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     v.is_number = seg_.is_number;
     batch_of_kind_[seg_.is_key ? 0 : 1].push_back(batch_.size());
     batch_.push_back(v);
-    if (text.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes) FlushBatch();
+    if (text.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes || batch_.size() >= kMaxBatchValues) {
+      FlushBatch();
+    }
   }
 
   // Scans the batched scalars. Each joinable finder (CompiledPolicy::joinable) runs once over the
@@ -975,6 +977,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
   static constexpr size_t kMaxBatchedValueBytes = 4096;
   static constexpr size_t kMaxBatchBytes = 64 * 1024;
+  static constexpr size_t kMaxBatchValues = 4096;  // bounds memory for chunks of tiny scalars
   struct BatchedValue {
     size_t text_begin, text_end;    // in batch_text_ of its kind
     size_t path_begin, path_end;    // in batch_paths_
