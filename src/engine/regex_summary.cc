@@ -526,6 +526,49 @@ class Analyzer {
     return true;
   }
 
+  // The byte of a control-character escape (\n, \t, ...), or -1.
+  static int ControlEscape(char e) {
+    switch (e) {
+      case 'n': return '\n';
+      case 'r': return '\r';
+      case 't': return '\t';
+      case 'f': return '\f';
+      case 'v': return '\v';
+      case 'a': return '\a';
+      case 'e': return 0x1b;
+      default: return -1;
+    }
+  }
+
+  // After "\x": two hex digits or {hex}.
+  bool ParseHexEscape(uint32_t* v) {
+    std::string digits;
+    if (Peek() == '{') {
+      size_t close = p_.find('}', pos_);
+      if (close == std::string_view::npos) return false;
+      digits = std::string(p_.substr(pos_ + 1, close - pos_ - 1));
+      pos_ = close + 1;
+    } else {
+      if (pos_ + 2 > p_.size()) return false;
+      digits = std::string(p_.substr(pos_, 2));
+      pos_ += 2;
+    }
+    *v = static_cast<uint32_t>(std::strtoul(digits.c_str(), nullptr, 16));
+    return true;
+  }
+
+  // After "\p" or "\P": a one-letter name or {name}.
+  bool SkipUnicodeClassName() {
+    if (Peek() == '{') {
+      size_t close = p_.find('}', pos_);
+      if (close == std::string_view::npos) return false;
+      pos_ = close + 1;
+    } else if (!AtEnd()) {
+      ++pos_;
+    }
+    return true;
+  }
+
   bool ParseEscape(const Flags& flags, Info* out, bool* zero_width) {
     if (pos_ + 1 >= p_.size()) return false;
     char e = p_[pos_ + 1];
@@ -545,13 +588,7 @@ class Analyzer {
         *zero_width = true;
         return true;
       case 'p': case 'P': {  // Unicode classes: any byte
-        if (Peek() == '{') {
-          size_t close = p_.find('}', pos_);
-          if (close == std::string_view::npos) return false;
-          pos_ = close + 1;
-        } else if (!AtEnd()) {
-          ++pos_;
-        }
+        if (!SkipUnicodeClassName()) return false;
         ByteSet all;
         all.set();
         *out = Atom(all, kMaxCharBytes);
@@ -586,16 +623,7 @@ class Analyzer {
       }
       case 'x': {
         uint32_t v = 0;
-        if (Peek() == '{') {
-          size_t close = p_.find('}', pos_);
-          if (close == std::string_view::npos) return false;
-          v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_ + 1, close - pos_ - 1)).c_str(), nullptr, 16));
-          pos_ = close + 1;
-        } else {
-          if (pos_ + 2 > p_.size()) return false;
-          v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_, 2)).c_str(), nullptr, 16));
-          pos_ += 2;
-        }
+        if (!ParseHexEscape(&v)) return false;
         if (v < 0x80) {
           *out = LiteralByte(static_cast<unsigned char>(v), flags);
         } else {
@@ -603,14 +631,11 @@ class Analyzer {
         }
         return true;
       }
-      case 'n': *out = LiteralByte('\n', flags); return true;
-      case 'r': *out = LiteralByte('\r', flags); return true;
-      case 't': *out = LiteralByte('\t', flags); return true;
-      case 'f': *out = LiteralByte('\f', flags); return true;
-      case 'v': *out = LiteralByte('\v', flags); return true;
-      case 'a': *out = LiteralByte('\a', flags); return true;
-      case 'e': *out = LiteralByte(0x1b, flags); return true;
       default: break;
+    }
+    if (int c = ControlEscape(e); c >= 0) {
+      *out = LiteralByte(static_cast<unsigned char>(c), flags);
+      return true;
     }
     if (e >= '1' && e <= '9') {  // backreference (PCRE2 only): the bytes of that group again
       if (dialect_ != RegexDialect::kPcre2) return false;
@@ -648,39 +673,21 @@ class Analyzer {
         case 's': *set |= SpaceBytes(); return true;
         case 'S': *set |= AsciiComplement(SpaceBytes()); *wide = true; return true;
         case 'p': case 'P':
-          if (Peek() == '{') {
-            size_t close = p_.find('}', pos_);
-            if (close == std::string_view::npos) return false;
-            pos_ = close + 1;
-          } else if (!AtEnd()) {
-            ++pos_;
-          }
+          if (!SkipUnicodeClassName()) return false;
           set->set();
           *wide = true;
           return true;
-        case 'n': *value = '\n'; break;
-        case 'r': *value = '\r'; break;
-        case 't': *value = '\t'; break;
-        case 'f': *value = '\f'; break;
-        case 'v': *value = '\v'; break;
-        case 'a': *value = '\a'; break;
-        case 'e': *value = 0x1b; break;
         case 'x': {
           uint32_t v = 0;
-          if (Peek() == '{') {
-            size_t close = p_.find('}', pos_);
-            if (close == std::string_view::npos) return false;
-            v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_ + 1, close - pos_ - 1)).c_str(), nullptr, 16));
-            pos_ = close + 1;
-          } else {
-            if (pos_ + 2 > p_.size()) return false;
-            v = static_cast<uint32_t>(std::strtoul(std::string(p_.substr(pos_, 2)).c_str(), nullptr, 16));
-            pos_ += 2;
-          }
+          if (!ParseHexEscape(&v)) return false;
           *value = v < 0x80 ? static_cast<int>(v) : 0x100;  // 0x100: some non-ASCII character
           break;
         }
         default:
+          if (int c = ControlEscape(e); c >= 0) {
+            *value = c;
+            break;
+          }
           if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) return false;
           *value = static_cast<unsigned char>(e);
           break;
