@@ -473,12 +473,14 @@ uint64_t TotalMatches(const DirectionReport& report) {
   return n;
 }
 
-// Scans one response body as a proxy would: fresh transaction, headers, then fixed-size
-// chunks. The forwarded output is discarded after each chunk, as a proxy hands it on.
-// Returns false if the engine did not analyse the body (a misconfigured benchmark).
+// Scans one response body as a proxy would: fresh transaction (its endpoint resolved through the
+// proxy's cache), headers, then fixed-size chunks. The forwarded output is discarded after each
+// chunk, as a proxy hands it on. Returns false if the engine did not analyse the body (a
+// misconfigured benchmark).
 bool ScanResponse(const std::shared_ptr<const CompiledPolicy>& policy, std::string_view body,
                   const char* content_type, std::string* out, uint64_t* matches) {
-  Transaction tx(policy, kAuthority, kPath);
+  static auto* endpoints = new EndpointCache();
+  Transaction tx(policy, kAuthority, kPath, {}, endpoints);
   tx.OnHeaders(Direction::kResponse, {{"content-type", content_type}});
   size_t pos = 0;
   do {

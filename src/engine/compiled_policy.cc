@@ -965,6 +965,20 @@ ResolvedEndpoint CompiledPolicy::Resolve(std::string_view target) const {
   return out;
 }
 
+std::shared_ptr<const ResolvedEndpoint> EndpointCache::Get(const std::shared_ptr<const CompiledPolicy>& policy,
+                                                           std::string_view target) {
+  if (policy != policy_) {
+    entries_.clear();
+    policy_ = policy;
+  }
+  auto it = entries_.find(std::string(target));
+  if (it != entries_.end()) return it->second;
+  if (entries_.size() >= capacity_) entries_.clear();
+  auto resolved = std::make_shared<const ResolvedEndpoint>(policy->Resolve(target));
+  entries_.emplace(std::string(target), resolved);
+  return resolved;
+}
+
 std::string CompiledPolicy::ParserForContentType(std::string_view content_type) const {
   std::string mime = NormalizeMimeType(content_type);
   auto it = policy_.content_types.find(mime);

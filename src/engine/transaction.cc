@@ -1030,15 +1030,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 };
 
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
-                         std::string_view path, TransactionOptions options)
+                         std::string_view path, TransactionOptions options, EndpointCache* endpoints)
     : policy_(std::move(policy)), options_(options) {
   std::string target(authority);
   if (!path.empty() && path.front() != '/') target += '/';
   target += path.substr(0, path.find('?'));
   target_ = target;
-  endpoint_ = policy_->Resolve(target);
-  request_ = std::make_unique<DirectionState>(policy_.get(), &endpoint_, &options_, Direction::kRequest);
-  response_ = std::make_unique<DirectionState>(policy_.get(), &endpoint_, &options_, Direction::kResponse);
+  endpoint_ = endpoints != nullptr ? endpoints->Get(policy_, target)
+                                   : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target));
+  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kRequest);
+  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kResponse);
 }
 
 Transaction::~Transaction() = default;
@@ -1051,7 +1052,7 @@ const Transaction::DirectionState& Transaction::state(Direction d) const {
 }
 
 void Transaction::OnHeaders(Direction d, const HeaderList& headers) {
-  const TokenExtractorConfig* te = endpoint_.token_extractor;
+  const TokenExtractorConfig* te = endpoint_->token_extractor;
   if (te != nullptr && !token_) {
     using Location = TokenExtractorConfig::Location;
     bool request_side = te->location != Location::kResponse;

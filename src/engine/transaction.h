@@ -41,9 +41,10 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 class Transaction {
  public:
-  // `authority` + `path` select the endpoint configuration (query strings are ignored).
+  // `authority` + `path` select the endpoint configuration (query strings are ignored); with an
+  // `endpoints` cache (the host's, for this policy), a repeated target is not resolved again.
   Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
-              std::string_view path, TransactionOptions options = {});
+              std::string_view path, TransactionOptions options = {}, EndpointCache* endpoints = nullptr);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -70,7 +71,7 @@ class Transaction {
   // The caller's token per the endpoint's `token_extractor`, once the headers it reads from
   // arrived (request headers or cookie, or response headers); nullopt if none was found.
   const std::optional<ExtractedToken>& token() const { return token_; }
-  const ResolvedEndpoint& endpoint() const { return endpoint_; }
+  const ResolvedEndpoint& endpoint() const { return *endpoint_; }
   const CompiledPolicy& policy() const { return *policy_; }
   // authority + path without the query string: what endpoint globs are matched against.
   const std::string& target() const { return target_; }
@@ -82,7 +83,7 @@ class Transaction {
   class DirectionState;
   std::shared_ptr<const CompiledPolicy> policy_;
   TransactionOptions options_;
-  ResolvedEndpoint endpoint_;
+  std::shared_ptr<const ResolvedEndpoint> endpoint_;
   std::optional<ExtractedToken> token_;
   std::string target_;
   std::unique_ptr<DirectionState> request_;

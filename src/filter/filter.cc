@@ -364,6 +364,8 @@ class RootContext {
   }
 
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
+  // Endpoint resolutions of the current policy, shared by the VM's streams.
+  EndpointCache* endpoints() { return &endpoints_; }
   const PluginConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
 
@@ -427,6 +429,7 @@ class RootContext {
   static constexpr uint32_t kCallTimeoutMs = 5000;
   PluginConfig config_;
   std::shared_ptr<const CompiledPolicy> policy_;
+  EndpointCache endpoints_;
   Metrics metrics_;
   // Command mode
   std::unordered_map<uint32_t, PendingCall> calls_;
@@ -582,7 +585,7 @@ class StreamContext {
       // A rule on body match counts can only stop data that has not left yet.
       if (rule.stage >= SbacStage::kOnRequestBodyChunk) options.hold_bodies = true;
     }
-    tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options);
+    tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options, root_->endpoints());
   }
 
   void FinishDirection(Direction d) {

@@ -598,5 +598,61 @@ TEST(Transaction, BatchedJsonScalarsReportExactlyWhatScanningEachAloneReports) {
   }
 }
 
+
+const char* kEndpointPolicy = R"yaml(
+categories:
+  ssn:
+    - regex: "\\b\\d{3}-\\d{2}-\\d{4}\\b"
+endpoints:
+  - matches: "**"
+    config:
+      ssn: {}
+  - matches: "*/admin/*"
+    config:
+      ssn: {action: !redact "XXX"}
+)yaml";
+
+TEST(EndpointCache, RepeatedTargetsShareOneResolutionAndReportTheSame) {
+  auto cp = Compile(kEndpointPolicy);
+  EndpointCache cache;
+  auto a = cache.Get(cp, "h/admin/users");
+  auto b = cache.Get(cp, "h/admin/users");
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_EQ(a->policy_path, cp->Resolve("h/admin/users").policy_path);
+  ASSERT_EQ(a->categories.size(), 1u);
+  EXPECT_EQ(a->categories[0].action, Action::kRedact);
+  EXPECT_EQ(cache.Get(cp, "h/public")->categories[0].action, Action::kAlert);
+
+  // A transaction through the cache reports and redacts exactly as one resolving on its own.
+  const std::string body = "{\"ssn\":\"123-45-6789\"}";
+  for (const char* path : {"/admin/users", "/public", "/admin/users"}) {
+    std::string with_cache, without;
+    Transaction t1(cp, "h", path, {}, &cache);
+    t1.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+    t1.OnBody(Direction::kResponse, body, true, &with_cache);
+    Transaction t2(cp, "h", path);
+    t2.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+    t2.OnBody(Direction::kResponse, body, true, &without);
+    EXPECT_EQ(with_cache, without) << path;
+    EXPECT_EQ(DirectionReportToJson(t1.report(Direction::kResponse)),
+              DirectionReportToJson(t2.report(Direction::kResponse)))
+        << path;
+  }
+}
+
+TEST(EndpointCache, ANewPolicyStartsOverAndTheSizeIsBounded) {
+  auto first = Compile(kEndpointPolicy);
+  auto second = Compile(kSsnPolicy);
+  EndpointCache cache(4);
+  auto a = cache.Get(first, "h/admin/x");
+  EXPECT_EQ(a->categories[0].action, Action::kRedact);
+  // Same target, another policy: resolved again under the new one.
+  EXPECT_EQ(cache.Get(second, "h/admin/x")->categories[0].action, Action::kAlert);
+  // Hostile unique targets: entries never exceed the capacity (it starts over when full).
+  auto kept = cache.Get(second, "h/keep");
+  for (int i = 0; i < 100; ++i) cache.Get(second, "h/unique/" + std::to_string(i));
+  EXPECT_NE(cache.Get(second, "h/keep").get(), kept.get());  // was dropped when the cache filled
+}
+
 }  // namespace
 }  // namespace leakscope
