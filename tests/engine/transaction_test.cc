@@ -599,15 +599,8 @@ TEST(Transaction, BatchedJsonScalarsReportExactlyWhatScanningEachAloneReports) {
 }
 
 
-const char* kEndpointPolicy = R"yaml(
-categories:
-  ssn:
-    - regex: "\\b\\d{3}-\\d{2}-\\d{4}\\b"
-endpoints:
-  - matches: "**"
-    config:
-      ssn: {}
-  - matches: "*/admin/*"
+// kSsnPolicy with a more specific endpoint that redacts.
+const std::string kEndpointPolicy = std::string(kSsnPolicy) + R"yaml(  - matches: "*/admin/*"
     config:
       ssn: {action: !redact "XXX"}
 )yaml";
