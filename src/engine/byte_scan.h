@@ -65,7 +65,8 @@ class ByteSetScanner {
         if (single_ >= 0) {
           flags = Equal(v, static_cast<unsigned char>(single_));
         } else {
-          for (int r = 0; r < ranges_; ++r) flags |= Between(v, lo_[r] - 1, hi_[r] + 1);
+          flags = Between(v, lo_[0] - 1, hi_[0] + 1);  // one range (digits) is the common case
+          for (int r = 1; r < ranges_; ++r) flags |= Between(v, lo_[r] - 1, hi_[r] + 1);
         }
         if (flags == 0) continue;
         // Gather bit 7 of each byte into one byte (byte i of memory order -> bit i).
