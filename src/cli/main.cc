@@ -286,9 +286,15 @@ int PolicyCheck(int argc, char** argv) {
   std::cout << argv[0] << ": ok: " << p.categories.size() << " categories, " << p.endpoints.size()
             << " endpoints, " << lp.compiled->finders().size() << " matchers";
   int pcre = 0;
-  for (const auto& f : lp.compiled->finders()) pcre += std::string(f->engine_name()) == "pcre2";
-  if (pcre) std::cout << " (" << pcre << " on PCRE2)";
-  std::cout << "\n";
+  int skipping = 0;
+  const auto& finders = lp.compiled->finders();
+  for (size_t f = 0; f < finders.size(); ++f) {
+    pcre += std::string(finders[f]->engine_name()) == "pcre2";
+    skipping += lp.compiled->skips_text(static_cast<int>(f));
+  }
+  std::cout << " (" << skipping << " skip text between their triggers";
+  if (pcre) std::cout << ", " << pcre << " on PCRE2";
+  std::cout << ")\n";
   if (!p.command_rules.empty()) {
     std::cout << "  " << p.command_rules.size()
               << " ratelimits/rules loaded; they are evaluated by Command across transactions\n";

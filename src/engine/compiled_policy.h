@@ -151,6 +151,10 @@ class CompiledPolicy {
     return it != trigger_class_users_.end() && it->second > 1;
   }
 
+  // Whether finder `f` skips text where it cannot match by itself (literal search, triggers)
+  // rather than running its engine over every byte.
+  bool skips_text(int f) const { return skips_text_[f]; }
+
   // Whether finder `f` finds every match of a text also when texts are scanned joined by '\n'
   // (RegexSummary::separator_safe); the joined scan may find more, across the joins.
   bool joinable(int f) const { return joinable_[f]; }
