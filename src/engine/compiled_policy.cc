@@ -245,16 +245,19 @@ class InternalFinder : public Finder {
 };
 
 // Runs a regex only around its trigger (RegexSummary): the text between triggers is skipped by
-// a byte-table scan instead of a DFA. Same matches as scanning the whole text, by construction:
+// a byte-set search (or a shared TriggerIndex bitmap) instead of a DFA. Same matches as scanning
+// the whole text, by construction:
 //
-// Let p be the first trigger position at or after `pos` (a position starting `trigger_run`
-// trigger bytes). Every match contains a trigger run starting at most `max_lead` bytes after its
-// start, so a match starting in [pos, p] has p as its first trigger position: it starts at or
-// after p - max_lead, contains p, and ends by p + max_reach; it consumes only alphabet bytes,
-// so it also lies inside the alphabet run around p. The region between those bounds therefore
-// holds the whole of every match starting in [pos, p], and searching it (the rest of the text as
-// context) finds the leftmost one with the same extent as a whole-text search. Matches starting
-// after p are found from later triggers.
+// Let p be the first trigger position at or after `pos` (where the trigger sequence occurs).
+// Every match contains an occurrence starting at most `max_lead` bytes after its start, so a
+// match starting in [pos, p] has p as its first trigger position: it starts at or after
+// p - max_lead, contains p, and ends by p + max_reach; it consumes only alphabet bytes, so it
+// also ends before the first byte outside the alphabet after p. The region between those
+// bounds therefore holds the whole of every match starting in [pos, p], and searching it (the
+// rest of the text as context) finds the leftmost one with the same extent as a whole-text
+// search. A region may reach further (`settled`: every match starting by it lies inside), so one
+// search serves the triggers that follow closely; matches starting later are found from later
+// triggers.
 class TriggeredFinder : public Finder {
  public:
   static constexpr size_t kSlackBytes = 256;
@@ -278,6 +281,12 @@ class TriggeredFinder : public Finder {
       sequence_.push_back(e);
     }
     sequence_bytes_ = offset;
+  }
+
+  // The byte class a finder for `s` searches for (TriggerIndex classes are these).
+  static ByteSet AnchorSet(const RegexSummary& s) {
+    size_t i = AnchorIndex(s);
+    return i == 0 ? s.trigger : s.trigger_rest[i - 1].set;
   }
 
   // Whether the summary bounds every match on both sides (else the whole text must be scanned).
@@ -357,16 +366,15 @@ class TriggeredFinder : public Finder {
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
         continue;
       }
-      if (m.begin <= p || m.begin <= settled) {
+      if (m.begin <= settled) {  // settled >= p
         *out = m;
         return true;
       }
-      pos = std::max(p + 1, settled + 1);
+      pos = settled + 1;  // not confined: a match starting after settled may reach past hi
     }
     return false;
   }
   // The rarest element of the trigger sequence (by byte count: a smaller class is rarer).
- public:
   static size_t AnchorIndex(const RegexSummary& s) {
     size_t best = 0;
     size_t best_count = s.trigger.count();
@@ -378,12 +386,6 @@ class TriggeredFinder : public Finder {
     }
     return best;
   }
-  static ByteSet AnchorSet(const RegexSummary& s) {
-    size_t i = AnchorIndex(s);
-    return i == 0 ? s.trigger : s.trigger_rest[i - 1].set;
-  }
-
- private:
 
   // First position >= from where the anchor class occurs: from the index's bitmap if there is
   // one, else by scanning.
