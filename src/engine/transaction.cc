@@ -443,10 +443,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   // JsonTokenizer::Sink
   //
-  // Short scalars (the vast majority) are collected into a batch, joined by '\n', and scanned
-  // together when the chunk has been tokenized (FlushBatch): a per-value scan costs a prefilter
-  // pass and a call per finder for every value, which dominated JSON throughput. A scalar that
-  // grows past kMaxBatchedValueBytes leaves the batch and streams through the block scanner.
+  // Short scalars (the vast majority) are collected into a batch and scanned together when the
+  // chunk has been tokenized (FlushBatch): a per-value scan costs a prefilter pass and a call
+  // per finder for every value, which dominated JSON throughput. A scalar that grows past
+  // kMaxBatchedValueBytes leaves the batch and streams through the block scanner.
   void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) override {
     ResetSegment();
     seg_.active = true;
@@ -538,11 +538,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   }
 
-  // Scans the batched scalars. Each joinable finder (CompiledPolicy::joinable) runs once over the
-  // joined text; it finds every match of each scalar there (and maybe more, across joins), so
-  // only scalars its matches touch are scanned again on their own — which gives exactly the
-  // matches a scan of each scalar alone gives. Other finders run on each scalar, behind the
-  // short-text prefilter.
+  // Scans the batched scalars, keys and values each joined on their own. Each joinable finder
+  // (CompiledPolicy::joinable) runs once over a joined text; it finds every match of each scalar
+  // there (and maybe more, across joins), so only scalars its matches touch can have matches.
+  // A match inside one scalar is taken as it is when the finder is joined_exact and no other of
+  // its matches runs into that scalar; otherwise the scalar is scanned again on its own. Either
+  // way the result is exactly what a scan of each scalar alone gives (tested). Other finders
+  // run on each scalar, behind the short-text prefilter.
   void FlushBatch() {
     if (batch_.empty()) return;
     // Delivering hits borrows seg_ and pieces_; a scalar still being collected keeps its own.
