@@ -619,12 +619,7 @@ std::string RelaxToRe2(const std::string& p) {
 }  // namespace
 
 bool WholeTextTest::Test(const CompiledPolicy& cp, std::string_view candidate) const {
-  switch (kind) {
-    case Kind::kEquals: return candidate == text;
-    case Kind::kEqualsInsensitive: return AsciiEqualsIgnoreCase(candidate, text);
-    case Kind::kFinder: return cp.finders()[finder]->MatchesWhole(candidate);
-  }
-  return false;
+  return finder >= 0 ? cp.finders()[finder]->MatchesWhole(candidate) : literal.Matches(candidate);
 }
 
 std::string NormalizeMimeType(std::string_view content_type) {
@@ -732,18 +727,17 @@ StatusOr<WholeTextTest> CompiledPolicy::AddWholeTextTest(const MatchRule& rule, 
   switch (rule.kind) {
     case RuleKind::kRaw:
     case RuleKind::kExcept:
-      t.kind = WholeTextTest::Kind::kEquals;
-      t.text = rule.text;
+      t.literal.kind = TextMatcher::Kind::kRaw;
+      t.literal.text = rule.text;
       return t;
     case RuleKind::kRawInsensitive:
     case RuleKind::kExceptInsensitive:
-      t.kind = WholeTextTest::Kind::kEqualsInsensitive;
-      t.text = rule.text;
+      t.literal.kind = TextMatcher::Kind::kRawInsensitive;
+      t.literal.text = rule.text;
       return t;
     default: {
       auto f = AddFinder(rule, owner);
       if (!f.ok()) return f.status();
-      t.kind = WholeTextTest::Kind::kFinder;
       t.finder = *f;
       return t;
     }

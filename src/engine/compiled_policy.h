@@ -17,6 +17,7 @@
 #include "engine/byte_scan.h"
 #include "engine/internal_matcher.h"
 #include "engine/regex_summary.h"
+#include "engine/rule_filter.h"
 #include "engine/path_glob.h"
 #include "engine/policy.h"
 #include "engine/span.h"
@@ -82,11 +83,12 @@ class Finder {
   virtual const char* engine_name() const = 0;
 };
 
-// A rule that filters a candidate match by its whole text (except*, `and` members).
+// A rule that filters a candidate match by its whole text (except*, `and` members): a literal
+// compared as rule filters compare one (TextMatcher), or a finder's whole-text match for
+// patterns and internal matchers.
 struct WholeTextTest {
-  enum class Kind { kEquals, kEqualsInsensitive, kFinder } kind = Kind::kEquals;
-  std::string text;
-  int finder = -1;  // index into CompiledPolicy::finders() for kFinder
+  TextMatcher literal;  // kRaw or kRawInsensitive, used when finder < 0
+  int finder = -1;      // index into CompiledPolicy::finders()
   bool Test(const class CompiledPolicy& cp, std::string_view candidate) const;
 };
 
