@@ -6,6 +6,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -90,12 +91,31 @@ class Re2Finder : public RegexFinder {
   std::unique_ptr<RE2> anchored_;
 };
 
+// Whether byte `i` of `text` is inside a valid multi-byte UTF-8 character that starts at or after
+// `from` (not its first byte). PCRE2 in UTF mode moves through a subject a character at a time
+// and never starts a match inside one, but started at such an offset it reads the rest of the
+// character as invalid bytes and may match there: searches that start at arbitrary offsets
+// must not start inside a character.
+bool InsideUtf8Char(std::string_view text, size_t from, size_t i) {
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  if (i >= text.size() || (b[i] & 0xC0) != 0x80) return false;
+  size_t lead = i;
+  while (lead > from && i - lead < 3 && (b[lead] & 0xC0) == 0x80) --lead;
+  const unsigned char c = b[lead];
+  const size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (len == 0 || lead + len <= i || lead + len > text.size()) return false;
+  for (size_t k = lead + 1; k < lead + len; ++k) {
+    if ((b[k] & 0xC0) != 0x80) return false;
+  }
+  return true;
+}
+
 // PCRE2 runs only patterns RE2 rejects (lookaround, backreferences), with match and depth limits
 // so a hostile body cannot make a scan take more than bounded work.
 class Pcre2Finder : public RegexFinder {
  public:
   static StatusOr<std::unique_ptr<Pcre2Finder>> Make(const std::string& pattern, uint32_t match_limit,
-                                                     uint32_t depth_limit) {
+                                                     uint32_t depth_limit, bool jit) {
     int err = 0;
     PCRE2_SIZE err_off = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -108,7 +128,7 @@ class Pcre2Finder : public RegexFinder {
     auto f = std::unique_ptr<Pcre2Finder>(new Pcre2Finder());
     f->code_ = code;
     f->pattern_ = pattern;
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is the fallback
+    if (jit) pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is the fallback
     f->mctx_ = pcre2_match_context_create(nullptr);
     pcre2_set_match_limit(f->mctx_, match_limit);
     pcre2_set_depth_limit(f->mctx_, depth_limit);
@@ -140,9 +160,17 @@ class Pcre2Finder : public RegexFinder {
     }
   }
   // PCRE2 has no end position: the subject is cut `end_context` bytes after `end`, enough for
-  // everything a match ending by `end` can look at (callers pass the pattern's reach).
+  // everything a match ending by `end` can look at (see Pcre2EndContext), and never inside a
+  // UTF-8 sequence (a cut one would be invalid UTF-8, which PCRE2 treats as a barrier).
+  size_t SubjectEnd(std::string_view text, size_t from) const {
+    if (end_context_ >= text.size() - from) return text.size();
+    size_t e = from + static_cast<size_t>(end_context_);
+    while (e < text.size() && (static_cast<unsigned char>(text[e]) & 0xC0) == 0x80) ++e;
+    return e;
+  }
   bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out, bool* limit_hit) const override {
-    size_t subject_end = end_context_ >= text.size() - end ? text.size() : end + static_cast<size_t>(end_context_);
+    while (begin < end && InsideUtf8Char(text, 0, begin)) ++begin;
+    const size_t subject_end = SubjectEnd(text, end);
     pcre2_match_data* md = MatchData();
     int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), subject_end, begin, 0, md, mctx_);
     if (rc < 0) {
@@ -157,7 +185,8 @@ class Pcre2Finder : public RegexFinder {
   }
   // A match starting exactly at `begin` (the subject cut as for FindFirstIn).
   bool MatchAt(std::string_view text, size_t begin, Span* out, bool* limit_hit) const {
-    size_t subject_end = end_context_ >= text.size() - begin ? text.size() : begin + static_cast<size_t>(end_context_);
+    if (InsideUtf8Char(text, 0, begin)) return false;
+    const size_t subject_end = SubjectEnd(text, begin);
     pcre2_match_data* md = MatchData();
     int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), subject_end, begin, PCRE2_ANCHORED, md,
                          mctx_);
@@ -490,6 +519,11 @@ class LocatedFinder : public Finder {
   std::unique_ptr<Finder> locator_;
 };
 
+// How far past a match PCRE2's subject must go for the match to see the same text as in the
+// whole subject: its reach (longest match plus lookahead), then two bytes, because PCRE2's $
+// also matches before a newline that ends the subject.
+uint64_t Pcre2EndContext(const RegexSummary& s) { return s.max_reach + 2; }
+
 // Wraps a regex finder in a TriggeredFinder when the pattern's summary bounds its matches; such
 // a finder skips text on its own (*skips_text).
 std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::string& pattern, RegexDialect dialect,
@@ -501,7 +535,7 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
   if (dialect == RegexDialect::kPcre2) {
     // PCRE2 searches to the end of its subject: only a bounded reach keeps regions small.
     if (s->max_reach == RegexSummary::kUnbounded) return finder;
-    static_cast<Pcre2Finder*>(finder.get())->set_end_context(s->max_reach + 1);
+    static_cast<Pcre2Finder*>(finder.get())->set_end_context(Pcre2EndContext(*s));
   }
   *skips_text = true;
   const ByteSet anchor = TriggeredFinder::AnchorSet(*s);
@@ -510,6 +544,40 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
   if (known == trigger_classes->end()) trigger_classes->push_back(anchor);
   ++(*trigger_class_users)[id];
   return std::make_unique<TriggeredFinder>(std::move(finder), *s, id);
+}
+
+// `re` (RE2 syntax) without its zero-width assertions (\b, \B, \A, \z, ^, $). A backreference
+// repeats the text its group matched without checking the group's assertions again, so its
+// stand-in must not check them either.
+std::string WithoutAssertions(std::string_view re) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      const char n = re[i + 1];
+      ++i;
+      if (!in_class && (n == 'b' || n == 'B' || n == 'A' || n == 'z')) continue;
+      out += c;
+      out += n;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out += c;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out += c;
+      if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];
+      if (i + 1 < re.size() && re[i + 1] == ']') out += re[++i];
+      continue;
+    }
+    if (c == '^' || c == '$') continue;
+    out += c;
+  }
+  return out;
 }
 
 // A pattern RE2 accepts whose language contains the PCRE pattern's: lookaround groups are
@@ -528,6 +596,10 @@ std::string RelaxToRe2(const std::string& p) {
   std::vector<Group> groups;
   std::vector<int> open;  // per open '(' in the output: its capturing group index, or -1
   bool in_class = false;
+  // Case-insensitive \w, \W, \b and \B differ between the engines: RE2 folds U+212A (KELVIN
+  // SIGN) and U+017F into \w, PCRE2 without UCP keeps \w ASCII. With both, no relaxation.
+  bool case_insensitive = false;
+  bool word_classes = false;
   // A '(' at p[i] opens a capturing group (PCRE numbering counts these).
   auto capturing = [&p](size_t i) {
     if (i + 1 >= p.size() || p[i + 1] != '?') return true;
@@ -546,11 +618,11 @@ std::string RelaxToRe2(const std::string& p) {
         while (i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '9') k = k * 10 + static_cast<size_t>(p[++i] - '0');
         if (k == 0 || k > groups.size() || !groups[k - 1].closed || groups[k - 1].dropped) return "";
         const Group& g = groups[k - 1];
-        std::string copy = out.substr(g.out_begin, g.out_end - g.out_begin);
-        out += "(?:" + copy + ")";
+        out += "(?:" + WithoutAssertions(std::string_view(out).substr(g.out_begin, g.out_end - g.out_begin)) + ")";
         continue;
       }
       if (n == 'k' || n == 'g') return "";
+      if (n == 'w' || n == 'W' || n == 'b' || n == 'B') word_classes = true;
       out += c;
       out += n;
       ++i;
@@ -560,6 +632,12 @@ std::string RelaxToRe2(const std::string& p) {
       if (c == ']') in_class = false;
       out += c;
       continue;
+    }
+    if (p.compare(i, 2, "(?") == 0) {
+      for (size_t k = i + 2; k < p.size() && p[k] != ':' && p[k] != ')'; ++k) {
+        if (p[k] == 'i') case_insensitive = true;
+        if (!std::isalpha(static_cast<unsigned char>(p[k])) && p[k] != '-') break;
+      }
     }
     if (c == '[') {
       in_class = true;
@@ -600,6 +678,12 @@ std::string RelaxToRe2(const std::string& p) {
       out += c;
       continue;
     }
+    if (c == '$') {
+      // PCRE's $ also matches before a final newline, RE2's only at the end: the multi-line
+      // form matches before every newline, a superset.
+      out += "(?m:$)";
+      continue;
+    }
     if (c == ')') {
       if (open.empty()) return "";
       out += c;
@@ -613,6 +697,7 @@ std::string RelaxToRe2(const std::string& p) {
     }
     out += c;
   }
+  if (case_insensitive && word_classes) return "";
   return out;
 }
 
@@ -684,7 +769,8 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         summary = SummarizeRegex(t->pattern, RegexDialect::kRe2);
         finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
       } else {
-        auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit);
+        auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit,
+                                   options_.pcre2_jit);
         if (!p.ok()) return InvalidArgumentError(rule.field_path + ": " + p.status().message());
         set_pattern = RelaxToRe2(t->pattern);
         summary = SummarizeRegex(t->pattern, RegexDialect::kPcre2);
@@ -693,7 +779,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
           set_pattern.clear();
           finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
         } else if (options_.trigger_search) {
-          if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(summary->max_reach + 1);
+          if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(Pcre2EndContext(*summary));
           auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)), set_pattern, RegexDialect::kRe2,
                                 options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
           finder = std::make_unique<LocatedFinder>(std::move(*p), std::move(locator));

@@ -35,6 +35,11 @@ struct CompileOptions {
   // Backtracking limits for PCRE2 patterns (only patterns RE2 cannot express).
   uint32_t pcre2_match_limit = 200000;
   uint32_t pcre2_depth_limit = 2000;
+  // PCRE2's JIT for whole-text scans. Anchored matches at located candidates (see LocatedFinder)
+  // always use PCRE2's interpreter, which the JIT does not always agree with on odd patterns
+  // (PCRE2 10.42: an empty match instead of a longer one after a lookahead); tests that compare
+  // the two paths turn the JIT off.
+  bool pcre2_jit = true;
   // Let regex finders skip text between their triggers (RegexSummary). Off: every finder scans
   // every byte; results are the same (tests compare both), only slower.
   bool trigger_search = true;

@@ -424,8 +424,22 @@ class Analyzer {
       case '*': case '+': case '?':
         return false;  // quantifier without operand
       default: {
+        const auto b = static_cast<unsigned char>(c);
         ++pos_;
-        *out = LiteralByte(static_cast<unsigned char>(c), *flags);
+        if (b >= 0xC0) {
+          // A UTF-8 encoded character is one atom (a quantifier after it applies to all of it):
+          // any of its bytes, 2 to 4 of them, or other non-ASCII under case folding.
+          ByteSet set;
+          set.set(b);
+          while (!AtEnd() && (static_cast<unsigned char>(Peek()) & 0xC0) == 0x80) {
+            set.set(static_cast<unsigned char>(Peek()));
+            ++pos_;
+          }
+          if (flags->icase) set |= HighBytes();
+          *out = Atom(set, kMaxCharBytes);
+          return true;
+        }
+        *out = LiteralByte(b, *flags);
         return true;
       }
     }
@@ -576,7 +590,11 @@ class Analyzer {
     switch (e) {
       case 'd': *out = Atom(Digits(), 1); return true;
       case 'D': *out = Atom(AsciiComplement(Digits()), kMaxCharBytes); return true;
-      case 'w': *out = Atom(WordBytes(), 1); return true;
+      case 'w':
+        // Case folding applies to classes too: (?i)\w also matches U+212A KELVIN SIGN (k) and
+        // U+017F LATIN SMALL LETTER LONG S (s).
+        *out = flags.icase ? Atom(WordBytes() | HighBytes(), kMaxCharBytes) : Atom(WordBytes(), 1);
+        return true;
       case 'W': *out = Atom(AsciiComplement(WordBytes()), kMaxCharBytes); return true;
       case 's': *out = Atom(SpaceBytes(), 1); return true;
       case 'S': *out = Atom(AsciiComplement(SpaceBytes()), kMaxCharBytes); return true;
