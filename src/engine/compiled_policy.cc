@@ -546,6 +546,15 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
   return std::make_unique<TriggeredFinder>(std::move(finder), *s, id);
 }
 
+// Copies the '[' at re[i], with a following '^' and a ']' right after it (a literal there), to
+// *out; returns the index of the last byte copied.
+size_t CopyClassOpening(std::string_view re, size_t i, std::string* out) {
+  *out += re[i];
+  if (i + 1 < re.size() && re[i + 1] == '^') *out += re[++i];
+  if (i + 1 < re.size() && re[i + 1] == ']') *out += re[++i];
+  return i;
+}
+
 // `re` (RE2 syntax) without its zero-width assertions (\b, \B, \A, \z, ^, $). A backreference
 // repeats the text its group matched without checking the group's assertions again, so its
 // stand-in must not check them either.
@@ -569,9 +578,7 @@ std::string WithoutAssertions(std::string_view re) {
     }
     if (c == '[') {
       in_class = true;
-      out += c;
-      if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];
-      if (i + 1 < re.size() && re[i + 1] == ']') out += re[++i];
+      i = CopyClassOpening(re, i, &out);
       continue;
     }
     if (c == '^' || c == '$') continue;
@@ -641,9 +648,7 @@ std::string RelaxToRe2(const std::string& p) {
     }
     if (c == '[') {
       in_class = true;
-      out += c;
-      if (i + 1 < p.size() && p[i + 1] == '^') out += p[++i];
-      if (i + 1 < p.size() && p[i + 1] == ']') out += p[++i];
+      i = CopyClassOpening(p, i, &out);
       continue;
     }
     if (p.compare(i, 3, "(?=") == 0 || p.compare(i, 3, "(?!") == 0 || p.compare(i, 4, "(?<=") == 0 ||
