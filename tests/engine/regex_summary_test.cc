@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -14,6 +14,8 @@
 
 #include "engine/compiled_policy.h"
 #include "engine/policy.h"
+#include "engine/report.h"
+#include "engine/transaction.h"
 #include "support/files.h"
 
 namespace leakscope {
@@ -410,6 +412,93 @@ TEST(TriggerSearch, SameMatchesAsFullScanForRandomPatterns) {
   // The grammar must exercise the trigger search, not only patterns it gives up on.
   EXPECT_GE(compared, 200 * seeds);
   EXPECT_GE(triggered_patterns, compared / 4);
+}
+
+
+// The same random patterns over JSON bodies: scalars scanned in batches (joined, then taken as
+// they are or rescanned alone) must report exactly what scanning each scalar alone reports.
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string Matches(const DirectionReport& r) {
+  std::string out;
+  for (const CategoryReport& c : r.categories) {
+    out += c.name + " " + std::to_string(c.count) + ":";
+    for (const MatchRecord& m : c.matches) {
+      out += " " + m.context + "@" + m.path + ":" + std::to_string(m.offset) + "+" + std::to_string(m.length);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(JoinedScan, RandomPatternsReportTheSameInBatchesAsAlone) {
+  PatternGen gen(424242);
+  int compared = 0;
+  int bodies_compared = 0;
+  for (int i = 0; i < 150; ++i) {
+    const std::string pattern = gen.Pattern();
+    std::string escaped;
+    for (char c : pattern) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      if (c == '\n') {
+        escaped += "\\n";
+        continue;
+      }
+      escaped += c;
+    }
+    auto policy = LoadPolicy("categories:\n  c:\n    - regex: \"" + escaped +
+                             "\"\nendpoints:\n  - matches: \"**\"\n    config:\n      c: {}\n");
+    if (!policy.ok()) continue;
+    CompileOptions options;
+    options.pcre2_jit = false;  // see SameMatchesAsFullScanForRandomPatterns
+    auto compiled = CompiledPolicy::Compile(*policy, options);
+    if (!compiled.ok()) continue;
+    ++compared;
+    for (int b = 0; b < 4; ++b) {
+      std::string body = "[";
+      const size_t scalars = 1 + gen.Below(60);
+      for (size_t k = 0; k < scalars; ++k) {
+        if (k > 0) body += ",";
+        body += gen.Below(3) == 0 ? "{" + JsonString(gen.Text(1 + gen.Below(8))) + ":" + JsonString(gen.Text(gen.Below(40))) + "}"
+                                  : JsonString(gen.Text(gen.Below(b == 0 ? 5000 : 60)));
+      }
+      body += "]";
+      std::string results[2];
+      bool limited = false;  // PCRE2's backtracking limit: either scan may miss matches, and says so
+      for (int batched = 0; batched < 2; ++batched) {
+        TransactionOptions topts;
+        topts.batch_values = batched == 1;
+        Transaction tx(*compiled, "h", "/x", topts);
+        tx.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+        std::string out;
+        for (size_t pos = 0; pos < body.size(); pos += 700) {
+          tx.OnBody(Direction::kResponse, std::string_view(body).substr(pos, 700), pos + 700 >= body.size(), &out);
+        }
+        results[batched] = Matches(tx.report(Direction::kResponse));
+        for (const std::string& w : tx.report(Direction::kResponse).warnings) {
+          limited = limited || w.find("backtracking limit") != std::string::npos;
+        }
+      }
+      if (limited) continue;
+      ++bodies_compared;
+      ASSERT_EQ(results[1], results[0]) << "pattern " << pattern << " body #" << b;
+    }
+  }
+  EXPECT_GE(compared, 100);
+  EXPECT_GE(bodies_compared, 300);
 }
 
 }  // namespace
