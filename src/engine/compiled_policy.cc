@@ -292,8 +292,7 @@ class TriggeredFinder : public Finder {
   static constexpr size_t kSlackBytes = 256;
 
   TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s, int anchor_class)
-      : inner_(std::move(inner)), trigger_(s.trigger), anchor_(AnchorSet(s)), anchor_class_(anchor_class),
-        run_(s.trigger_run),
+      : inner_(std::move(inner)), anchor_(AnchorSet(s)), anchor_class_(anchor_class),
         lead_(s.max_lead), reach_(s.max_reach), min_length_(s.min_length),
         use_alphabet_(s.alphabet_restricted()) {
     for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
@@ -442,14 +441,15 @@ class TriggeredFinder : public Finder {
       }
       return n;
     }
+    const size_t run = sequence_[0].count;
     size_t p = from;
     while (p < n) {
       p = NextAnchor(bytes, n, p, bits);  // a one-element sequence is its own anchor
-      if (p == n || n - p < run_) return n;
+      if (p == n || n - p < run) return n;
       // Check the run's far end first, then backwards: a non-trigger byte at p + k rules out
       // every run starting at or before it, so long required runs skip most bytes.
-      size_t k = run_ - 1;
-      while (k > 0 && trigger_.contains(bytes[p + k])) --k;
+      size_t k = run - 1;
+      while (k > 0 && sequence_[0].set[bytes[p + k]]) --k;
       if (k == 0) return p;
       p += k + 1;
     }
@@ -469,13 +469,11 @@ class TriggeredFinder : public Finder {
     uint32_t count;
   };
   std::unique_ptr<RegexFinder> inner_;
-  ByteSetScanner trigger_;  // the sequence's first element (runs of it, for one-element triggers)
-  ByteSetScanner anchor_;   // its rarest element
+  ByteSetScanner anchor_;   // the trigger sequence's rarest element
   int anchor_class_;        // TriggerIndex class id of anchor_
   std::vector<SequenceElement> sequence_;
   size_t anchor_offset_ = 0;
   size_t sequence_bytes_ = 0;
-  uint32_t run_;
   uint64_t lead_;
   uint64_t reach_;
   uint64_t min_length_;
@@ -524,13 +522,14 @@ class LocatedFinder : public Finder {
 // also matches before a newline that ends the subject.
 uint64_t Pcre2EndContext(const RegexSummary& s) { return s.max_reach + 2; }
 
-// Wraps a regex finder in a TriggeredFinder when the pattern's summary bounds its matches; such
-// a finder skips text on its own (*skips_text).
-std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::string& pattern, RegexDialect dialect,
-                               const CompileOptions& options, std::vector<ByteSet>* trigger_classes,
-                               std::map<int, int>* trigger_class_users, bool* skips_text) {
+// Wraps a regex finder in a TriggeredFinder when its pattern's summary `s` bounds its matches;
+// such a finder skips text on its own (*skips_text). Its anchor class joins `trigger_classes`,
+// whose users are counted per class id.
+std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::optional<RegexSummary>& s,
+                               RegexDialect dialect, const CompileOptions& options,
+                               std::vector<ByteSet>* trigger_classes, std::vector<int>* trigger_class_users,
+                               bool* skips_text) {
   if (!options.trigger_search) return finder;
-  std::optional<RegexSummary> s = SummarizeRegex(pattern, dialect);
   if (!s || !TriggeredFinder::Usable(*s) || s->leading_literal) return finder;
   if (dialect == RegexDialect::kPcre2) {
     // PCRE2 searches to the end of its subject: only a bounded reach keeps regions small.
@@ -541,8 +540,11 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::s
   const ByteSet anchor = TriggeredFinder::AnchorSet(*s);
   auto known = std::find(trigger_classes->begin(), trigger_classes->end(), anchor);
   const int id = static_cast<int>(known - trigger_classes->begin());
-  if (known == trigger_classes->end()) trigger_classes->push_back(anchor);
-  ++(*trigger_class_users)[id];
+  if (known == trigger_classes->end()) {
+    trigger_classes->push_back(anchor);
+    trigger_class_users->push_back(0);
+  }
+  ++(*trigger_class_users)[static_cast<size_t>(id)];
   return std::make_unique<TriggeredFinder>(std::move(finder), *s, id);
 }
 
@@ -759,7 +761,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         finder = std::make_unique<LiteralFinder>(rule.text);
         skips_text = true;
       } else {
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), summary, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
       }
       break;
     }
@@ -772,7 +774,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
         set_pattern = t->pattern;
         summary = SummarizeRegex(t->pattern, RegexDialect::kRe2);
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), t->pattern, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), summary, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit,
                                    options_.pcre2_jit);
@@ -782,11 +784,11 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         auto relaxed = std::make_unique<RE2>(set_pattern, Re2Options());
         if (set_pattern.empty() || !relaxed->ok()) {
           set_pattern.clear();
-          finder = Guided(std::move(*p), t->pattern, RegexDialect::kPcre2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+          finder = Guided(std::move(*p), summary, RegexDialect::kPcre2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
         } else if (options_.trigger_search) {
           if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(Pcre2EndContext(*summary));
-          auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)), set_pattern, RegexDialect::kRe2,
-                                options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+          auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)),
+                                SummarizeRegex(set_pattern, RegexDialect::kRe2), RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
           finder = std::make_unique<LocatedFinder>(std::move(*p), std::move(locator));
         } else {
           finder = std::move(*p);

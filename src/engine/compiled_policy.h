@@ -7,7 +7,6 @@
 #ifndef LEAKSCOPE_ENGINE_COMPILED_POLICY_H_
 #define LEAKSCOPE_ENGINE_COMPILED_POLICY_H_
 
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -154,8 +153,7 @@ class CompiledPolicy {
   const std::vector<ByteSetScanner>& trigger_classes() const { return trigger_classes_; }
   // Whether several finders are anchored on class `id` (only those are worth indexing).
   bool trigger_class_shared(int id) const {
-    auto it = trigger_class_users_.find(id);
-    return it != trigger_class_users_.end() && it->second > 1;
+    return trigger_class_users_[static_cast<size_t>(id)] > 1;
   }
 
   // Whether finder `f` skips text where it cannot match by itself (literal search, triggers)
@@ -215,7 +213,7 @@ class CompiledPolicy {
   std::vector<bool> joinable_;              // per finder: see joinable()
   std::vector<bool> joined_exact_;          // per finder: see joined_exact()
   std::vector<ByteSet> trigger_class_sets_;
-  std::map<int, int> trigger_class_users_;  // class id -> finders anchored on it
+  std::vector<int> trigger_class_users_;  // per class id: finders anchored on it
   std::vector<ByteSetScanner> trigger_classes_;
 };
 
