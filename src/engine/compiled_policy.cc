@@ -1060,11 +1060,12 @@ std::shared_ptr<const ResolvedEndpoint> EndpointCache::Get(const std::shared_ptr
     entries_.clear();
     policy_ = policy;
   }
-  auto it = entries_.find(std::string(target));
+  std::string key(target);
+  auto it = entries_.find(key);
   if (it != entries_.end()) return it->second;
   if (entries_.size() >= capacity_) entries_.clear();
   auto resolved = std::make_shared<const ResolvedEndpoint>(policy->Resolve(target));
-  entries_.emplace(std::string(target), resolved);
+  entries_.emplace(std::move(key), resolved);
   return resolved;
 }
 

@@ -738,34 +738,39 @@ LEAKSCOPE_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id) {
   if (it != registry().roots.end()) it->second->OnTick();
 }
 
+namespace {
+// A stream callback for either direction; an unknown stream (never created) continues.
+uint32_t StreamHeaders(uint32_t id, Direction d, uint32_t end_of_stream) {
+  auto* s = leakscope::Stream(id);
+  return static_cast<uint32_t>(s ? s->OnHeaders(d, end_of_stream != 0) : proxy_wasm::FilterHeadersStatus::kContinue);
+}
+uint32_t StreamBody(uint32_t id, Direction d, uint32_t body_size, uint32_t end_of_stream) {
+  auto* s = leakscope::Stream(id);
+  return static_cast<uint32_t>(s ? s->OnBody(d, body_size, end_of_stream != 0)
+                                 : proxy_wasm::FilterDataStatus::kContinue);
+}
+}  // namespace
+
 LEAKSCOPE_EXPORT(proxy_on_request_headers)
 uint32_t proxy_on_request_headers(uint32_t id, uint32_t, uint32_t end_of_stream) {
-  auto* s = leakscope::Stream(id);
-  return static_cast<uint32_t>(s ? s->OnHeaders(Direction::kRequest, end_of_stream != 0)
-                                 : proxy_wasm::FilterHeadersStatus::kContinue);
+  return StreamHeaders(id, Direction::kRequest, end_of_stream);
 }
 
 LEAKSCOPE_EXPORT(proxy_on_request_body)
 uint32_t proxy_on_request_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
-  auto* s = leakscope::Stream(id);
-  return static_cast<uint32_t>(s ? s->OnBody(Direction::kRequest, body_size, end_of_stream != 0)
-                                 : proxy_wasm::FilterDataStatus::kContinue);
+  return StreamBody(id, Direction::kRequest, body_size, end_of_stream);
 }
 
 LEAKSCOPE_EXPORT(proxy_on_request_trailers) uint32_t proxy_on_request_trailers(uint32_t, uint32_t) { return 0; }
 
 LEAKSCOPE_EXPORT(proxy_on_response_headers)
 uint32_t proxy_on_response_headers(uint32_t id, uint32_t, uint32_t end_of_stream) {
-  auto* s = leakscope::Stream(id);
-  return static_cast<uint32_t>(s ? s->OnHeaders(Direction::kResponse, end_of_stream != 0)
-                                 : proxy_wasm::FilterHeadersStatus::kContinue);
+  return StreamHeaders(id, Direction::kResponse, end_of_stream);
 }
 
 LEAKSCOPE_EXPORT(proxy_on_response_body)
 uint32_t proxy_on_response_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
-  auto* s = leakscope::Stream(id);
-  return static_cast<uint32_t>(s ? s->OnBody(Direction::kResponse, body_size, end_of_stream != 0)
-                                 : proxy_wasm::FilterDataStatus::kContinue);
+  return StreamBody(id, Direction::kResponse, body_size, end_of_stream);
 }
 
 LEAKSCOPE_EXPORT(proxy_on_response_trailers) uint32_t proxy_on_response_trailers(uint32_t, uint32_t) { return 0; }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/compiled_policy.h"
@@ -17,6 +18,7 @@
 #include "engine/report.h"
 #include "engine/transaction.h"
 #include "support/files.h"
+#include "support/report_summary.h"
 
 namespace leakscope {
 namespace {
@@ -174,6 +176,26 @@ class Gen {
   std::mt19937_64 rng_;
 };
 
+// `text` as a YAML double-quoted scalar.
+std::string YamlQuoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A policy of one category `c` with one regex rule, configured on every endpoint.
+std::string OneRegexPolicy(std::string_view pattern) {
+  return "categories:\n  c:\n    - regex: " + YamlQuoted(pattern) +
+         "\nendpoints:\n  - matches: \"**\"\n    config:\n      c: {}\n";
+}
+
 void ExpectSameFinds(const std::string& yaml, const std::string& label, int texts) {
   auto policy = LoadPolicy(yaml);
   ASSERT_TRUE(policy.ok()) << label << ": " << policy.status().message();
@@ -249,14 +271,7 @@ TEST(TriggerSearch, SameMatchesAsFullScanForEdgePatterns) {
   };
   std::string yaml = "categories:\n";
   int i = 0;
-  for (const char* p : kPatterns) {
-    std::string escaped;
-    for (const char* c = p; *c; ++c) {
-      if (*c == '\\' || *c == '"') escaped += '\\';
-      escaped += *c;
-    }
-    yaml += "  c" + std::to_string(i++) + ":\n    - regex: \"" + escaped + "\"\n";
-  }
+  for (const char* p : kPatterns) yaml += "  c" + std::to_string(i++) + ":\n    - regex: " + YamlQuoted(p) + "\n";
   yaml += "endpoints:\n  - matches: \"**\"\n";
   ExpectSameFinds(yaml, "edge patterns", 400);
 }
@@ -361,17 +376,7 @@ TEST(TriggerSearch, SameMatchesAsFullScanForRandomPatterns) {
     PatternGen gen(20261127 + static_cast<uint64_t>(seed));
     for (int i = 0; i < 300; ++i) {
       const std::string pattern = gen.Pattern();
-      std::string escaped;
-      for (char c : pattern) {
-        if (c == '\\' || c == '"') escaped += '\\';
-        if (c == '\n') {
-          escaped += "\\n";
-          continue;
-        }
-        escaped += c;
-      }
-      const std::string yaml = "categories:\n  c:\n    - regex: \"" + escaped + "\"\nendpoints:\n  - matches: \"**\"\n";
-      auto policy = LoadPolicy(yaml);
+      auto policy = LoadPolicy(OneRegexPolicy(pattern));
       if (!policy.ok()) continue;  // RE2 rejects some generated syntax (e.g. a repeated empty group)
       // PCRE2's JIT and interpreter disagree on a few generated patterns (see
       // CompileOptions::pcre2_jit): compare both paths on the interpreter.
@@ -418,31 +423,11 @@ TEST(TriggerSearch, SameMatchesAsFullScanForRandomPatterns) {
 // The same random patterns over JSON bodies: scalars scanned in batches (joined, then taken as
 // they are or rescanned alone) must report exactly what scanning each scalar alone reports.
 std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-std::string Matches(const DirectionReport& r) {
   std::string out;
-  for (const CategoryReport& c : r.categories) {
-    out += c.name + " " + std::to_string(c.count) + ":";
-    for (const MatchRecord& m : c.matches) {
-      out += " " + m.context + "@" + m.path + ":" + std::to_string(m.offset) + "+" + std::to_string(m.length);
-    }
-    out += "\n";
-  }
+  AppendJsonString(text, &out);  // the engine's own writer: valid JSON for any bytes it is given
   return out;
 }
+
 
 TEST(JoinedScan, RandomPatternsReportTheSameInBatchesAsAlone) {
   PatternGen gen(424242);
@@ -450,17 +435,7 @@ TEST(JoinedScan, RandomPatternsReportTheSameInBatchesAsAlone) {
   int bodies_compared = 0;
   for (int i = 0; i < 150; ++i) {
     const std::string pattern = gen.Pattern();
-    std::string escaped;
-    for (char c : pattern) {
-      if (c == '\\' || c == '"') escaped += '\\';
-      if (c == '\n') {
-        escaped += "\\n";
-        continue;
-      }
-      escaped += c;
-    }
-    auto policy = LoadPolicy("categories:\n  c:\n    - regex: \"" + escaped +
-                             "\"\nendpoints:\n  - matches: \"**\"\n    config:\n      c: {}\n");
+    auto policy = LoadPolicy(OneRegexPolicy(pattern));
     if (!policy.ok()) continue;
     CompileOptions options;
     options.pcre2_jit = false;  // see SameMatchesAsFullScanForRandomPatterns
@@ -487,7 +462,7 @@ TEST(JoinedScan, RandomPatternsReportTheSameInBatchesAsAlone) {
         for (size_t pos = 0; pos < body.size(); pos += 700) {
           tx.OnBody(Direction::kResponse, std::string_view(body).substr(pos, 700), pos + 700 >= body.size(), &out);
         }
-        results[batched] = Matches(tx.report(Direction::kResponse));
+        results[batched] = testing::MatchSummary(tx.report(Direction::kResponse));
         for (const std::string& w : tx.report(Direction::kResponse).warnings) {
           limited = limited || w.find("backtracking limit") != std::string::npos;
         }

@@ -8,6 +8,7 @@
 #include "engine/content_decoder.h"
 #include "engine/policy.h"
 #include "support/compress.h"
+#include "support/report_summary.h"
 
 namespace leakscope {
 namespace {
@@ -133,8 +134,7 @@ endpoints:
   }
 }
 
-TEST(Transaction, BlockActionIsReportedAsDecision) {
-  auto cp = Compile(R"(
+const char* kBlockPolicy = R"(
 categories:
   secret:
     - raw: TOPSECRET
@@ -142,7 +142,10 @@ endpoints:
   - matches: "**"
     config:
       secret: {action: block}
-)");
+)";
+
+TEST(Transaction, BlockActionIsReportedAsDecision) {
+  auto cp = Compile(kBlockPolicy);
   for (size_t chunk : {0, 1, 4}) {
     Result r = Scan(cp, "xx TOPSECRET yy", "text/plain", chunk);
     EXPECT_EQ(r.report.decision, Decision::kBlock);
@@ -449,15 +452,7 @@ endpoints:
 }
 
 TEST(TransactionEncoded, BlockStopsTheCompressedStreamBeforeTheMatch) {
-  auto cp = Compile(R"(
-categories:
-  secret:
-    - raw: TOPSECRET
-endpoints:
-  - matches: "**"
-    config:
-      secret: {action: block}
-)");
+  auto cp = Compile(kBlockPolicy);
   std::mt19937 rng(9);
   std::string text;
   while (text.size() < 300000) text += std::to_string(rng()) + " ";
@@ -562,19 +557,6 @@ std::string RandomJson(std::mt19937_64& rng, size_t target) {
   return out + "]";
 }
 
-// Everything a report says about matches, in order.
-std::string MatchSummary(const DirectionReport& r) {
-  std::string out;
-  for (const CategoryReport& c : r.categories) {
-    out += c.name + " count=" + std::to_string(c.count) + "\n";
-    for (size_t i = 0; i < c.matches.size(); ++i) {
-      const MatchRecord& m = c.matches[i];
-      out += "  " + m.context + " " + m.path + " @" + std::to_string(m.offset) + "+" + std::to_string(m.length) +
-             " " + (i < c.values.size() ? c.values[i] : "") + "\n";
-    }
-  }
-  return out + (r.parse_error.empty() ? "" : "parse_error: " + r.parse_error + "\n");
-}
 
 TEST(Transaction, BatchedJsonScalarsReportExactlyWhatScanningEachAloneReports) {
   auto cp = Compile(kBatchPolicy);
@@ -586,13 +568,13 @@ TEST(Transaction, BatchedJsonScalarsReportExactlyWhatScanningEachAloneReports) {
   std::mt19937_64 rng(20261127);
   for (int round = 0; round < 12; ++round) {
     const std::string body = RandomJson(rng, 2000 + rng() % 30000);
-    const std::string want = MatchSummary(Scan(reference, body, "application/json", 0, "/x", alone).report);
+    const std::string want = testing::MatchSummary(Scan(reference, body, "application/json", 0, "/x", alone).report);
     ASSERT_NE(want.find("count="), std::string::npos) << "the data must exercise the policy";
     for (size_t chunk : {size_t{0}, size_t{1}, size_t{7}, size_t{333}, size_t{16384}}) {
       if (chunk == 1 && body.size() > 8000) continue;  // keeps the test fast; small bodies cover it
-      EXPECT_EQ(MatchSummary(Scan(cp, body, "application/json", chunk).report), want)
+      EXPECT_EQ(testing::MatchSummary(Scan(cp, body, "application/json", chunk).report), want)
           << "round " << round << " chunk " << chunk;
-      EXPECT_EQ(MatchSummary(Scan(cp, body, "application/json", chunk, "/x", alone).report), want)
+      EXPECT_EQ(testing::MatchSummary(Scan(cp, body, "application/json", chunk, "/x", alone).report), want)
           << "round " << round << " chunk " << chunk << " (scalars alone)";
     }
   }

@@ -5,16 +5,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ProxyWasmHost } from './proxy_wasm_host.mjs';
-import { WASM_PATH, wasmSkipReason } from './support.mjs';
+import { SSN_POLICY, WASM_PATH, wasmSkipReason } from './support.mjs';
 
-const POLICY_V1 = `categories:
-  ssn:
-    - regex: "\\\\b\\\\d{3}-\\\\d{2}-\\\\d{4}\\\\b"
-endpoints:
-  - matches: "**"
-    config:
-      ssn: {}
-`;
+const POLICY_V1 = SSN_POLICY;
 const POLICY_V2 = POLICY_V1.replace('ssn: {}', 'ssn: {report_style: sha256}');
 
 function header(headers, name) {

@@ -518,24 +518,22 @@ export class ProxyWasmHost {
   startVm() {
     this.#invoke(this.rootId, 'proxy_on_context_create', this.rootId, 0);
     this.#drainAfterCall();
-    this._servingVmConfig = true;
-    let r;
-    try {
-      r = this.#invoke(this.rootId, 'proxy_on_vm_start', this.rootId, this.vmConfig.length);
-    } finally {
-      this._servingVmConfig = false;
-    }
-    this.#drainAfterCall();
-    return r === undefined ? true : r !== 0;
+    return this.#rootCallServing('_servingVmConfig', 'proxy_on_vm_start', this.vmConfig.length);
   }
 
   configure() {
-    this._servingPluginConfig = true;
+    return this.#rootCallServing('_servingPluginConfig', 'proxy_on_configure', this.pluginConfig.length);
+  }
+
+  // Calls the root context's `fn` while `flag` is set (the configuration buffer it may read is
+  // served only during the call, as in Envoy); true unless it returned 0.
+  #rootCallServing(flag, fn, size) {
+    this[flag] = true;
     let r;
     try {
-      r = this.#invoke(this.rootId, 'proxy_on_configure', this.rootId, this.pluginConfig.length);
+      r = this.#invoke(this.rootId, fn, this.rootId, size);
     } finally {
-      this._servingPluginConfig = false;
+      this[flag] = false;
     }
     this.#drainAfterCall();
     return r === undefined ? true : r !== 0;

@@ -5,16 +5,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ProxyWasmHost } from './proxy_wasm_host.mjs';
-import { WASM_PATH, wasmSkipReason } from './support.mjs';
+import { SSN_POLICY, WASM_PATH, wasmSkipReason } from './support.mjs';
 
-const POLICY = `categories:
-  ssn:
-    - regex: "\\\\b\\\\d{3}-\\\\d{2}-\\\\d{4}\\\\b"
-endpoints:
-  - matches: "**"
-    config:
-      ssn: {}
-sbac:
+const POLICY = SSN_POLICY + `sbac:
   - name: no_admin
     stage: on_request_header_chunk
     filter:

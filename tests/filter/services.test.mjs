@@ -5,16 +5,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ProxyWasmHost } from './proxy_wasm_host.mjs';
-import { WASM_PATH, wasmSkipReason } from './support.mjs';
+import { SSN_POLICY, WASM_PATH, wasmSkipReason } from './support.mjs';
 
-const POLICY = (identification) => `categories:
-  ssn:
-    - regex: "\\\\b\\\\d{3}-\\\\d{2}-\\\\d{4}\\\\b"
-endpoints:
-  - matches: "**"
-    config:
-      ssn: {}
-${identification}`;
+const POLICY = (identification) => SSN_POLICY + identification;
 
 async function run(identification, properties) {
   const host = await ProxyWasmHost.load(WASM_PATH, { pluginConfig: JSON.stringify({ local_policy: POLICY(identification) }) });

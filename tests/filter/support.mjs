@@ -26,6 +26,17 @@ export const WASM_PATH = locate(process.env.LEAKSCOPE_WASM, path.join(REPO, 'bui
 export const CLI_PATH = locate(process.env.LEAKSCOPE_CLI, path.join(REPO, 'build/leakscope'));
 
 // Without the module the suites skip, unless LEAKSCOPE_REQUIRE_WASM=1 (CI) makes that a failure.
+// The smallest useful policy: one SSN category on every endpoint. Tests append what they need
+// (sbac rules, service identification, token extraction) to it.
+export const SSN_POLICY = `categories:
+  ssn:
+    - regex: "\\\\b\\\\d{3}-\\\\d{2}-\\\\d{4}\\\\b"
+endpoints:
+  - matches: "**"
+    config:
+      ssn: {}
+`;
+
 export function wasmSkipReason() {
   if (fs.existsSync(WASM_PATH)) return false;
   if (process.env.LEAKSCOPE_REQUIRE_WASM === '1') return false;
