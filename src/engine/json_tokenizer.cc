@@ -48,12 +48,6 @@ void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
   error_offset_ = offset;
 }
 
-std::string JsonTokenizer::CurrentPath() const {
-  std::string out;
-  AppendCurrentPath(&out);
-  return out;
-}
-
 void JsonTokenizer::AppendCurrentPath(std::string* out) const {
   if (depth_ == 0) return;
   // Every frame but the last changes only through a Push (which bumps pushes_), so their part

@@ -14,22 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/scalar_parser.h"
+
 namespace leakscope {
 
-class JsonTokenizer {
+class JsonTokenizer final : public ScalarParser {
  public:
-  // Receives scalar contents. Offsets are raw byte offsets in the body.
-  class Sink {
-   public:
-    virtual ~Sink() = default;
-    // A string (key or value) or number begins; `raw_offset` is its first content byte.
-    virtual void OnScalarBegin(bool is_key, bool is_number, uint64_t raw_offset) = 0;
-    // Decoded bytes of the current scalar, which came from raw bytes [raw_begin, raw_end).
-    // Verbatim runs have equal lengths; a decoded escape has a shorter decoded form.
-    virtual void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) = 0;
-    // The scalar ended; `raw_end` is one past its last content byte.
-    virtual void OnScalarEnd(uint64_t raw_end) = 0;
-  };
+  using Sink = ScalarSink;
 
   struct Limits {
     size_t max_depth = 512;        // deeper nesting is a parse error (the rest is not JSON-parsed)
@@ -39,23 +30,20 @@ class JsonTokenizer {
   JsonTokenizer(Sink* sink, Limits limits);
   explicit JsonTokenizer(Sink* sink) : JsonTokenizer(sink, Limits()) {}
 
-  // Feeds the next chunk. Returns false once the input is not JSON (see error()); the sink sees
-  // nothing after that, and error_offset() is the raw offset where parsing stopped.
-  bool Feed(std::string_view chunk);
-  // Marks end of input. Returns false if the input ended inside a value (truncated JSON); an open
-  // scalar is ended first so its contents still reach the sink.
-  bool Finish();
+  bool Feed(std::string_view chunk) override;
+  // Returns false if the input ended inside a value (truncated JSON).
+  bool Finish() override;
 
-  bool failed() const { return failed_; }
-  const std::string& error() const { return error_; }
-  uint64_t error_offset() const { return error_offset_; }
+  bool failed() const override { return failed_; }
+  const std::string& error() const override { return error_; }
+  uint64_t error_offset() const override { return error_offset_; }
+  // String contents stream to the sink as they are read: nothing is held back.
+  uint64_t undelivered_from() const override { return UINT64_MAX; }
   uint64_t documents() const { return documents_; }
 
   // The path of the current scalar, e.g. `users[3].ssn`; for a key, the path of the object member
-  // it names.
-  std::string CurrentPath() const;
-  // Appends CurrentPath() to *out (no allocation once *out has the capacity).
-  void AppendCurrentPath(std::string* out) const;
+  // it names. No allocation once *out has the capacity.
+  void AppendCurrentPath(std::string* out) const override;
 
  private:
   enum class State : uint8_t {

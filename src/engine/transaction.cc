@@ -8,6 +8,7 @@
 
 #include "engine/content_decoder.h"
 #include "engine/ascii.h"
+#include "engine/grpc_walker.h"
 #include "engine/json_tokenizer.h"
 #include "engine/segment_scanner.h"
 
@@ -15,6 +16,11 @@ namespace leakscope {
 
 namespace {
 
+// `mask` repeated and cut to exactly `length` bytes ('*' for an empty mask).
+void AppendMaskOfLength(std::string_view mask, uint64_t length, std::string* out) {
+  if (mask.empty()) mask = "*";
+  for (uint64_t i = 0; i < length; ++i) out->push_back(mask[i % mask.size()]);
+}
 
 // Whether a `content_types` whitelist admits a body: an entry names a parser ("json", "text")
 // or a MIME subtype word ("html" admits text/html, "xml" admits application/soap+xml).
@@ -287,12 +293,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     bool has_block = false;
     mime_ = NormalizeMimeType(report_.content_type);
     report_.parser = cp.ParserForContentType(report_.content_type);
-    if (report_.parser == "grpc") {
-      report_.warnings.push_back("the grpc parser is not supported yet; the body was scanned as text");
-      parser_ = "text";
-    } else {
-      parser_ = report_.parser;
-    }
+    parser_ = report_.parser;
     slot_of_category_.assign(cp.categories().size(), -1);
     for (size_t s = 0; s < ep_->categories.size(); ++s) {
       slot_of_category_[ep_->categories[s].category] = static_cast<int>(s);
@@ -315,8 +316,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       if (parser_ == "json") {
         if (keys) AddCategoryFinders(rc.category, &key_finders_);
         if (values) AddCategoryFinders(rc.category, &value_finders_);
+      } else if (parser_ == "grpc" && values) {  // protobuf has no keys, only field numbers
+        AddCategoryFinders(rc.category, &value_finders_);
       }
-      // Text bodies (and JSON that failed to parse) count as values.
+      // Text bodies (and structured bodies that failed to parse) count as values.
       if (values) AddCategoryFinders(rc.category, &text_finders_);
       // Redaction and blocking both need the bounded hold-back window: the bytes of a match must
       // not have left before the match is known.
@@ -347,7 +350,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (parser_ == "json" && active_) {
       JsonTokenizer::Limits limits;
       limits.max_depth = opts_->json_max_depth;
-      json_ = std::make_unique<JsonTokenizer>(this, limits);
+      structured_ = std::make_unique<JsonTokenizer>(this, limits);
+    } else if (parser_ == "grpc" && active_) {
+      auto grpc = std::make_unique<GrpcWalker>(this);
+      grpc_ = grpc.get();
+      structured_ = std::move(grpc);
     }
   }
 
@@ -370,14 +377,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void FeedParser(std::string_view data) {
     if (data.empty()) return;
-    if (json_ && !json_->failed()) {
+    if (structured_ && !structured_->failed()) {
       uint64_t chunk_base = raw_consumed_;
-      json_->Feed(data);
+      structured_->Feed(data);
       FlushBatch();
-      if (json_->failed()) {
-        JsonFailed();
+      if (structured_->failed()) {
+        StructuredParserFailed();
         // Scan the rest of this chunk, from where parsing stopped, as text.
-        uint64_t from = json_->error_offset();
+        uint64_t from = structured_->error_offset();
         if (from < chunk_base + data.size()) {
           size_t skip = from > chunk_base ? static_cast<size_t>(from - chunk_base) : 0;
           scanner_.Feed(data.substr(skip), OnHitsCallback());
@@ -392,14 +399,19 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   }
 
   void FinishParser() {
-    if (json_ && !json_->failed()) {
-      if (!json_->Finish()) {
-        report_.parse_error = json_->error();
+    if (structured_ && !structured_->failed()) {
+      if (!structured_->Finish()) {
+        report_.parse_error = structured_->error();
       }
       FlushBatch();
     } else if (seg_.active) {
       scanner_.End(OnHitsCallback());
       seg_.active = false;
+    }
+    if (grpc_ != nullptr && grpc_->compressed_messages() > 0) {
+      // Per-message compression (grpc-encoding) is not decoded: say what went unread.
+      report_.warnings.push_back(std::to_string(grpc_->compressed_messages()) + " compressed gRPC message(s) (" +
+                                 std::to_string(grpc_->compressed_bytes()) + " bytes) were not analysed");
     }
     EvaluateCorrelations(UINT64_MAX, /*final=*/true);
     if ((scanner_.limit_hit() || batch_limit_hit_) && !limit_warned_) {
@@ -408,12 +420,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   }
 
-  void JsonFailed() {
-    report_.parse_error = json_->error();
-    report_.warnings.push_back("JSON parsing stopped (" + json_->error() + "); the rest of the body was scanned as text");
-    if (seg_.active) OnScalarEnd(json_->error_offset());  // an open scalar: keep its content
+  void StructuredParserFailed() {
+    report_.parse_error = structured_->error();
+    report_.warnings.push_back(std::string(parser_ == "json" ? "JSON" : "gRPC") + " parsing stopped (" +
+                               structured_->error() + "); the rest of the body was scanned as text");
+    if (seg_.active) OnScalarEnd(structured_->error_offset());  // an open scalar: keep its content
     FlushBatch();
-    BeginTextSegment(json_->error_offset());
+    BeginTextSegment(structured_->error_offset());
   }
 
   // Resets the segment without giving up the path string's capacity.
@@ -523,7 +536,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     v.text_end = text.size();
     text.push_back('\n');
     v.path_begin = batch_paths_.size();
-    json_->AppendCurrentPath(&batch_paths_);
+    structured_->AppendCurrentPath(&batch_paths_);
     v.path_end = batch_paths_.size();
     v.piece_begin = value_piece_begin_;
     v.piece_end = batch_pieces_.size();
@@ -649,10 +662,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   // Raw offset before which no new match can start.
   uint64_t Progress() const {
-    if (!batch_.empty()) return batch_.front().raw_base;  // not yet scanned
-    if (!seg_.active) return raw_consumed_;
-    if (collecting_) return seg_.raw_base;
-    return MapBegin(scanner_.finalized());
+    const uint64_t held = structured_ ? structured_->undelivered_from() : UINT64_MAX;
+    if (!batch_.empty()) return std::min(held, batch_.front().raw_base);  // not yet scanned
+    if (!seg_.active) return std::min(held, raw_consumed_);
+    if (collecting_) return std::min(held, seg_.raw_base);
+    return std::min(held, MapBegin(scanner_.finalized()));
   }
 
   uint64_t MapBegin(uint64_t dec) const {
@@ -692,8 +706,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
     hits.erase(std::unique(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
                hits.end());
-    if (seg_.lazy_path && json_) {
-      seg_.path = json_->CurrentPath();
+    if (seg_.lazy_path && structured_) {
+      seg_.path = structured_->CurrentPath();
       seg_.lazy_path = false;
     }
     for (const SegmentScanner::Hit& h : hits) {
@@ -884,7 +898,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void AddRedaction(const ResolvedCategory& rc, const Candidate& cand) {
     Redaction r;
-    if (json_ && cand.number && std::string_view(cand.context) == "value") {
+    if (parser_ == "json" && cand.number && std::string_view(cand.context) == "value") {
       // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
       // the mask as a string.
       r.begin = cand.scalar_begin;
@@ -893,7 +907,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     } else {
       r.begin = cand.begin;
       r.end = cand.end;
-      if (json_ && std::string_view(cand.context) != "text") {
+      if (parser_ == "grpc") {
+        // Protobuf length prefixes must stay true: the mask is repeated or cut to the match's
+        // length.
+        AppendMaskOfLength(rc.redact_mask, r.end - r.begin, &r.replacement);
+      } else if (structured_ && std::string_view(cand.context) != "text") {
         AppendJsonEscaped(rc.redact_mask, &r.replacement);
       } else {
         r.replacement = rc.redact_mask;
@@ -973,7 +991,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<CategoryState> cat_state_;
   SegmentScanner scanner_;
   SegmentScanner::Callback hits_cb_;
-  std::unique_ptr<JsonTokenizer> json_;
+  std::unique_ptr<ScalarParser> structured_;  // the JSON or gRPC parser, if the body has one
+  const GrpcWalker* grpc_ = nullptr;          // structured_ when it is the gRPC walker
   Segment seg_;
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.

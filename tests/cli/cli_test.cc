@@ -193,5 +193,24 @@ TEST(Cli, BundledSamplesScanWithBundledPolicy) {
   EXPECT_TRUE(report["categories"].contains("name_key")) << r.out;
 }
 
+TEST(Cli, BundledGrpcSampleReportsFieldPaths) {
+  std::string policy = testing::SourceDir() + "/examples/policies/default.yaml";
+  RunResult r = RunCli("scan --policy " + Quote(policy) +
+                       " --content-type application/grpc --path shop.example.com/shop.v1.Customers/List " +
+                       Quote(testing::SourceDir() + "/examples/traffic/customers.grpc"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << r.out;
+  EXPECT_EQ(report["parser"], "grpc");
+  EXPECT_TRUE(report["warnings"].empty()) << r.out;
+  const nlohmann::json& categories = report["categories"];
+  EXPECT_EQ(categories["ssn"]["count"], 3) << r.out;
+  EXPECT_EQ(categories["ssn"]["matches"][0]["path"], "1.5") << r.out;
+  EXPECT_EQ(categories["credit_card"]["count"], 3) << r.out;
+  EXPECT_EQ(categories["credit_card"]["matches"][2]["path"], "1.6.1") << r.out;
+  EXPECT_EQ(categories["email"]["values"][1], "wei.chen@mail.example") << r.out;
+  EXPECT_EQ(categories["phone_number"]["count"], 3) << r.out;
+}
+
 }  // namespace
 }  // namespace leakscope

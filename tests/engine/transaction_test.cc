@@ -8,6 +8,7 @@
 #include "engine/content_decoder.h"
 #include "engine/policy.h"
 #include "support/compress.h"
+#include "support/protobuf_wire.h"
 #include "support/report_summary.h"
 
 namespace leakscope {
@@ -627,6 +628,93 @@ TEST(EndpointCache, ANewPolicyStartsOverAndTheSizeIsBounded) {
   auto kept = cache.Get(second, "h/keep");
   for (int i = 0; i < 100; ++i) cache.Get(second, "h/unique/" + std::to_string(i));
   EXPECT_NE(cache.Get(second, "h/keep").get(), kept.get());  // was dropped when the cache filled
+}
+
+// ---- gRPC bodies (GrpcWalker) ----
+
+// A gRPC response: two messages of customer records and gRPC-Web trailers.
+std::string GrpcCustomers() {
+  using testing::Bytes;
+  std::string body;
+  for (int m = 0; m < 2; ++m) {
+    std::string message;
+    for (int i = 0; i < 3; ++i) {
+      message += Bytes(1, Bytes(1, "Ada") + testing::VarintField(2, 100 + i) +
+                              Bytes(4, "ssn " + std::to_string(123 + m) + "-45-678" + std::to_string(i)));
+    }
+    message += Bytes(2, std::string(20000, 'z') + " 987-65-4321");  // streamed, not held
+    body += testing::GrpcFrame(message);
+  }
+  return body + testing::GrpcFrame("grpc-status: 0\r\n", 0x80);
+}
+
+TEST(TransactionGrpc, MatchesCarryFieldPathsWhateverTheChunking) {
+  auto cp = Compile(kSsnPolicy);
+  const std::string body = GrpcCustomers();
+  Result whole = Scan(cp, body, "application/grpc");
+  EXPECT_EQ(whole.report.parser, "grpc");
+  EXPECT_TRUE(whole.report.warnings.empty());
+  ASSERT_EQ(whole.report.categories.size(), 1u);
+  const CategoryReport& c = whole.report.categories[0];
+  ASSERT_EQ(c.count, 8u);
+  EXPECT_EQ(c.values[0], "123-45-6780");
+  EXPECT_EQ(c.matches[0].path, "1.4");
+  EXPECT_EQ(c.matches[3].path, "2");
+  EXPECT_EQ(c.values[3], "987-65-4321");
+  EXPECT_EQ(c.matches[0].offset, body.find("123-45-6780"));
+  EXPECT_EQ(whole.body, body);
+  const std::string want = testing::MatchSummary(whole.report);
+  for (size_t chunk : {1, 7, 333, 4096}) {
+    EXPECT_EQ(testing::MatchSummary(Scan(cp, body, "application/grpc+proto", chunk).report), want) << chunk;
+  }
+}
+
+TEST(TransactionGrpc, RedactionKeepsEveryLengthPrefixTrue) {
+  auto cp = Compile(std::string(kSsnPolicy).replace(std::string(kSsnPolicy).find("ssn: {}"), 7,
+                                                    "ssn: {action: !redact \"#*\"}"));
+  const std::string body = GrpcCustomers();
+  std::string want = body;
+  for (size_t at = want.find("-45-"); at != std::string::npos; at = want.find("-45-", at)) {
+    want.replace(at - 3, 11, "#*#*#*#*#*#");
+  }
+  for (size_t at = want.find("987-65-4321"); at != std::string::npos; at = want.find("987-65-4321", at)) {
+    want.replace(at, 11, "#*#*#*#*#*#");
+  }
+  for (size_t chunk : {0, 1, 5, 1000}) {
+    Result r = Scan(cp, body, "application/grpc", chunk);
+    EXPECT_EQ(r.report.decision, Decision::kRedact);
+    EXPECT_EQ(r.report.categories[0].count, 8u);
+    EXPECT_TRUE(r.body == want) << "chunk " << chunk;  // (no dump: 40 KB of binary)
+  }
+}
+
+TEST(TransactionGrpc, ABodyThatIsNotGrpcIsScannedAsTextAndSaysSo) {
+  auto cp = Compile(kSsnPolicy);
+  for (size_t chunk : {0, 1}) {
+    Result r = Scan(cp, "plain text 123-45-6789 sent as gRPC", "application/grpc", chunk);
+    EXPECT_TRUE(HasWarning(r.report, "gRPC parsing stopped (not a gRPC message prefix")) << chunk;
+    EXPECT_FALSE(r.report.parse_error.empty());
+    ASSERT_EQ(r.report.categories.size(), 1u);
+    EXPECT_EQ(r.report.categories[0].count, 1u);
+    EXPECT_EQ(r.report.categories[0].matches[0].context, "text");
+  }
+  // Cut off inside a field: what was held is still scanned, and the report says so.
+  const std::string cut = GrpcCustomers().substr(0, 40);
+  Result r = Scan(cp, cut, "application/grpc", 3);
+  EXPECT_NE(r.report.parse_error.find("truncated gRPC message"), std::string::npos);
+  ASSERT_EQ(r.report.categories.size(), 1u);
+  EXPECT_EQ(r.report.categories[0].count, 1u);
+}
+
+TEST(TransactionGrpc, CompressedMessagesAreReportedAsNotAnalysed) {
+  auto cp = Compile(kSsnPolicy);
+  const std::string body =
+      testing::GrpcFrame(Zip("123-45-6789"), 0x01) + testing::GrpcFrame(testing::Bytes(3, "123-45-6789"));
+  Result r = Scan(cp, body, "application/grpc", 4);
+  EXPECT_TRUE(HasWarning(r.report, "1 compressed gRPC message(s)"));
+  ASSERT_EQ(r.report.categories.size(), 1u);
+  EXPECT_EQ(r.report.categories[0].count, 1u);
+  EXPECT_EQ(r.report.categories[0].matches[0].path, "3");
 }
 
 }  // namespace

@@ -56,6 +56,28 @@ const bodyActions = (s) => s.actions.filter((a) => a.phase.endsWith('_body')).ma
 const splitEvery = (buf, n) => Array.from({ length: Math.ceil(buf.length / n) }, (_, k) => buf.subarray(k * n, (k + 1) * n));
 const oneByte = (buf) => splitEvery(buf, 1);
 
+// Protobuf wire format and gRPC framing for test bodies.
+function varint(n) {
+  const out = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+}
+const pbBytes = (field, payload) => Buffer.concat([varint(field * 8 + 2), varint(Buffer.byteLength(payload)), Buffer.from(payload)]);
+const pbVarint = (field, n) => Buffer.concat([varint(field * 8), varint(n)]);
+function grpcFrame(message, flags = 0) {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = flags;
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+// Two gRPC messages: a person record (nested strings, a varint) and a note; UTF-8 throughout.
+const GRPC_PEOPLE = Buffer.concat([
+  grpcFrame(pbBytes(1, Buffer.concat([pbBytes(1, 'Zoë Ångström ☃'), pbVarint(2, 300), pbBytes(3, 'ann@corp.io'),
+    pbBytes(4, 'ssn 987-65-4321 😀')]))),
+  grpcFrame(pbBytes(5, 'note: 123-45-6780 é')),
+]);
+
 function randomSplit(buf, seed, max = 17) {
   const rnd = mulberry32(seed);
   const out = [];
@@ -123,7 +145,8 @@ describe('leakscope.wasm in Envoy', { skip: wasmSkipReason() }, () => {
   describe('chunk boundaries inside UTF-8 sequences and JSON escapes change nothing', () => {
     const json = Buffer.from('{"name":"Zoë Ångström ☃ 😀","email":"ann@corp.io","note":"ssn \\u0031\\u0032\\u0033-45-6789 said \\"hi\\" caf\\u00e9 \\ud83d\\ude00","ssn":"987-65-4321","emoji":"😀😀 123-45-6780 é"}');
     const text = Buffer.from('Zoë Ångström ☃😀 ssn 123-45-6789 ☃ mail zoë ann@corp.io é 987-65-4321 😀😀\n');
-    for (const [name, body, contentType] of [['JSON', json, 'application/json'], ['text', text, 'text/plain']]) {
+    for (const [name, body, contentType] of [['JSON', json, 'application/json'], ['text', text, 'text/plain'],
+      ['gRPC', GRPC_PEOPLE, 'application/grpc']]) {
       test(name, async () => {
         const host = await start(config(ALERT_POLICY));
         const whole = respond(host, [body], { contentType });
@@ -195,6 +218,17 @@ describe('leakscope.wasm in Envoy', { skip: wasmSkipReason() }, () => {
         'content-length removed before the response headers leave');
       assert.equal(stream.responseEnded, true);
       assert.equal(categoriesView(report).ssn?.count, 2);
+    }
+    // gRPC: the mask keeps each match's length, so every protobuf length prefix stays true.
+    const grpcWant = Buffer.from(GRPC_PEOPLE.toString('latin1').replace('987-65-4321', 'XXX-XX-XXXX')
+      .replace('123-45-6780', 'XXX-XX-XXXX'), 'latin1');
+    const grpcCli = cliScan({ policyText: REDACT_POLICY, contentType: 'application/grpc', target: 'api.example.com/v1/people', direction: 'response', body: GRPC_PEOPLE });
+    assert.ok(grpcCli.body.equals(grpcWant), 'the CLI agrees on the redacted gRPC body');
+    for (const chunks of [[GRPC_PEOPLE], oneByte(GRPC_PEOPLE), randomSplit(GRPC_PEOPLE, 3)]) {
+      const { stream, report } = respond(host, chunks, { contentType: 'application/grpc' });
+      assert.ok(stream.forwardedResponseBody.equals(grpcWant), `gRPC chunks ${chunks.map((c) => c.length).join('+')}`);
+      assert.equal(categoriesView(report).ssn?.count, 2);
+      assert.deepEqual(report.categories.ssn.matches.map((m) => m.path), ['1.4', '5']);
     }
   });
 

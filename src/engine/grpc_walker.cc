@@ -1,0 +1,391 @@
+#include "engine/grpc_walker.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace leakscope {
+
+namespace {
+
+constexpr uint64_t kMaxFieldNumber = (uint64_t{1} << 29) - 1;
+
+enum WireType { kVarintType = 0, kFixed64Type = 1, kLengthDelimitedType = 2, kFixed32Type = 5 };
+
+// Reads a varint at *pos. False when it is cut off by the end of `b` (*pos == b.size()) or
+// longer than the format's 10 bytes.
+bool ReadVarint(std::string_view b, size_t* pos, uint64_t* value) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 70 && *pos < b.size(); shift += 7) {
+    const auto c = static_cast<unsigned char>(b[(*pos)++]);
+    v |= uint64_t{c & 0x7Fu} << shift;
+    if (!(c & 0x80)) {
+      *value = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Walks `b` as the first b.size() bytes of a message of `declared` bytes (declared >= b.size()),
+// calling on_length_delimited(field, offset, length) for each length-delimited field wholly in
+// `b`. True when every field is valid and stays within `declared`; a field cut off by the end of
+// `b` is fine when declared > b.size() (a prefix). Groups (wire types 3 and 4, deprecated) are
+// not accepted.
+template <typename OnLengthDelimited>
+bool ScanFields(std::string_view b, uint64_t declared, OnLengthDelimited&& on_length_delimited) {
+  const bool prefix = declared > b.size();
+  size_t pos = 0;
+  while (pos < b.size()) {
+    uint64_t tag = 0;
+    if (!ReadVarint(b, &pos, &tag)) return prefix && pos == b.size();
+    const uint64_t field = tag >> 3;
+    if (field == 0 || field > kMaxFieldNumber) return false;
+    switch (tag & 7) {
+      case kVarintType: {
+        uint64_t ignored = 0;
+        if (!ReadVarint(b, &pos, &ignored)) return prefix && pos == b.size();
+        break;
+      }
+      case kFixed64Type:
+      case kFixed32Type: {
+        const size_t n = (tag & 7) == kFixed64Type ? 8 : 4;
+        if (declared - pos < n) return false;
+        if (b.size() - pos < n) return true;  // cut off by the end of the prefix
+        pos += n;
+        break;
+      }
+      case kLengthDelimitedType: {
+        uint64_t length = 0;
+        if (!ReadVarint(b, &pos, &length)) return prefix && pos == b.size();
+        if (length > declared - pos) return false;
+        if (length > b.size() - pos) return true;
+        on_length_delimited(static_cast<uint32_t>(field), pos, static_cast<size_t>(length));
+        pos += static_cast<size_t>(length);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+// Printable UTF-8 text: valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
+// without control characters other than tab, LF and CR. With `cut_tail`, a sequence cut off by
+// the end of `b` is accepted (`b` is a prefix).
+bool LooksLikeText(std::string_view b, bool cut_tail) {
+  size_t i = 0;
+  while (i < b.size()) {
+    const auto c = static_cast<unsigned char>(b[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2, cp = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3, cp = c & 0x0Fu;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4, cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (b.size() - i < n) {
+      // Cut off: the bytes present must still be continuation bytes.
+      if (!cut_tail) return false;
+      for (size_t k = i + 1; k < b.size(); ++k) {
+        if ((static_cast<unsigned char>(b[k]) & 0xC0) != 0x80) return false;
+      }
+      return true;
+    }
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(b[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// Message, not string? See the rules in the header.
+bool IsMessage(std::string_view bytes, uint64_t declared, bool cut_tail) {
+  return !LooksLikeText(bytes, cut_tail) && ScanFields(bytes, declared, [](uint32_t, size_t, size_t) {});
+}
+
+}  // namespace
+
+GrpcWalker::GrpcWalker(ScalarSink* sink, Limits limits) : sink_(sink), limits_(limits) {
+  limits_.probe_bytes = std::max<size_t>(limits_.probe_bytes, 16);
+  limits_.max_buffered_field = std::max(limits_.max_buffered_field, limits_.probe_bytes);
+}
+
+bool GrpcWalker::Feed(std::string_view chunk) {
+  if (failed_) return false;
+  Run(chunk);
+  return !failed_;
+}
+
+bool GrpcWalker::Finish() {
+  if (failed_) return false;
+  switch (state_) {
+    case State::kFrameHeader:
+      if (header_bytes_ == 0) return true;
+      break;
+    case State::kStream:
+      sink_->OnScalarEnd(offset_);
+      break;
+    case State::kHold:
+    case State::kProbe:
+      DeliverHeld();
+      break;
+    default:
+      break;
+  }
+  Fail("truncated gRPC message");
+  return false;
+}
+
+void GrpcWalker::Fail(const std::string& message) {
+  if (failed_) return;
+  failed_ = true;
+  error_ = message + " at byte " + std::to_string(offset_);
+  error_offset_ = offset_;
+}
+
+uint64_t GrpcWalker::undelivered_from() const {
+  return state_ == State::kHold || state_ == State::kProbe ? held_raw_ : UINT64_MAX;
+}
+
+void GrpcWalker::AppendCurrentPath(std::string* out) const {
+  if (in_trailers_) {
+    out->append("trailers");
+    return;
+  }
+  for (size_t i = 0; i < path_.size(); ++i) {
+    if (i > 0) out->push_back('.');
+    char digits[16];
+    auto r = std::to_chars(digits, digits + sizeof(digits), path_[i]);
+    out->append(digits, r.ptr);
+  }
+}
+
+void GrpcWalker::Run(std::string_view chunk) {
+  size_t i = 0;
+  while (i < chunk.size() && !failed_) {
+    const size_t available = chunk.size() - i;
+    switch (state_) {
+      case State::kFrameHeader: {
+        header_[header_bytes_++] = static_cast<unsigned char>(chunk[i++]);
+        ++offset_;
+        if (header_bytes_ < sizeof(header_)) break;
+        header_bytes_ = 0;
+        const unsigned flags = header_[0];
+        const uint64_t length = (uint64_t{header_[1]} << 24) | (uint64_t{header_[2]} << 16) |
+                                (uint64_t{header_[3]} << 8) | uint64_t{header_[4]};
+        if (flags & ~0x81u) {
+          Fail("not a gRPC message prefix (flags " + std::to_string(flags) + ")");
+        } else if (flags & 0x80) {  // gRPC-Web trailers: text, delivered as one scalar
+          if (length == 0) break;
+          in_trailers_ = true;
+          remaining_ = length;
+          state_ = State::kStream;
+          sink_->OnScalarBegin(false, false, offset_);
+        } else if (flags & 0x01) {  // compressed with the stream's grpc-encoding: skipped, counted
+          ++compressed_messages_;
+          compressed_bytes_ += length;
+          remaining_ = length;
+          state_ = State::kSkip;
+          if (length == 0) NextField();
+        } else {
+          ++messages_;
+          open_.push_back(OpenMessage{offset_ + length, 0});
+          NextField();
+        }
+        break;
+      }
+      case State::kTag:
+      case State::kVarint:
+      case State::kLength: {
+        if (offset_ >= MessageEnd()) {
+          Fail("protobuf field cut off by the end of its message");
+          break;
+        }
+        const auto c = static_cast<unsigned char>(chunk[i++]);
+        ++offset_;
+        varint_ |= uint64_t{c & 0x7Fu} << varint_shift_;
+        if (c & 0x80) {
+          varint_shift_ += 7;
+          if (varint_shift_ >= 70) Fail("protobuf varint longer than 10 bytes");
+          break;
+        }
+        const uint64_t value = varint_;
+        varint_ = 0;
+        varint_shift_ = 0;
+        if (state_ == State::kTag) {
+          FieldStart(value);
+        } else if (state_ == State::kLength) {
+          LengthKnown(value);
+        } else {
+          NextField();
+        }
+        break;
+      }
+      case State::kSkip: {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, available));
+        i += n;
+        offset_ += n;
+        remaining_ -= n;
+        if (remaining_ == 0) NextField();
+        break;
+      }
+      case State::kHold:
+      case State::kProbe: {
+        const uint64_t want = state_ == State::kHold ? remaining_ : limits_.probe_bytes - held_.size();
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(want, available));
+        held_.append(chunk.data() + i, n);
+        i += n;
+        offset_ += n;
+        remaining_ -= n;
+        if (state_ == State::kHold) {
+          if (remaining_ == 0) HeldFieldComplete();
+        } else if (held_.size() == limits_.probe_bytes) {
+          ProbeComplete();
+        }
+        break;
+      }
+      case State::kStream: {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, available));
+        sink_->OnScalarData(chunk.substr(i, n), offset_, offset_ + n);
+        i += n;
+        offset_ += n;
+        remaining_ -= n;
+        if (remaining_ > 0) break;
+        sink_->OnScalarEnd(offset_);
+        if (in_trailers_) {
+          in_trailers_ = false;
+        } else {
+          path_.pop_back();
+        }
+        NextField();
+        break;
+      }
+    }
+  }
+}
+
+void GrpcWalker::NextField() {
+  while (!open_.empty() && offset_ >= open_.back().end) {
+    open_.pop_back();
+    if (!open_.empty()) path_.pop_back();  // a nested message streamed as such ends
+  }
+  state_ = open_.empty() ? State::kFrameHeader : State::kTag;
+}
+
+void GrpcWalker::FieldStart(uint64_t tag) {
+  const uint64_t field = tag >> 3;
+  if (field == 0 || field > kMaxFieldNumber) {
+    Fail("invalid protobuf field number " + std::to_string(field));
+    return;
+  }
+  field_ = static_cast<uint32_t>(field);
+  switch (tag & 7) {
+    case kVarintType:
+      state_ = State::kVarint;
+      return;
+    case kFixed64Type:
+    case kFixed32Type:
+      remaining_ = (tag & 7) == kFixed64Type ? 8 : 4;
+      if (MessageEnd() - offset_ < remaining_) {
+        Fail("protobuf field cut off by the end of its message");
+        return;
+      }
+      state_ = State::kSkip;
+      return;
+    case kLengthDelimitedType:
+      state_ = State::kLength;
+      return;
+    case 3:
+    case 4:
+      Fail("protobuf groups are not supported");
+      return;
+    default:
+      Fail("invalid protobuf wire type " + std::to_string(tag & 7));
+      return;
+  }
+}
+
+void GrpcWalker::LengthKnown(uint64_t length) {
+  if (length > MessageEnd() - offset_) {
+    Fail("protobuf field longer than its message");
+    return;
+  }
+  if (length == 0) {
+    NextField();
+    return;
+  }
+  path_.push_back(field_);
+  held_.clear();
+  held_raw_ = offset_;
+  remaining_ = length;
+  state_ = length <= limits_.max_buffered_field ? State::kHold : State::kProbe;
+}
+
+void GrpcWalker::HeldFieldComplete() {
+  Classify(held_, held_raw_, open_.size() + 1);
+  held_.clear();
+  path_.pop_back();
+  NextField();
+}
+
+void GrpcWalker::ProbeComplete() {
+  const uint64_t declared = held_.size() + remaining_;
+  if (open_.size() + 1 <= limits_.max_depth && IsMessage(held_, declared, /*cut_tail=*/true)) {
+    // A long message: walk it as it streams, starting with the probe. Its field number stays on
+    // path_ until it ends (NextField).
+    open_.push_back(OpenMessage{held_raw_ + declared, field_});
+    std::string replay;
+    replay.swap(held_);
+    offset_ = held_raw_;
+    state_ = State::kTag;
+    Run(replay);  // the probe is shorter than any field it may hold back: no deeper replay
+    return;
+  }
+  sink_->OnScalarBegin(false, false, held_raw_);
+  sink_->OnScalarData(held_, held_raw_, held_raw_ + held_.size());
+  held_.clear();
+  state_ = State::kStream;
+}
+
+void GrpcWalker::Classify(std::string_view bytes, uint64_t raw, size_t depth) {
+  if (bytes.empty()) return;
+  if (depth <= limits_.max_depth && IsMessage(bytes, bytes.size(), /*cut_tail=*/false)) {
+    ScanFields(bytes, bytes.size(), [&](uint32_t field, size_t pos, size_t length) {
+      path_.push_back(field);
+      Classify(bytes.substr(pos, length), raw + pos, depth + 1);
+      path_.pop_back();
+    });
+    return;
+  }
+  Deliver(bytes, raw);
+}
+
+void GrpcWalker::Deliver(std::string_view bytes, uint64_t raw) {
+  sink_->OnScalarBegin(false, false, raw);
+  sink_->OnScalarData(bytes, raw, raw + bytes.size());
+  sink_->OnScalarEnd(raw + bytes.size());
+}
+
+void GrpcWalker::DeliverHeld() {
+  if (!held_.empty()) Deliver(held_, held_raw_);
+  held_.clear();
+  state_ = State::kFrameHeader;
+}
+
+}  // namespace leakscope
