@@ -291,30 +291,47 @@ class TriggeredFinder : public Finder {
  public:
   static constexpr size_t kSlackBytes = 256;
 
-  TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s, int anchor_class)
-      : inner_(std::move(inner)), anchor_(AnchorSet(s)), anchor_class_(anchor_class),
+  // `anchor_class` indexes the anchor's class in TriggerIndex::Bits; `sequence` (or -1) the
+  // sequence in TriggerIndex::SequenceStarts, used instead when there is an index.
+  TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s, int anchor_class, int sequence)
+      : inner_(std::move(inner)), anchor_(AnchorSet(s)), anchor_class_(anchor_class), sequence_id_(sequence),
         lead_(s.max_lead), reach_(s.max_reach), min_length_(s.min_length),
         use_alphabet_(s.alphabet_restricted()) {
     for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
-    // The whole sequence, and where its rarest element starts: the scan looks for that one.
-    std::vector<TriggerElement> all = {TriggerElement{s.trigger, s.trigger_run}};
-    all.insert(all.end(), s.trigger_rest.begin(), s.trigger_rest.end());
+    // The sequence, and where its rarest element starts: the scan looks for that one.
+    const std::vector<TriggerElement> all = Sequence(s);
+    const size_t anchor = AnchorIndex(s);
     size_t offset = 0;
     for (size_t i = 0; i < all.size(); ++i) {
       SequenceElement e;
       for (int b = 0; b < 256; ++b) e.set[b] = all[i].set.test(b);
       e.count = all[i].count;
-      if (i == AnchorIndex(s)) anchor_offset_ = offset;
+      e.max = all[i].max_count;
+      if (i == anchor) anchor_offset_ = offset;
       offset += e.count;
+      fixed_ = fixed_ && e.count == e.max;
       sequence_.push_back(e);
     }
     sequence_bytes_ = offset;
   }
 
+  // The trigger sequence of `s` as the finder checks it: at most 63 bytes long at its longest
+  // (a shorter prefix of a sequence is a weaker but still necessary condition).
+  static std::vector<TriggerElement> Sequence(const RegexSummary& s) {
+    std::vector<TriggerElement> all = {TriggerElement{s.trigger, s.trigger_run, s.trigger_run}};
+    uint64_t longest = s.trigger_run;
+    for (const TriggerElement& e : s.trigger_rest) {
+      if (longest + e.max_count > 63) break;
+      longest += e.max_count;
+      all.push_back(e);
+    }
+    return all;
+  }
+
   // The byte class a finder for `s` searches for (TriggerIndex classes are these).
   static ByteSet AnchorSet(const RegexSummary& s) {
     size_t i = AnchorIndex(s);
-    return i == 0 ? s.trigger : s.trigger_rest[i - 1].set;
+    return Sequence(s)[i].set;
   }
 
   // Whether the summary bounds every match on both sides (else the whole text must be scanned).
@@ -325,12 +342,19 @@ class TriggeredFinder : public Finder {
     return left && right;
   }
 
+  // Whether the sequence is worth computing with bitmaps when there is an index: it has more
+  // than one element (a run is checked by skipping) and its anchor is not one byte (memchr finds
+  // a rare byte faster than a class can be marked).
+  static bool UsesSequenceBitmap(const RegexSummary& s) {
+    return Sequence(s).size() > 1 && AnchorSet(s).count() > 1;
+  }
+
   void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
                TriggerIndex* index = nullptr) const override {
     size_t run_end = 0;
-    const uint64_t* bits = index != nullptr ? index->Bits(anchor_class_) : nullptr;
+    const Triggers triggers = TriggersIn(index);
     Span m;
-    while (start < text.size() && Next(text, start, bits, &run_end, &m, limit_hit)) {
+    while (start < text.size() && Next(text, start, triggers, &run_end, &m, limit_hit)) {
       out->push_back(m);
       start = static_cast<size_t>(m.end);
     }
@@ -338,22 +362,39 @@ class TriggeredFinder : public Finder {
   bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit,
                  TriggerIndex* index = nullptr) const override {
     size_t run_end = 0;
-    return Next(text, start, index != nullptr ? index->Bits(anchor_class_) : nullptr, &run_end, out, limit_hit);
+    return Next(text, start, TriggersIn(index), &run_end, out, limit_hit);
   }
   bool MatchesWhole(std::string_view text) const override { return inner_->MatchesWhole(text); }
   const char* engine_name() const override { return inner_->engine_name(); }
 
  private:
+  // Bitmaps from an index: where the whole sequence occurs, or else where the anchor class does.
+  struct Triggers {
+    const uint64_t* sequence = nullptr;
+    const uint64_t* anchor = nullptr;
+  };
+  Triggers TriggersIn(TriggerIndex* index) const {
+    Triggers t;
+    if (index == nullptr) return t;
+    if (sequence_id_ >= 0) {
+      t.sequence = index->SequenceStarts(sequence_id_);
+    } else {
+      t.anchor = index->Bits(anchor_class_);
+    }
+    return t;
+  }
+
   // The leftmost match starting at or after `pos`. *run_end caches the end of the last alphabet
   // run measured to its end (runs are maximal, so later triggers inside it reuse it).
-  bool Next(std::string_view text, size_t pos, const uint64_t* anchor_bits, size_t* run_end_cache, Span* out,
+  bool Next(std::string_view text, size_t pos, const Triggers& triggers, size_t* run_end_cache, Span* out,
             bool* limit_hit) const {
     const size_t n = text.size();
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     const bool bounded = reach_ != RegexSummary::kUnbounded;
     size_t& run_end = *run_end_cache;
     while (pos < n) {
-      const size_t p = NextTrigger(bytes, n, pos, anchor_bits);
+      const size_t p = triggers.sequence != nullptr ? NextBit(triggers.sequence, n, pos)
+                                                    : NextTrigger(bytes, n, pos, triggers.anchor);
       if (p == n) break;
       size_t lo = pos;
       if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
@@ -402,15 +443,13 @@ class TriggeredFinder : public Finder {
     }
     return false;
   }
-  // The rarest element of the trigger sequence (by byte count: a smaller class is rarer).
+  // The rarest element of the trigger sequence (by byte count: a smaller class is rarer) among
+  // those that always start at the same offset and cannot be empty.
   static size_t AnchorIndex(const RegexSummary& s) {
+    const std::vector<TriggerElement> all = Sequence(s);
     size_t best = 0;
-    size_t best_count = s.trigger.count();
-    for (size_t i = 0; i < s.trigger_rest.size(); ++i) {
-      if (s.trigger_rest[i].set.count() < best_count) {
-        best = i + 1;
-        best_count = s.trigger_rest[i].set.count();
-      }
+    for (size_t i = 1; i < all.size() && all[i - 1].count == all[i - 1].max_count; ++i) {
+      if (all[i].count > 0 && all[i].set.count() < all[best].set.count()) best = i;
     }
     return best;
   }
@@ -419,6 +458,10 @@ class TriggeredFinder : public Finder {
   // one, else by scanning.
   size_t NextAnchor(const unsigned char* bytes, size_t n, size_t from, const uint64_t* bits) const {
     if (bits == nullptr) return anchor_.Find(bytes, n, from);
+    return NextBit(bits, n, from);
+  }
+  // First position >= from whose bit is set (positions < n), or n.
+  static size_t NextBit(const uint64_t* bits, size_t n, size_t from) {
     if (from >= n) return n;
     size_t w = from / 64;
     uint64_t word = bits[w] & (~uint64_t{0} << (from % 64));
@@ -437,7 +480,7 @@ class TriggeredFinder : public Finder {
       for (size_t r = from + anchor_offset_; r < n; ++r) {
         r = NextAnchor(bytes, n, r, bits);
         if (r == n || n - (r - anchor_offset_) < sequence_bytes_) return n;
-        if (SequenceAt(bytes + (r - anchor_offset_))) return r - anchor_offset_;
+        if (SequenceAt(bytes + (r - anchor_offset_), n - (r - anchor_offset_))) return r - anchor_offset_;
       }
       return n;
     }
@@ -455,25 +498,49 @@ class TriggeredFinder : public Finder {
     }
     return n;
   }
-  bool SequenceAt(const unsigned char* at) const {
-    for (const SequenceElement& e : sequence_) {
-      for (uint32_t i = 0; i < e.count; ++i) {
-        if (!e.set[*at++]) return false;
+  // Whether the sequence occurs at `at`, which has `avail` >= sequence_bytes_ bytes after it.
+  bool SequenceAt(const unsigned char* at, size_t avail) const {
+    if (fixed_) {
+      for (const SequenceElement& e : sequence_) {
+        for (uint32_t i = 0; i < e.count; ++i) {
+          if (!e.set[*at++]) return false;
+        }
       }
+      return true;
+    }
+    // Count ranges: bit o of `ends` says the elements so far can end at offset o (< 64).
+    uint64_t ends = 1;
+    for (const SequenceElement& e : sequence_) {
+      uint64_t after = e.count == 0 ? ends : 0;
+      uint64_t cur = ends;
+      for (uint32_t j = 1; j <= e.max && cur != 0; ++j) {
+        uint64_t stepped = 0;
+        for (uint64_t rest = cur; rest != 0; rest &= rest - 1) {
+          const auto o = static_cast<size_t>(__builtin_ctzll(rest));
+          if (o < avail && e.set[at[o]]) stepped |= uint64_t{1} << (o + 1);
+        }
+        cur = stepped;
+        if (j >= e.count) after |= cur;
+      }
+      ends = after;
+      if (ends == 0) return false;
     }
     return true;
   }
 
   struct SequenceElement {
     bool set[256];
-    uint32_t count;
+    uint32_t count;  // bytes of `set`: count to max
+    uint32_t max;
   };
   std::unique_ptr<RegexFinder> inner_;
   ByteSetScanner anchor_;   // the trigger sequence's rarest element
   int anchor_class_;        // TriggerIndex class id of anchor_
+  int sequence_id_;         // TriggerIndex sequence id, or -1
   std::vector<SequenceElement> sequence_;
   size_t anchor_offset_ = 0;
-  size_t sequence_bytes_ = 0;
+  size_t sequence_bytes_ = 0;  // the sequence's shortest length
+  bool fixed_ = true;          // every element has a fixed count
   uint64_t lead_;
   uint64_t reach_;
   uint64_t min_length_;
@@ -523,11 +590,10 @@ class LocatedFinder : public Finder {
 uint64_t Pcre2EndContext(const RegexSummary& s) { return s.max_reach + 2; }
 
 // Wraps a regex finder in a TriggeredFinder when its pattern's summary `s` bounds its matches;
-// such a finder skips text on its own (*skips_text). Its anchor class joins `trigger_classes`,
-// whose users are counted per class id.
+// such a finder skips text on its own (*skips_text). Its anchor class and, if it is checked with
+// bitmaps, its trigger sequence join `tables`.
 std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::optional<RegexSummary>& s,
-                               RegexDialect dialect, const CompileOptions& options,
-                               std::vector<ByteSet>* trigger_classes, std::vector<int>* trigger_class_users,
+                               RegexDialect dialect, const CompileOptions& options, TriggerTables* tables,
                                bool* skips_text) {
   if (!options.trigger_search) return finder;
   if (!s || !TriggeredFinder::Usable(*s) || s->leading_literal) return finder;
@@ -537,15 +603,17 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::o
     static_cast<Pcre2Finder*>(finder.get())->set_end_context(Pcre2EndContext(*s));
   }
   *skips_text = true;
-  const ByteSet anchor = TriggeredFinder::AnchorSet(*s);
-  auto known = std::find(trigger_classes->begin(), trigger_classes->end(), anchor);
-  const int id = static_cast<int>(known - trigger_classes->begin());
-  if (known == trigger_classes->end()) {
-    trigger_classes->push_back(anchor);
-    trigger_class_users->push_back(0);
+  int sequence = -1;
+  if (TriggeredFinder::UsesSequenceBitmap(*s)) {
+    TriggerTables::Sequence elements;
+    for (const TriggerElement& e : TriggeredFinder::Sequence(*s)) {
+      elements.push_back(TriggerTables::Element{tables->ClassId(e.set), e.count, e.max_count});
+    }
+    sequence = tables->SequenceId(elements);
   }
-  ++(*trigger_class_users)[static_cast<size_t>(id)];
-  return std::make_unique<TriggeredFinder>(std::move(finder), *s, id);
+  const int anchor = tables->ClassId(TriggeredFinder::AnchorSet(*s));
+  if (sequence < 0) ++tables->anchor_users[static_cast<size_t>(anchor)];
+  return std::make_unique<TriggeredFinder>(std::move(finder), *s, anchor, sequence);
 }
 
 // Copies the '[' at re[i], with a following '^' and a ']' right after it (a literal there), to
@@ -761,7 +829,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         finder = std::make_unique<LiteralFinder>(rule.text);
         skips_text = true;
       } else {
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), summary, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), summary, RegexDialect::kRe2, options_, &triggers_, &skips_text);
       }
       break;
     }
@@ -774,7 +842,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         if (!re->ok()) return InvalidArgumentError(rule.field_path + ": invalid regex: " + re->error());
         set_pattern = t->pattern;
         summary = SummarizeRegex(t->pattern, RegexDialect::kRe2);
-        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), summary, RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+        finder = Guided(std::make_unique<Re2Finder>(std::move(re)), summary, RegexDialect::kRe2, options_, &triggers_, &skips_text);
       } else {
         auto p = Pcre2Finder::Make(t->pattern, options_.pcre2_match_limit, options_.pcre2_depth_limit,
                                    options_.pcre2_jit);
@@ -784,11 +852,11 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
         auto relaxed = std::make_unique<RE2>(set_pattern, Re2Options());
         if (set_pattern.empty() || !relaxed->ok()) {
           set_pattern.clear();
-          finder = Guided(std::move(*p), summary, RegexDialect::kPcre2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+          finder = Guided(std::move(*p), summary, RegexDialect::kPcre2, options_, &triggers_, &skips_text);
         } else if (options_.trigger_search) {
           if (summary && summary->max_reach != RegexSummary::kUnbounded) (*p)->set_end_context(Pcre2EndContext(*summary));
           auto locator = Guided(std::make_unique<Re2Finder>(std::move(relaxed)),
-                                SummarizeRegex(set_pattern, RegexDialect::kRe2), RegexDialect::kRe2, options_, &trigger_class_sets_, &trigger_class_users_, &skips_text);
+                                SummarizeRegex(set_pattern, RegexDialect::kRe2), RegexDialect::kRe2, options_, &triggers_, &skips_text);
           finder = std::make_unique<LocatedFinder>(std::move(*p), std::move(locator));
         } else {
           finder = std::move(*p);
@@ -921,29 +989,93 @@ Status CompiledPolicy::Build() {
 
   BuildPrefilter(PrefilterKind::kShortText);
   BuildPrefilter(PrefilterKind::kLongText);
-  for (const ByteSet& set : trigger_class_sets_) trigger_classes_.emplace_back(set);
   return Status::Ok();
+}
+
+int TriggerTables::ClassId(const ByteSet& set) {
+  auto known = std::find(class_sets.begin(), class_sets.end(), set);
+  if (known != class_sets.end()) return static_cast<int>(known - class_sets.begin());
+  class_sets.push_back(set);
+  classes.emplace_back(set);
+  anchor_users.push_back(0);
+  return static_cast<int>(class_sets.size() - 1);
+}
+
+int TriggerTables::SequenceId(const Sequence& sequence) {
+  auto same = [](const Element& a, const Element& b) {
+    return a.class_id == b.class_id && a.min == b.min && a.max == b.max;
+  };
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    if (std::equal(sequences[i].begin(), sequences[i].end(), sequence.begin(), sequence.end(), same)) {
+      return static_cast<int>(i);
+    }
+  }
+  sequences.push_back(sequence);
+  return static_cast<int>(sequences.size() - 1);
 }
 
 void TriggerIndex::Reset(const CompiledPolicy* policy, std::string_view text) {
   policy_ = policy;
   text_ = text;
-  const size_t classes = policy->trigger_classes().size();
-  if (bits_.size() < classes) bits_.resize(classes);
-  built_.assign(classes, 0);
+  const TriggerTables& t = policy->triggers();
+  if (bits_.size() < t.classes.size()) bits_.resize(t.classes.size());
+  built_.assign(t.classes.size(), 0);
+  if (sequence_bits_.size() < t.sequences.size()) sequence_bits_.resize(t.sequences.size());
+  sequence_built_.assign(t.sequences.size(), 0);
 }
 
 const uint64_t* TriggerIndex::Bits(int id) {
-  // A class only one finder is anchored on: that finder's own scan is as cheap as marking it.
-  if (!policy_->trigger_class_shared(id)) return nullptr;
+  if (policy_->triggers().anchor_users[static_cast<size_t>(id)] < 2) return nullptr;
+  return ClassBits(id);
+}
+
+const uint64_t* TriggerIndex::ClassBits(int id) {
   std::vector<uint64_t>& bits = bits_[static_cast<size_t>(id)];
   if (!built_[static_cast<size_t>(id)]) {
-    bits.resize((text_.size() + 63) / 64 + 1);
-    policy_->trigger_classes()[static_cast<size_t>(id)].Mark(
+    bits.assign(Words(), 0);
+    policy_->triggers().classes[static_cast<size_t>(id)].Mark(
         reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), bits.data());
     built_[static_cast<size_t>(id)] = 1;
   }
   return bits.data();
+}
+
+// Where the sequence can start, computed backwards from its last element: `starts` holds the
+// positions where the elements after the current one can start (at first every position up to
+// the text's end); a position can start the current element with j bytes if its byte is in the
+// class and the next position starts j - 1 more (one shift and AND per byte of the element's
+// longest count, 64 positions per word operation). Hand-written: this is the bit-parallel
+// ("shift-and") technique of multi-pattern scanners, which no packaged library offers for
+// wasm32.
+const uint64_t* TriggerIndex::SequenceStarts(int id) {
+  std::vector<uint64_t>& starts = sequence_bits_[static_cast<size_t>(id)];
+  if (sequence_built_[static_cast<size_t>(id)]) return starts.data();
+  const size_t words = Words();
+  const size_t n = text_.size();
+  starts.assign(words, 0);
+  for (size_t w = 0; w < n / 64; ++w) starts[w] = ~uint64_t{0};
+  starts[n / 64] = (uint64_t{2} << (n % 64)) - 1;  // positions up to n itself
+  const TriggerTables::Sequence& seq = policy_->triggers().sequences[static_cast<size_t>(id)];
+  for (auto e = seq.rbegin(); e != seq.rend(); ++e) {
+    const uint64_t* cls = ClassBits(e->class_id);
+    run_.assign(starts.begin(), starts.end());
+    if (e->min == 0) {
+      acc_.assign(starts.begin(), starts.end());
+    } else {
+      acc_.assign(words, 0);
+    }
+    for (uint32_t j = 1; j <= e->max; ++j) {
+      // run_[p] = class[p] && run_[p + 1]; the last word is zero, so nothing shifts in past it.
+      for (size_t w = 0; w + 1 < words; ++w) run_[w] = cls[w] & ((run_[w] >> 1) | (run_[w + 1] << 63));
+      run_[words - 1] = 0;
+      if (j >= e->min) {
+        for (size_t w = 0; w < words; ++w) acc_[w] |= run_[w];
+      }
+    }
+    starts.swap(acc_);
+  }
+  sequence_built_[static_cast<size_t>(id)] = 1;
+  return starts.data();
 }
 
 // Over the regex finders that search (owner >= 0); on long texts only those that cannot skip.

@@ -46,23 +46,55 @@ struct CompileOptions {
 
 class CompiledPolicy;
 
-// Where each trigger class of a policy (the byte classes its finders' trigger searches are
-// anchored on, see RegexSummary) occurs in one text: a bitmap per class, computed on first use
-// and shared by every finder anchored on that class — one pass over the text per class rather
-// than one per finder. Reusable across texts (its buffers keep their capacity).
+// The trigger classes and sequences of a policy's finders (see RegexSummary), as TriggerIndex
+// computes them. Built while compiling.
+struct TriggerTables {
+  // A trigger sequence whose occurrences are computed with bitmaps: elements of class ids, each
+  // min to max bytes of its class.
+  struct Element {
+    int class_id;
+    uint32_t min, max;
+  };
+  using Sequence = std::vector<Element>;
+
+  std::vector<ByteSetScanner> classes;
+  std::vector<ByteSet> class_sets;  // classes[i] scans class_sets[i]
+  std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it
+  std::vector<Sequence> sequences;
+
+  // The id of `set`, added if new.
+  int ClassId(const ByteSet& set);
+  // The id of `sequence`, added if new.
+  int SequenceId(const Sequence& sequence);
+};
+
+// Where a policy's trigger classes and sequences occur in one text, as bitmaps computed on first
+// use and shared by every finder that needs them — one pass over the text per class rather than
+// one per finder. Reusable across texts (its buffers keep their capacity).
 class TriggerIndex {
  public:
   // Starts indexing `text`, which must stay valid while the index is used.
   void Reset(const CompiledPolicy* policy, std::string_view text);
-  // Bit i of word i / 64 is set if the byte at position i is in class `id`.
+  // Bit i of word i / 64 is set if the byte at position i is in anchor class `id`; nullptr when
+  // only one finder is anchored on the class (its own scan is then as cheap as marking it).
   const uint64_t* Bits(int id);
+  // Bit i is set if sequence `id` occurs at position i (TriggerTables::Sequence).
+  const uint64_t* SequenceStarts(int id);
   std::string_view text() const { return text_; }
 
  private:
+  // Bitmap of class `id` over text_ (always built), with zero words up to Words().
+  const uint64_t* ClassBits(int id);
+  // Words of every bitmap: position text_.size() included, plus one zero word.
+  size_t Words() const { return text_.size() / 64 + 2; }
+
   const CompiledPolicy* policy_ = nullptr;
   std::string_view text_;
   std::vector<std::vector<uint64_t>> bits_;
   std::vector<char> built_;
+  std::vector<std::vector<uint64_t>> sequence_bits_;
+  std::vector<char> sequence_built_;
+  std::vector<uint64_t> run_, acc_;  // scratch for SequenceStarts
 };
 
 // Finds non-overlapping matches of one rule in text.
@@ -149,12 +181,8 @@ class CompiledPolicy {
   // -1 for a category's positive rule; j for a secondary rule of the owner's correlate j.
   int finder_correlate(int finder) const { return finder_correlate_[finder]; }
 
-  // The byte classes trigger searches are anchored on (TriggerIndex ids index this).
-  const std::vector<ByteSetScanner>& trigger_classes() const { return trigger_classes_; }
-  // Whether several finders are anchored on class `id` (only those are worth indexing).
-  bool trigger_class_shared(int id) const {
-    return trigger_class_users_[static_cast<size_t>(id)] > 1;
-  }
+  // Trigger classes and sequences (TriggerIndex ids index these).
+  const TriggerTables& triggers() const { return triggers_; }
 
   // Whether finder `f` skips text where it cannot match by itself (literal search, triggers)
   // rather than running its engine over every byte.
@@ -212,9 +240,7 @@ class CompiledPolicy {
   std::vector<bool> skips_text_;            // per finder: a TriggeredFinder
   std::vector<bool> joinable_;              // per finder: see joinable()
   std::vector<bool> joined_exact_;          // per finder: see joined_exact()
-  std::vector<ByteSet> trigger_class_sets_;
-  std::vector<int> trigger_class_users_;  // per class id: finders anchored on it
-  std::vector<ByteSetScanner> trigger_classes_;
+  TriggerTables triggers_;
 };
 
 // Endpoint resolutions of one policy, remembered per target (authority + path). Resolving merges

@@ -13,6 +13,8 @@ constexpr uint64_t kInf = RegexSummary::kUnbounded;
 constexpr uint64_t kMaxCharBytes = 4;
 // Trigger runs longer than this add little selectivity and cost a longer run check.
 constexpr uint32_t kMaxTriggerRun = 32;
+// Widest count range (max - min) of a sequence element; wider ones end the sequence.
+constexpr uint64_t kMaxTriggerRange = 8;
 
 uint64_t Add(uint64_t a, uint64_t b) { return (a == kInf || b == kInf) ? kInf : a + b; }
 uint64_t Mul(uint64_t a, uint64_t n) {
@@ -66,8 +68,8 @@ double ByteWeight(int b) {
   }
 }
 
-// A trigger: `run` bytes of `set`, immediately followed by the elements of `rest` (fixed
-// counts), starting at most `lead` bytes after the match's start.
+// A trigger: `run` bytes of `set`, immediately followed by the elements of `rest` (count
+// ranges), starting at most `lead` bytes after the match's start.
 struct Candidate {
   ByteSet set;
   uint32_t run = 1;
@@ -87,16 +89,19 @@ double Cost(const ByteSet& set, uint32_t run) {
   return c;
 }
 
-// Expected work per scanned byte: checking a sequence wherever its rarest element's class
-// occurs is cheap, a regex search wherever the whole sequence occurs is not (~100x).
+// Expected work per scanned byte, in regex searches: a regex search wherever the whole sequence
+// occurs, plus checking the sequence wherever its rarest element's class occurs (~100x cheaper
+// than a search) or, at most, computing where it occurs for every byte with bitmaps
+// (TriggerIndex: a few word operations per 64 bytes per element, ~1/2000 of a search per byte).
+constexpr double kBitmapSequenceCost = 0.0005;
 double Cost(const Candidate& c) {
   double selectivity = Cost(c.set, c.run);
   double rarest = Cost(c.set, 1);
   for (const TriggerElement& e : c.rest) {
     selectivity *= Cost(e.set, e.count);
-    rarest = std::min(rarest, Cost(e.set, 1));
+    if (e.count > 0) rarest = std::min(rarest, Cost(e.set, 1));
   }
-  return c.rest.empty() ? selectivity : selectivity + rarest / 100;
+  return c.rest.empty() ? selectivity : selectivity + std::min(rarest / 100, kBitmapSequenceCost);
 }
 
 bool Better(const Candidate& a, const Candidate& b) {
@@ -187,6 +192,20 @@ class Analyzer {
       }
       break;
     }
+    // Branches that are each one byte of a class, or empty: one byte of their union, optional
+    // if a branch is empty (`(-| |)`): an element of trigger sequences.
+    bool byte_choice = branches.size() > 1;
+    bool has_empty = false;
+    ByteSet choice;
+    for (const Info& b : branches) {
+      if (b.byte_atom && b.rep_lo == 1 && b.rep_hi == 1) {
+        choice |= b.alphabet;
+      } else if (b.max_len == 0) {
+        has_empty = true;
+      } else {
+        byte_choice = false;
+      }
+    }
     *out = branches[0];
     for (size_t i = 1; i < branches.size(); ++i) {
       const Info& b = branches[i];
@@ -199,6 +218,12 @@ class Analyzer {
       out->leading_literal = false;
       out->cand.any = Union(out->cand.any, b.cand.any);
       out->cand.bounded = Union(out->cand.bounded, b.cand.bounded);
+    }
+    if (byte_choice && choice.any()) {
+      out->byte_atom = true;
+      out->atom = !has_empty;
+      out->rep_lo = has_empty ? 0 : 1;
+      out->rep_hi = 1;
     }
     return true;
   }
@@ -214,6 +239,8 @@ class Analyzer {
     bool in_seq = false;
     auto emit = [&]() {
       if (in_seq) {
+        // Optional elements at the end add nothing a match must contain.
+        while (!seq.rest.empty() && seq.rest.back().count == 0) seq.rest.pop_back();
         seq.cost = Cost(seq);
         out->cand.Offer(seq);
       }
@@ -225,8 +252,24 @@ class Analyzer {
       if (!ParsePiece(flags, &piece, &is_piece)) return false;
       if (!is_piece) continue;  // a flag group such as (?i) changes flags only
       ++pieces;
-      if (piece.byte_atom && piece.rep_lo >= 1) {
-        const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(piece.rep_lo, kMaxTriggerRun));
+      const uint64_t lo = piece.rep_lo;
+      const uint64_t hi = piece.rep_hi;
+      // A small count range continues a sequence (the bit-parallel trigger check handles ranges).
+      const bool small_range = piece.byte_atom && hi != kInf && hi >= 1 && hi <= kMaxTriggerRun &&
+                               hi - lo <= kMaxTriggerRange;
+      if (small_range && (in_seq || lo >= 1)) {
+        if (!in_seq) {
+          seq = Candidate();
+          seq.set = piece.alphabet;
+          seq.run = static_cast<uint32_t>(lo);
+          seq.lead = offset;
+          in_seq = true;
+          if (hi > lo) seq.rest.push_back(TriggerElement{piece.alphabet, 0, static_cast<uint32_t>(hi - lo)});
+        } else {
+          seq.rest.push_back(TriggerElement{piece.alphabet, static_cast<uint32_t>(lo), static_cast<uint32_t>(hi)});
+        }
+      } else if (piece.byte_atom && lo >= 1) {
+        const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(lo, kMaxTriggerRun));
         if (!in_seq) {
           seq = Candidate();
           seq.set = piece.alphabet;
@@ -234,17 +277,29 @@ class Analyzer {
           seq.lead = offset;
           in_seq = true;
         } else {
-          seq.rest.push_back(TriggerElement{piece.alphabet, count});
+          seq.rest.push_back(TriggerElement{piece.alphabet, count, count});
         }
-        if (piece.rep_hi != piece.rep_lo || count != piece.rep_lo) {
+        if (hi != lo || count != lo) {
           // A variable count: what follows is preceded by exactly rep_lo bytes of the class.
           emit();
           seq = Candidate();
           seq.set = piece.alphabet;
           seq.run = count;
-          seq.lead = piece.rep_hi == kInf ? kInf : Add(offset, piece.rep_hi - count);
+          seq.lead = hi == kInf ? kInf : Add(offset, hi - count);
           in_seq = true;
         }
+      } else if (piece.atom && piece.max_len > 1) {
+        // One character of a class that may take several bytes (`[^0-9]`, a case-folded
+        // letter): the byte next to its neighbours is one of its bytes, so it ends the current
+        // sequence as a one-byte element and starts the next one the same way (its last byte
+        // starts at most max_len - 1 bytes after the character does).
+        if (in_seq) seq.rest.push_back(TriggerElement{piece.alphabet, 1, 1});
+        emit();
+        seq = Candidate();
+        seq.set = piece.alphabet;
+        seq.run = 1;
+        seq.lead = Add(offset, piece.max_len - 1);
+        in_seq = true;
       } else if (piece.max_len != 0) {
         emit();
       }

@@ -25,10 +25,11 @@ namespace leakscope {
 
 using ByteSet = std::bitset<256>;
 
-// `count` consecutive bytes from `set`.
+// `count` to `max_count` consecutive bytes from `set` (count may be 0 after the first element).
 struct TriggerElement {
   ByteSet set;
   uint32_t count = 1;
+  uint32_t max_count = 1;
 };
 
 struct RegexSummary {
@@ -37,8 +38,8 @@ struct RegexSummary {
   // Every byte any match can consume. Matches lie inside maximal runs of these bytes.
   ByteSet alphabet;
   // Every non-empty match contains `trigger_run` consecutive bytes from `trigger`, immediately
-  // followed by the elements of `trigger_rest` in order, starting at most `max_lead` bytes after
-  // the match's start.
+  // followed by the elements of `trigger_rest` in order (each some number of bytes of its class
+  // within its count range), starting at most `max_lead` bytes after the match's start.
   ByteSet trigger;
   uint32_t trigger_run = 1;
   std::vector<TriggerElement> trigger_rest;

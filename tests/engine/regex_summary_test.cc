@@ -63,17 +63,64 @@ TEST(RegexSummary, ConsecutiveFixedClassesFormATriggerSequence) {
                           RegexDialect::kRe2);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->trigger, Bytes("\t\n\v\f\r .-"));
-  ASSERT_EQ(s->trigger_rest.size(), 3u);
+  ASSERT_EQ(s->trigger_rest.size(), 4u);
   EXPECT_EQ(s->trigger_rest[0].set, Bytes("0123456789"));
   EXPECT_EQ(s->trigger_rest[0].count, 3u);
   EXPECT_EQ(s->trigger_rest[2].count, 4u);
+  // The closing [^0-9] (one character, up to 4 bytes) adds its first byte: no digit.
+  EXPECT_FALSE((s->trigger_rest[3].set & Bytes("0123456789")).any());
+  EXPECT_EQ(s->trigger_rest[3].set.count(), 246u);
   EXPECT_EQ(s->max_lead, 12u);  // [^0-9] (4 bytes) + "+1 " (3) + "(ddd)" (5)
-  // A variable count ends a sequence: what follows is preceded by its minimum only.
+  // A small count range continues the sequence as an element with that range.
   s = SummarizeRegex("[0-9]{1,2}/[0-9]{2}", RegexDialect::kRe2);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->trigger_run, 1u);
+  ASSERT_EQ(s->trigger_rest.size(), 3u);
+  EXPECT_EQ(s->trigger_rest[0].count, 0u);
+  EXPECT_EQ(s->trigger_rest[0].max_count, 1u);
+  EXPECT_EQ(s->trigger_rest[1].set, Bytes("/"));
+  EXPECT_EQ(s->max_lead, 0u);
+  // An unbounded count ends it: what follows is preceded by the minimum only.
+  s = SummarizeRegex("[0-9]{2,}/[0-9]{2}", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger_run, 2u);
   ASSERT_EQ(s->trigger_rest.size(), 2u);
-  EXPECT_EQ(s->max_lead, 1u);
+  EXPECT_EQ(s->max_lead, RegexSummary::kUnbounded);
+}
+
+TEST(RegexSummary, AMultiByteCharacterClassBoundsASequenceByOneByte) {
+  // The reference date: the byte before the first digit is the last byte of [^0-9].
+  auto s = SummarizeRegex("[^0-9][0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}[^0-9]", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger.count(), 246u);
+  EXPECT_FALSE((s->trigger & Bytes("0123456789")).any());
+  EXPECT_EQ(s->max_lead, 3u);  // [^0-9] takes up to 4 bytes
+  ASSERT_EQ(s->trigger_rest.size(), 6u);
+  EXPECT_EQ(s->trigger_rest[0].set, Bytes("0123456789"));
+  EXPECT_EQ(s->trigger_rest[0].max_count, 2u);
+  EXPECT_EQ(s->trigger_rest[5].count, 1u);
+}
+
+TEST(RegexSummary, OneByteAlternativesAndOptionalBytesAreSequenceElements) {
+  // The reference SSN's RE2 relaxation: `(-| |)` and its copy are optional separators.
+  auto s = SummarizeRegex("\\b\\d{3}(-| |)\\d{2}(-| |)\\d{4}\\b", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger, Bytes("0123456789"));
+  EXPECT_EQ(s->trigger_run, 3u);
+  ASSERT_EQ(s->trigger_rest.size(), 4u);
+  EXPECT_EQ(s->trigger_rest[0].set, Bytes("- "));
+  EXPECT_EQ(s->trigger_rest[0].count, 0u);
+  EXPECT_EQ(s->trigger_rest[0].max_count, 1u);
+  EXPECT_EQ(s->trigger_rest[1].count, 2u);
+  EXPECT_EQ(s->trigger_rest[3].count, 4u);
+  // Optional elements at the end are dropped: a match need not contain them.
+  s = SummarizeRegex("@[a-z]{2}-?", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger_rest.size(), 1u);
+  // A choice between a byte and a longer branch is no element.
+  s = SummarizeRegex("\\d{3}(-|--)\\d{2}", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->trigger_rest.empty());
 }
 
 TEST(RegexSummary, AlternationUnitesTheBranchesTriggers) {
@@ -268,6 +315,11 @@ TEST(TriggerSearch, SameMatchesAsFullScanForEdgePatterns) {
       "[a-z]{3}\\d{2}x",
       "\\d{4}[\\s.-]\\d{4}[\\s.-]\\d{4}",
       "x?\\b\\d\\d-\\d+",
+      // Count ranges and one-byte choices inside trigger sequences (checked with bitmaps).
+      "\\b\\d{3}(-| |)\\d{2}(-| |)\\d{4}\\b",
+      "[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}",
+      "a(b|c|)d{0,3}[0-9]{2}",
+      "(?:-|\\.)?\\d{2,4}x?\\d",
   };
   std::string yaml = "categories:\n";
   int i = 0;
@@ -313,6 +365,7 @@ class PatternGen {
   std::string Alternation(int depth) {
     std::string out = Concat(depth);
     if (depth < 2 && Below(5) == 0) out += "|" + Concat(depth);
+    if (depth > 0 && Below(8) == 0) out += "|";  // an empty branch: `(-| |)` makes a byte optional
     return out;
   }
   std::string Concat(int depth) {
