@@ -1022,6 +1022,7 @@ void TriggerIndex::Reset(const CompiledPolicy* policy, std::string_view text) {
   built_.assign(t.classes.size(), 0);
   if (sequence_bits_.size() < t.sequences.size()) sequence_bits_.resize(t.sequences.size());
   sequence_built_.assign(t.sequences.size(), 0);
+  runs_used_ = 0;
 }
 
 const uint64_t* TriggerIndex::Bits(int id) {
@@ -1032,48 +1033,70 @@ const uint64_t* TriggerIndex::Bits(int id) {
 const uint64_t* TriggerIndex::ClassBits(int id) {
   std::vector<uint64_t>& bits = bits_[static_cast<size_t>(id)];
   if (!built_[static_cast<size_t>(id)]) {
-    bits.assign(Words(), 0);
+    const size_t words = Words();
+    bits.resize(words);
+    const size_t marked = (text_.size() + 63) / 64;  // Mark overwrites these
     policy_->triggers().classes[static_cast<size_t>(id)].Mark(
         reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), bits.data());
+    for (size_t w = marked; w < words; ++w) bits[w] = 0;
     built_[static_cast<size_t>(id)] = 1;
   }
   return bits.data();
 }
 
-// Where the sequence can start, computed backwards from its last element: `starts` holds the
+// Bit p of x >> j over a whole bitmap (bit p + j of x), for 0 < j < 64.
+static inline uint64_t ShiftedWord(const uint64_t* x, size_t w, unsigned j) {
+  return (x[w] >> j) | (x[w + 1] << (64 - j));
+}
+
+const uint64_t* TriggerIndex::RunBits(int class_id, uint32_t length) {
+  if (length <= 1) return ClassBits(class_id);
+  for (size_t i = 0; i < runs_used_; ++i) {
+    if (runs_[i].class_id == class_id && runs_[i].length == length) return runs_[i].bits.data();
+  }
+  // A run of `length` starts where one of length - 1 does and the class occurs length - 1 on.
+  const uint64_t* shorter = RunBits(class_id, length - 1);
+  const uint64_t* cls = ClassBits(class_id);
+  if (runs_used_ == runs_.size()) runs_.emplace_back();  // moving bitmaps keeps their data
+  Run& run = runs_[runs_used_++];
+  run.class_id = class_id;
+  run.length = length;
+  const size_t words = Words();
+  run.bits.resize(words);
+  for (size_t w = 0; w + 1 < words; ++w) run.bits[w] = shorter[w] & ShiftedWord(cls, w, length - 1);
+  run.bits[words - 1] = 0;
+  return run.bits.data();
+}
+
+// Where the sequence can start, computed backwards from its last element: `tail_` holds the
 // positions where the elements after the current one can start (at first every position up to
-// the text's end); a position can start the current element with j bytes if its byte is in the
-// class and the next position starts j - 1 more (one shift and AND per byte of the element's
-// longest count, 64 positions per word operation). Hand-written: this is the bit-parallel
-// ("shift-and") technique of multi-pattern scanners, which no packaged library offers for
-// wasm32.
+// the text's end); a position starts the current element with j bytes if j bytes of its class
+// begin there (RunBits, shared by every sequence using that run) and the position j on starts
+// the rest. One pass per element, 64 positions per word operation. Hand-written: this is the
+// bit-parallel ("shift-and") technique of multi-pattern scanners, which no packaged library
+// offers for wasm32.
 const uint64_t* TriggerIndex::SequenceStarts(int id) {
   std::vector<uint64_t>& starts = sequence_bits_[static_cast<size_t>(id)];
   if (sequence_built_[static_cast<size_t>(id)]) return starts.data();
   const size_t words = Words();
   const size_t n = text_.size();
-  starts.assign(words, 0);
-  for (size_t w = 0; w < n / 64; ++w) starts[w] = ~uint64_t{0};
-  starts[n / 64] = (uint64_t{2} << (n % 64)) - 1;  // positions up to n itself
+  tail_.assign(words, 0);
+  for (size_t w = 0; w < n / 64; ++w) tail_[w] = ~uint64_t{0};
+  tail_[n / 64] = (uint64_t{2} << (n % 64)) - 1;  // positions up to n itself
   const TriggerTables::Sequence& seq = policy_->triggers().sequences[static_cast<size_t>(id)];
+  const uint64_t* runs[64];
   for (auto e = seq.rbegin(); e != seq.rend(); ++e) {
-    const uint64_t* cls = ClassBits(e->class_id);
-    run_.assign(starts.begin(), starts.end());
-    if (e->min == 0) {
-      acc_.assign(starts.begin(), starts.end());
-    } else {
-      acc_.assign(words, 0);
+    for (uint32_t j = std::max<uint32_t>(e->min, 1); j <= e->max; ++j) runs[j] = RunBits(e->class_id, j);
+    next_.resize(words);
+    for (size_t w = 0; w + 1 < words; ++w) {
+      uint64_t any = e->min == 0 ? tail_[w] : 0;
+      for (uint32_t j = std::max<uint32_t>(e->min, 1); j <= e->max; ++j) any |= runs[j][w] & ShiftedWord(tail_.data(), w, j);
+      next_[w] = any;
     }
-    for (uint32_t j = 1; j <= e->max; ++j) {
-      // run_[p] = class[p] && run_[p + 1]; the last word is zero, so nothing shifts in past it.
-      for (size_t w = 0; w + 1 < words; ++w) run_[w] = cls[w] & ((run_[w] >> 1) | (run_[w + 1] << 63));
-      run_[words - 1] = 0;
-      if (j >= e->min) {
-        for (size_t w = 0; w < words; ++w) acc_[w] |= run_[w];
-      }
-    }
-    starts.swap(acc_);
+    next_[words - 1] = 0;
+    tail_.swap(next_);
   }
+  starts.swap(tail_);
   sequence_built_[static_cast<size_t>(id)] = 1;
   return starts.data();
 }

@@ -85,6 +85,8 @@ class TriggerIndex {
  private:
   // Bitmap of class `id` over text_ (always built), with zero words up to Words().
   const uint64_t* ClassBits(int id);
+  // Where runs of `length` bytes of class `id` start.
+  const uint64_t* RunBits(int class_id, uint32_t length);
   // Words of every bitmap: position text_.size() included, plus one zero word.
   size_t Words() const { return text_.size() / 64 + 2; }
 
@@ -94,7 +96,14 @@ class TriggerIndex {
   std::vector<char> built_;
   std::vector<std::vector<uint64_t>> sequence_bits_;
   std::vector<char> sequence_built_;
-  std::vector<uint64_t> run_, acc_;  // scratch for SequenceStarts
+  struct Run {
+    int class_id = 0;
+    uint32_t length = 0;
+    std::vector<uint64_t> bits;
+  };
+  std::vector<Run> runs_;  // [0, runs_used_) are built for text_
+  size_t runs_used_ = 0;
+  std::vector<uint64_t> tail_, next_;  // scratch for SequenceStarts
 };
 
 // Finds non-overlapping matches of one rule in text.
