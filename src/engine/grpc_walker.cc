@@ -376,11 +376,7 @@ void GrpcWalker::Classify(std::string_view bytes, uint64_t raw, size_t depth) {
   Deliver(bytes, raw);
 }
 
-void GrpcWalker::Deliver(std::string_view bytes, uint64_t raw) {
-  sink_->OnScalarBegin(false, false, raw);
-  sink_->OnScalarData(bytes, raw, raw + bytes.size());
-  sink_->OnScalarEnd(raw + bytes.size());
-}
+void GrpcWalker::Deliver(std::string_view bytes, uint64_t raw) { sink_->OnScalar(false, false, raw, bytes); }
 
 void GrpcWalker::DeliverHeld() {
   if (!held_.empty()) Deliver(held_, held_raw_);

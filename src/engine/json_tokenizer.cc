@@ -1,6 +1,7 @@
 #include "engine/json_tokenizer.h"
 
 #include <charconv>
+#include <cstring>
 
 namespace leakscope {
 
@@ -61,11 +62,29 @@ void JsonTokenizer::AppendCurrentPath(std::string* out) const {
     prefix_depth_ = depth_;
     prefix_pushes_ = pushes_;
   }
-  const size_t start = out->size();
-  out->append(prefix_);
+  // Once per scalar: one resize and plain copies, not a string append per part.
   const Frame& last = stack_[depth_ - 1];
-  if (!last.is_array && out->size() > start) out->push_back('.');
-  AppendComponent(last, out);
+  char digits[24];
+  std::string_view component;
+  if (last.is_array) {
+    digits[0] = '[';
+    char* end = std::to_chars(digits + 1, digits + sizeof(digits) - 1, last.index).ptr;
+    *end++ = ']';
+    component = std::string_view(digits, static_cast<size_t>(end - digits));
+  } else {
+    component = last.key;
+  }
+  const bool dot = !last.is_array && !prefix_.empty();
+  const bool ellipsis = !last.is_array && last.key_truncated;
+  const size_t start = out->size();
+  out->resize(start + prefix_.size() + (dot ? 1 : 0) + component.size() + (ellipsis ? 3 : 0));
+  char* at = out->data() + start;
+  std::memcpy(at, prefix_.data(), prefix_.size());
+  at += prefix_.size();
+  if (dot) *at++ = '.';
+  std::memcpy(at, component.data(), component.size());
+  at += component.size();
+  if (ellipsis) std::memcpy(at, "...", 3);
 }
 
 // One frame's part of a path ("[3]" or the key); the caller adds the '.' before a key.
@@ -119,6 +138,38 @@ void JsonTokenizer::ValueDone() {
   } else {
     state_ = State::kCommaOrEnd;
   }
+}
+
+bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) {
+  const size_t begin = *i + 1;
+  size_t end = begin;
+  // Byte by byte: strings are short, and a 16-byte vector search measured more instructions.
+  while (end < chunk.size() && chunk[end] != '"' && chunk[end] != '\\') ++end;
+  if (end == chunk.size() || chunk[end] != '"') return false;  // escapes or a chunk's end
+  const std::string_view text = chunk.substr(begin, end - begin);
+  if (is_key) {
+    Frame& f = stack_[depth_ - 1];
+    f.key.clear();
+    f.key_truncated = false;
+    AppendKey(text);
+    sink_->OnScalar(true, false, offset_ + begin, text);
+    state_ = State::kColon;
+  } else {
+    sink_->OnScalar(false, false, offset_ + begin, text);
+    ValueDone();
+  }
+  *i = end + 1;
+  return true;
+}
+
+bool JsonTokenizer::WholeNumber(std::string_view chunk, size_t* i) {
+  size_t end = *i;
+  while (end < chunk.size() && IsNumberByte(chunk[end])) ++end;
+  if (end == chunk.size()) return false;  // may go on in the next chunk
+  sink_->OnScalar(false, true, offset_ + *i, chunk.substr(*i, end - *i));
+  ValueDone();
+  *i = end;  // the byte after the number is examined in the new state
+  return true;
 }
 
 // Starts the value whose first byte is `c`; returns false on a syntax error.
@@ -316,6 +367,8 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
     switch (state_) {
       case State::kTopLevel:
       case State::kValue:
+        if (c == '"' && WholeString(chunk, &i, false)) continue;
+        if ((c == '-' || (c >= '0' && c <= '9')) && WholeNumber(chunk, &i)) continue;
         if (!BeginValue(c, off)) return false;
         if (state_ == State::kNumber) continue;  // the first digit is part of the number
         break;
@@ -323,6 +376,10 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
         if (c == ']') {
           --depth_;
           ValueDone();
+        } else if (c == '"' && WholeString(chunk, &i, false)) {
+          continue;
+        } else if ((c == '-' || (c >= '0' && c <= '9')) && WholeNumber(chunk, &i)) {
+          continue;
         } else if (!BeginValue(c, off)) {
           return false;
         } else if (state_ == State::kNumber) {
@@ -334,6 +391,8 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
         if (c == '}' && state_ == State::kKeyOrEnd) {
           --depth_;
           ValueDone();
+        } else if (c == '"' && WholeString(chunk, &i, true)) {
+          continue;
         } else if (c == '"') {
           Frame& f = stack_[depth_ - 1];
           f.key.clear();

@@ -71,6 +71,10 @@ class JsonTokenizer final : public ScalarParser {
   void ValueDone();
   void Push(bool is_array);
   bool BeginValue(char c, uint64_t offset);
+  // At the quote or first digit at chunk[*i]: delivers the string or number in one OnScalar call
+  // if it ends inside the chunk without escapes, and moves *i past it.
+  bool WholeString(std::string_view chunk, size_t* i, bool is_key);
+  bool WholeNumber(std::string_view chunk, size_t* i);
   void FlushRun(std::string_view chunk, size_t run_start, size_t i);
   void EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end);
   void AppendKey(std::string_view decoded);

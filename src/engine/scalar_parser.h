@@ -24,6 +24,14 @@ class ScalarSink {
   virtual void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) = 0;
   // The scalar ended; `raw_end` is one past its last content byte.
   virtual void OnScalarEnd(uint64_t raw_end) = 0;
+  // A whole scalar at once, whose bytes are the raw bytes from `raw_offset` on (no escapes):
+  // what the three calls above would deliver. Parsers use it for scalars that lie whole in one
+  // chunk (most do); sinks may override it to skip per-piece bookkeeping.
+  virtual void OnScalar(bool is_key, bool is_number, uint64_t raw_offset, std::string_view text) {
+    OnScalarBegin(is_key, is_number, raw_offset);
+    if (!text.empty()) OnScalarData(text, raw_offset, raw_offset + text.size());
+    OnScalarEnd(raw_offset + text.size());
+  }
 };
 
 class ScalarParser {

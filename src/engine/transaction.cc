@@ -454,7 +454,17 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     scanner_.Begin(&text_finders_);
   }
 
-  // JsonTokenizer::Sink
+  // A scalar waiting in the batch.
+  struct BatchedValue {
+    size_t text_begin, text_end;    // in batch_text_ of its kind
+    size_t path_begin, path_end;    // in batch_paths_
+    size_t piece_begin, piece_end;  // in batch_pieces_
+    uint64_t raw_base, raw_end;
+    bool is_key, is_number;
+    bool identity = false;          // its bytes are the body's from raw_base on (no pieces)
+  };
+
+  // ScalarSink
   //
   // Short scalars (the vast majority) are collected into a batch and scanned together when the
   // chunk has been tokenized (FlushBatch): a per-value scan costs a prefilter pass and a call
@@ -521,6 +531,31 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       pieces_.erase(pieces_.begin(), pieces_.begin() + static_cast<std::ptrdiff_t>(drop));
     }
   }
+  // A whole verbatim scalar (most are): straight into the batch, its bytes mapping one to one to
+  // the body's, so it needs no mapping pieces.
+  void OnScalar(bool is_key, bool is_number, uint64_t raw_offset, std::string_view text) override {
+    if (!opts_->batch_values || text.size() > kMaxBatchedValueBytes || collecting_) {
+      ScalarSink::OnScalar(is_key, is_number, raw_offset, text);
+      return;
+    }
+    std::string& joined = batch_text_[is_key ? 0 : 1];
+    BatchedValue v;
+    v.text_begin = joined.size();
+    joined.append(text);
+    v.text_end = joined.size();
+    joined.push_back('\n');
+    v.path_begin = batch_paths_.size();
+    structured_->AppendCurrentPath(&batch_paths_);
+    v.path_end = batch_paths_.size();
+    v.piece_begin = v.piece_end = batch_pieces_.size();
+    v.identity = true;
+    v.raw_base = raw_offset;
+    v.raw_end = raw_offset + text.size();
+    v.is_key = is_key;
+    v.is_number = is_number;
+    AddToBatch(v);
+  }
+
   void OnScalarEnd(uint64_t raw_end) override {
     seg_.raw_end = raw_end;
     seg_.ended = true;
@@ -544,9 +579,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     v.raw_end = raw_end;
     v.is_key = seg_.is_key;
     v.is_number = seg_.is_number;
-    batch_of_kind_[seg_.is_key ? 0 : 1].push_back(batch_.size());
+    AddToBatch(v);
+  }
+
+  void AddToBatch(const BatchedValue& v) {
+    batch_of_kind_[v.is_key ? 0 : 1].push_back(batch_.size());
     batch_.push_back(v);
-    if (text.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes || batch_.size() >= kMaxBatchValues) {
+    if (batch_text_[v.is_key ? 0 : 1].size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes ||
+        batch_.size() >= kMaxBatchValues) {
       FlushBatch();
     }
   }
@@ -632,7 +672,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
       if (batch_hits_.empty()) continue;
       ResetSegment();
-      seg_.identity = false;
+      seg_.identity = v.identity;
       seg_.is_key = v.is_key;
       seg_.is_number = v.is_number;
       seg_.raw_base = v.raw_base;
@@ -999,13 +1039,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   static constexpr size_t kMaxBatchedValueBytes = 4096;
   static constexpr size_t kMaxBatchBytes = 64 * 1024;
   static constexpr size_t kMaxBatchValues = 4096;  // bounds memory for chunks of tiny scalars
-  struct BatchedValue {
-    size_t text_begin, text_end;    // in batch_text_ of its kind
-    size_t path_begin, path_end;    // in batch_paths_
-    size_t piece_begin, piece_end;  // in batch_pieces_
-    uint64_t raw_base, raw_end;
-    bool is_key, is_number;
-  };
   // What the joined scan says about one scalar of the batch and one finder: a match of the
   // scalar (`span`, scalar offsets) or, with `rescan`, that the scalar must be scanned alone.
   struct Mark {
