@@ -79,16 +79,17 @@ class ByteSetScanner {
   // `bits` holds (n + 63) / 64 words, which this overwrites.
   void Mark(const unsigned char* bytes, size_t n, uint64_t* bits) const {
     const size_t words = (n + 63) / 64;
-    for (size_t w = 0; w < words; ++w) bits[w] = 0;
     size_t p = 0;
 #if LEAKSCOPE_BYTE_SCAN_SSE2
     if (simd_ranges_ > 0 || single_ >= 0) {
-      for (; p + 16 <= n; p += 16) {
-        const uint32_t flags = Match16(bytes + p);
-        if (flags != 0) bits[p / 64] |= uint64_t{flags} << (p % 64);
+      // A whole word per 64 bytes: stored, not merged, so it needs no zeroing first.
+      for (; p + 64 <= n; p += 64) {
+        bits[p / 64] = uint64_t{Match16(bytes + p)} | (uint64_t{Match16(bytes + p + 16)} << 16) |
+                       (uint64_t{Match16(bytes + p + 32)} << 32) | (uint64_t{Match16(bytes + p + 48)} << 48);
       }
     }
 #endif
+    for (size_t w = p / 64; w < words; ++w) bits[w] = 0;
     if (kLittleEndian && (ranges_ > 0 || single_ >= 0)) {
       for (; p + 8 <= n; p += 8) {
         uint64_t v;
