@@ -1,6 +1,7 @@
 #include "engine/transaction.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <vector>
 #include <functional>
@@ -15,6 +16,47 @@
 namespace leakscope {
 
 namespace {
+
+// Short scalar texts known to hold no match for one direction's finders. API bodies repeat the
+// same keys in every record and many values (enums, flags, currencies): a scalar seen clean once
+// is clean again, and skipping it saves its scan and its bookkeeping. Texts are compared whole
+// (a hash alone could be forged to hide a value); at most kCapacity texts of at most kMaxBytes,
+// forgotten all at once when full.
+class CleanTexts {
+ public:
+  static constexpr size_t kMaxBytes = 64;
+
+  bool Contains(std::string_view text) const {
+    if (count_ == 0) return false;
+    for (size_t i = Slot(text);; i = (i + 1) & (kSlots - 1)) {
+      if (!used_[i]) return false;
+      if (slots_[i] == text) return true;
+    }
+  }
+  void Insert(std::string_view text) {
+    if (text.size() > kMaxBytes) return;
+    if (count_ == kCapacity) {
+      used_.fill(false);
+      count_ = 0;
+    }
+    size_t i = Slot(text);
+    for (; used_[i]; i = (i + 1) & (kSlots - 1)) {
+      if (slots_[i] == text) return;
+    }
+    used_[i] = true;
+    slots_[i].assign(text);
+    ++count_;
+  }
+
+ private:
+  static constexpr size_t kSlots = 512;  // a power of two, at most half full
+  static constexpr size_t kCapacity = kSlots / 2;
+  static size_t Slot(std::string_view text) { return std::hash<std::string_view>()(text) & (kSlots - 1); }
+
+  std::array<std::string, kSlots> slots_;
+  std::array<bool, kSlots> used_ = {};
+  size_t count_ = 0;
+};
 
 // `mask` repeated and cut to exactly `length` bytes ('*' for an empty mask).
 void AppendMaskOfLength(std::string_view mask, uint64_t length, std::string* out) {
@@ -462,6 +504,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     uint64_t raw_base, raw_end;
     bool is_key, is_number;
     bool identity = false;          // its bytes are the body's from raw_base on (no pieces)
+    bool hit = false;               // a finder matched it
   };
 
   // ScalarSink
@@ -538,6 +581,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       ScalarSink::OnScalar(is_key, is_number, raw_offset, text);
       return;
     }
+    if (clean_[is_key ? 0 : 1] != nullptr && clean_[is_key ? 0 : 1]->Contains(text)) return;
     std::string& joined = batch_text_[is_key ? 0 : 1];
     BatchedValue v;
     v.text_begin = joined.size();
@@ -671,6 +715,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         ++i;
       }
       if (batch_hits_.empty()) continue;
+      batch_[value].hit = true;
       ResetSegment();
       seg_.identity = v.identity;
       seg_.is_key = v.is_key;
@@ -683,6 +728,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
                      batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
       OnHits(batch_hits_, text, 0);
+    }
+    // Remember clean scalars, once the body is long enough for repeats to pay for the table.
+    // Not after a PCRE2 limit hit: a scalar may then look clean only because of the limit.
+    if (batch_.back().raw_end >= kCleanTextsFromBytes && !batch_limit_hit_) {
+      for (const BatchedValue& v : batch_) {
+        if (v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
+        std::unique_ptr<CleanTexts>& clean = clean_[v.is_key ? 0 : 1];
+        if (clean == nullptr) clean = std::make_unique<CleanTexts>();
+        clean->Insert(std::string_view(batch_text_[v.is_key ? 0 : 1]).substr(v.text_begin, v.text_end - v.text_begin));
+      }
     }
     seg_ = std::move(open_segment);
     open_pieces_.swap(pieces_);
@@ -1037,6 +1092,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
   static constexpr size_t kMaxBatchedValueBytes = 4096;
+  static constexpr uint64_t kCleanTextsFromBytes = 16 * 1024;
+  std::unique_ptr<CleanTexts> clean_[2];  // keys, values; created when first needed
   static constexpr size_t kMaxBatchBytes = 64 * 1024;
   static constexpr size_t kMaxBatchValues = 4096;  // bounds memory for chunks of tiny scalars
   // What the joined scan says about one scalar of the batch and one finder: a match of the

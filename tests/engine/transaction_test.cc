@@ -582,6 +582,27 @@ TEST(Transaction, BatchedJsonScalarsReportExactlyWhatScanningEachAloneReports) {
 }
 
 
+TEST(Transaction, RepeatedCleanScalarsAreSkippedWithoutChangingTheReport) {
+  // 200 KiB of records repeating keys and values; some values match, in some records only, and
+  // clean values have the lengths of matching ones.
+  auto cp = Compile(kBatchPolicy);
+  std::string body = "[";
+  for (int i = 0; body.size() < 200 * 1024; ++i) {
+    if (i) body += ",";
+    body += R"({"id":)" + std::to_string(i % 7) + R"(,"currency":"USD","ssn":")" +
+            (i % 3 == 0 ? "123-45-6789" : "000-00-0000") + R"(","mail":")" + (i % 5 == 0 ? "ann@corp.io" : "ann@corp-io") +
+            R"(","note":"call 555 123 4567 or not"})";
+  }
+  body += "]";
+  TransactionOptions alone;
+  alone.batch_values = false;
+  const std::string want = testing::MatchSummary(Scan(cp, body, "application/json", 0, "/x", alone).report);
+  ASSERT_NE(want.find("count="), std::string::npos);
+  for (size_t chunk : {size_t{0}, size_t{1000}, size_t{65536}}) {
+    EXPECT_TRUE(testing::MatchSummary(Scan(cp, body, "application/json", chunk).report) == want) << chunk;
+  }
+}
+
 // kSsnPolicy with a more specific endpoint that redacts.
 const std::string kEndpointPolicy = std::string(kSsnPolicy) + R"yaml(  - matches: "*/admin/*"
     config:
