@@ -90,6 +90,11 @@ class ByteSetScanner {
     }
 #endif
     for (size_t w = p / 64; w < words; ++w) bits[w] = 0;
+#if LEAKSCOPE_BYTE_SCAN_SSE2
+    if (simd_ranges_ > 0 || single_ >= 0) {
+      for (; p + 16 <= n; p += 16) bits[p / 64] |= uint64_t{Match16(bytes + p)} << (p % 64);
+    }
+#endif
     if (kLittleEndian && (ranges_ > 0 || single_ >= 0)) {
       for (; p + 8 <= n; p += 8) {
         uint64_t v;

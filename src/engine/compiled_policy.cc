@@ -233,9 +233,19 @@ class Pcre2Finder : public RegexFinder {
 // A case-sensitive `raw` literal: memmem finds it faster than a regex engine can (RE2 would
 // stop at every occurrence of the literal's first byte, a common letter in most keywords), with
 // the same leftmost, non-overlapping matches.
+// A case-sensitive literal: memchr for its rarest byte (ByteWeight), then a comparison of the
+// whole literal around it. Bodies are short and searched by several literals each: glibc's
+// memmem set-up per call cost more than the search (measured), and a rare byte skips further.
 class LiteralFinder : public Finder {
  public:
-  explicit LiteralFinder(std::string literal) : literal_(std::move(literal)) {}
+  explicit LiteralFinder(std::string literal) : literal_(std::move(literal)) {
+    for (size_t i = 1; i < literal_.size(); ++i) {
+      if (ByteWeight(static_cast<unsigned char>(literal_[i])) <
+          ByteWeight(static_cast<unsigned char>(literal_[anchor_]))) {
+        anchor_ = i;
+      }
+    }
+  }
   void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
                TriggerIndex* = nullptr) const override {
     Span m;
@@ -245,18 +255,30 @@ class LiteralFinder : public Finder {
     }
   }
   bool FindFirst(std::string_view text, size_t start, Span* out, bool*, TriggerIndex* = nullptr) const override {
-    if (literal_.empty() || start >= text.size()) return false;
-    const void* hit = memmem(text.data() + start, text.size() - start, literal_.data(), literal_.size());
-    if (hit == nullptr) return false;
-    out->begin = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
-    out->end = out->begin + literal_.size();
-    return true;
+    const size_t len = literal_.size();
+    if (len == 0 || start >= text.size() || text.size() - start < len) return false;
+    // Where the anchor byte of a match starting at p is: p + anchor_, for p <= size - len.
+    const size_t last = text.size() - len + anchor_;
+    for (size_t from = start + anchor_; from <= last;) {
+      const void* hit = std::memchr(text.data() + from, literal_[anchor_], last + 1 - from);
+      if (hit == nullptr) return false;
+      const size_t at = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+      const size_t begin = at - anchor_;
+      if (std::memcmp(text.data() + begin, literal_.data(), len) == 0) {
+        out->begin = begin;
+        out->end = begin + len;
+        return true;
+      }
+      from = at + 1;
+    }
+    return false;
   }
   bool MatchesWhole(std::string_view text) const override { return text == literal_; }
   const char* engine_name() const override { return "literal"; }
 
  private:
   std::string literal_;
+  size_t anchor_ = 0;  // index of its rarest byte
 };
 
 class InternalFinder : public Finder {
@@ -1014,6 +1036,13 @@ int TriggerTables::SequenceId(const Sequence& sequence) {
   return static_cast<int>(sequences.size() - 1);
 }
 
+TriggerIndex& TriggerIndex::ForThread(Scratch user) {
+  static thread_local TriggerIndex* indexes[2] = {nullptr, nullptr};  // see Pcre2Finder::MatchData
+  TriggerIndex*& index = indexes[user == Scratch::kBatch ? 0 : 1];
+  if (index == nullptr) index = new TriggerIndex();
+  return *index;
+}
+
 void TriggerIndex::Reset(const CompiledPolicy* policy, std::string_view text) {
   policy_ = policy;
   text_ = text;
@@ -1038,8 +1067,10 @@ const uint64_t* TriggerIndex::ClassBits(int id) {
     const size_t marked = (text_.size() + 63) / 64;  // Mark overwrites these
     policy_->triggers().classes[static_cast<size_t>(id)].Mark(
         reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), bits.data());
+    uint64_t any = 0;
+    for (size_t w = 0; w < marked; ++w) any |= bits[w];
     for (size_t w = marked; w < words; ++w) bits[w] = 0;
-    built_[static_cast<size_t>(id)] = 1;
+    built_[static_cast<size_t>(id)] = any != 0 ? 2 : 1;
   }
   return bits.data();
 }
@@ -1084,6 +1115,16 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
   for (size_t w = 0; w < n / 64; ++w) tail_[w] = ~uint64_t{0};
   tail_[n / 64] = (uint64_t{2} << (n % 64)) - 1;  // positions up to n itself
   const TriggerTables::Sequence& seq = policy_->triggers().sequences[static_cast<size_t>(id)];
+  // A class the sequence needs that does not occur (digits in keys, say): it occurs nowhere.
+  for (const TriggerTables::Element& e : seq) {
+    if (e.min == 0) continue;
+    ClassBits(e.class_id);
+    if (built_[static_cast<size_t>(e.class_id)] == 1) {
+      starts.assign(words, 0);
+      sequence_built_[static_cast<size_t>(id)] = 1;
+      return starts.data();
+    }
+  }
   const uint64_t* runs[64];
   for (auto e = seq.rbegin(); e != seq.rend(); ++e) {
     for (uint32_t j = std::max<uint32_t>(e->min, 1); j <= e->max; ++j) runs[j] = RunBits(e->class_id, j);

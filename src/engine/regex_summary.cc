@@ -52,22 +52,6 @@ ByteSet AsciiComplement(const ByteSet& s) {
   return out;
 }
 
-// How often a byte occurs in API traffic, roughly (JSON and log text): used only to pick the
-// rarest trigger among a pattern's mandatory parts.
-double ByteWeight(int b) {
-  if (b >= 'a' && b <= 'z') return 3.0;
-  if (b >= 'A' && b <= 'Z') return 1.0;
-  if (b >= '0' && b <= '9') return 2.0;
-  switch (b) {
-    case ' ': return 8.0;
-    case '"': return 4.0;
-    case ',': case ':': case '.': case '-': case '_': case '/': return 1.5;
-    case '\n': return 1.0;
-    case '@': return 0.05;
-    default: return b >= 0x80 ? 0.1 : 0.3;
-  }
-}
-
 // A trigger: `run` bytes of `set`, immediately followed by the elements of `rest` (count
 // ranges), starting at most `lead` bytes after the match's start.
 struct Candidate {
@@ -81,7 +65,7 @@ struct Candidate {
 double Cost(const ByteSet& set, uint32_t run) {
   double p = 0;
   for (int b = 0; b < 256; ++b) {
-    if (set.test(b)) p += ByteWeight(b);
+    if (set.test(b)) p += ByteWeight(static_cast<unsigned char>(b));
   }
   p = std::min(1.0, p / 100.0);
   double c = 1.0;
@@ -859,6 +843,20 @@ class Analyzer {
 };
 
 }  // namespace
+
+double ByteWeight(unsigned char b) {
+  if (b >= 'a' && b <= 'z') return 3.0;
+  if (b >= 'A' && b <= 'Z') return 1.0;
+  if (b >= '0' && b <= '9') return 2.0;
+  switch (b) {
+    case ' ': return 8.0;
+    case '"': return 4.0;
+    case ',': case ':': case '.': case '-': case '_': case '/': return 1.5;
+    case '\n': return 1.0;
+    case '@': return 0.05;
+    default: return b >= 0x80 ? 0.1 : 0.3;
+  }
+}
 
 std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialect dialect) {
   Analyzer a(pattern, dialect);

@@ -66,7 +66,8 @@ void SegmentScanner::Process(bool final, const Callback& cb) {
     bool use_prefilter = scanned >= kPrefilterMinBytes || finders_->size() > kPrefilterMinFinders;
     bool prefiltered = use_prefilter && policy_->Prefilter(kind, text.substr(from), &may_match_);
     hits_.clear();
-    index_.Reset(policy_, text);
+    TriggerIndex& index = TriggerIndex::ForThread(TriggerIndex::Scratch::kBlock);
+    index.Reset(policy_, text);
     for (size_t k = 0; k < finders_->size(); ++k) {
       const int f = (*finders_)[k];
       if (next_[k] >= total_) continue;
@@ -75,7 +76,7 @@ void SegmentScanner::Process(bool final, const Callback& cb) {
         continue;
       }
       found_.clear();
-      policy_->finders()[f]->FindAll(text, static_cast<size_t>(next_[k] - base_), &found_, &limit_hit_, &index_);
+      policy_->finders()[f]->FindAll(text, static_cast<size_t>(next_[k] - base_), &found_, &limit_hit_, &index);
       for (const Span& s : found_) {
         Span abs{s.begin + base_, s.end + base_};
         if (!final && abs.begin >= line) break;

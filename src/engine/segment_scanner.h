@@ -58,7 +58,6 @@ class SegmentScanner {
   std::vector<Span> found_;
   std::vector<Hit> hits_;
   std::vector<bool> may_match_;
-  TriggerIndex index_;  // of the block being processed
   bool limit_hit_ = false;
 };
 

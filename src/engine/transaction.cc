@@ -348,6 +348,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     const SearchMask mine = static_cast<SearchMask>(report_.direction == Direction::kRequest
                                                         ? SearchScope::kRequestBody
                                                         : SearchScope::kResponseBody);
+    for (std::vector<int>* list : {&key_finders_, &value_finders_, &text_finders_}) list->reserve(cp.finders().size());
     for (const ResolvedCategory& rc : ep_->categories) {
       if (!(rc.search & mine)) continue;
       if (!ContentTypeAllowed(rc.content_types, parser_, mime_)) continue;
@@ -389,6 +390,15 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         }
       }
     }
+    if (structured_batches()) {
+      // One allocation each rather than a series of growths (a 1 KiB body has ~50 scalars).
+      batch_.reserve(64);
+      for (int kind = 0; kind < 2; ++kind) {
+        batch_of_kind_[kind].reserve(64);
+        batch_text_[kind].reserve(2048);
+      }
+      batch_paths_.reserve(2048);
+    }
     if (parser_ == "json" && active_) {
       JsonTokenizer::Limits limits;
       limits.max_depth = opts_->json_max_depth;
@@ -399,6 +409,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       structured_ = std::move(grpc);
     }
   }
+
+  bool structured_batches() const { return active_ && opts_->batch_values && (parser_ == "json" || parser_ == "grpc"); }
 
   // Adds the finders of category `c`, its correlate secondaries, and match_group categories.
   void AddCategoryFinders(int c, std::vector<int>* out) {
@@ -654,7 +666,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       if (members.empty()) continue;
       const std::vector<int>& finders = kind == 0 ? key_finders_ : value_finders_;
       std::string_view joined(batch_text_[kind]);
-      trigger_index_.Reset(cp_, joined);
+      TriggerIndex& index = TriggerIndex::ForThread(TriggerIndex::Scratch::kBatch);
+      index.Reset(cp_, joined);
       bool per_value = false;
       for (int f : finders) {
         if (!cp.joinable(f)) {
@@ -662,7 +675,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
           continue;
         }
         found_.clear();
-        cp.finders()[f]->FindAll(joined, 0, &found_, &batch_limit_hit_, &trigger_index_);
+        cp.finders()[f]->FindAll(joined, 0, &found_, &batch_limit_hit_, &index);
         const bool exact = cp.joined_exact(f);
         for (const Span& hit : found_) {
           // The first scalar whose text (with its separator) reaches past the hit's start.
@@ -1123,7 +1136,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<SegmentScanner::Hit> batch_hits_;
   std::vector<bool> may_match_;
   std::vector<Piece> open_pieces_;  // pieces_ of the open scalar while FlushBatch borrows it
-  TriggerIndex trigger_index_;      // of the joined text
   bool batch_limit_hit_ = false;
   uint64_t dec_total_ = 0;
   uint64_t raw_consumed_ = 0;
