@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <deque>
 #include <vector>
 #include <functional>
@@ -51,7 +52,25 @@ class CleanTexts {
  private:
   static constexpr size_t kSlots = 512;  // a power of two, at most half full
   static constexpr size_t kCapacity = kSlots / 2;
-  static size_t Slot(std::string_view text) { return std::hash<std::string_view>()(text) & (kSlots - 1); }
+  // A multiply-xor mix of 8 bytes at a time: texts are at most 64 bytes and looked up once per
+  // scalar, where std::hash (murmur) cost more than the lookup saves. Collisions only lengthen
+  // a probe, bounded by the table size (texts are compared whole); the seed (the table's
+  // address) keeps a body from being crafted offline to collide.
+  size_t Slot(std::string_view text) const {
+    uint64_t h = (text.size() + reinterpret_cast<uintptr_t>(this)) * 0x9E3779B97F4A7C15ULL;
+    size_t i = 0;
+    for (; i + 8 <= text.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+      h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, text.data() + i, text.size() - i);
+    h = (h ^ tail) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    return static_cast<size_t>(h) & (kSlots - 1);
+  }
 
   std::array<std::string, kSlots> slots_;
   std::array<bool, kSlots> used_ = {};
