@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
 #include <emmintrin.h>
 #define LEAKSCOPE_BYTE_SCAN_SSE2 1
 #endif
@@ -23,8 +23,15 @@ namespace leakscope {
 
 class ByteSetScanner {
  public:
-  explicit ByteSetScanner(const std::bitset<256>& set) {
+  // `vectorized` false keeps to the portable word-at-a-time and table paths (tests compare them
+  // with the SSE2 ones natively; LEAKSCOPE_NO_SSE2 builds without SSE2 altogether).
+  explicit ByteSetScanner(const std::bitset<256>& set, bool vectorized = true) {
     for (int b = 0; b < 256; ++b) table_[b] = set.test(b);
+#if LEAKSCOPE_BYTE_SCAN_SSE2
+    vectorized_ = vectorized;
+#else
+    (void)vectorized;
+#endif
     if (set.count() == 1) {
       for (int b = 0; b < 256; ++b) {
         if (set.test(b)) single_ = b;
@@ -81,7 +88,7 @@ class ByteSetScanner {
     const size_t words = (n + 63) / 64;
     size_t p = 0;
 #if LEAKSCOPE_BYTE_SCAN_SSE2
-    if (simd_ranges_ > 0 || single_ >= 0) {
+    if (vectorized_ && (simd_ranges_ > 0 || single_ >= 0)) {
       // A whole word per 64 bytes: stored, not merged, so it needs no zeroing first.
       for (; p + 64 <= n; p += 64) {
         bits[p / 64] = uint64_t{Match16(bytes + p)} | (uint64_t{Match16(bytes + p + 16)} << 16) |
@@ -91,7 +98,7 @@ class ByteSetScanner {
 #endif
     for (size_t w = p / 64; w < words; ++w) bits[w] = 0;
 #if LEAKSCOPE_BYTE_SCAN_SSE2
-    if (simd_ranges_ > 0 || single_ >= 0) {
+    if (vectorized_ && (simd_ranges_ > 0 || single_ >= 0)) {
       for (; p + 16 <= n; p += 16) bits[p / 64] |= uint64_t{Match16(bytes + p)} << (p % 64);
     }
 #endif
@@ -126,7 +133,7 @@ class ByteSetScanner {
     }
     size_t p = from;
 #if LEAKSCOPE_BYTE_SCAN_SSE2
-    if (simd_ranges_ > 0) {
+    if (vectorized_ && simd_ranges_ > 0) {
       while (p + 16 <= n) {
         const uint32_t flags = Match16(bytes + p);
         if (flags != 0) return p + static_cast<size_t>(__builtin_ctz(flags));
@@ -170,6 +177,7 @@ class ByteSetScanner {
     }
     return static_cast<uint32_t>(_mm_movemask_epi8(hit));
   }
+  bool vectorized_ = true;
   int simd_ranges_ = 0;
   unsigned char simd_lo_[kMaxSimdRanges] = {};
   unsigned char simd_span_[kMaxSimdRanges] = {};

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
 #include <emmintrin.h>
 #endif
 
@@ -147,7 +147,7 @@ void JsonTokenizer::ValueDone() {
 bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) {
   const size_t begin = *i + 1;
   size_t end = begin;
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
   // 16 bytes per step (most strings end within the first): the byte loop was the tokenizer's
   // largest cost. wasm32 (no SIMD here) keeps the byte loop.
   const __m128i quote = _mm_set1_epi8('"');

@@ -37,20 +37,22 @@ TEST(ByteSetScanner, MarkAndFindAgreeWithTheSetForEveryKindOfSet) {
     sets.push_back(random);
   }
   for (const std::bitset<256>& set : sets) {
-    const ByteSetScanner scanner(set);
-    for (size_t n : {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 127, 128, 200, 1000}) {
-      std::vector<unsigned char> text(n);
-      for (unsigned char& c : text) c = static_cast<unsigned char>(rng() % 3 == 0 ? rng() : '0' + rng() % 40);
-      std::vector<uint64_t> bits((n + 63) / 64 + 1, ~uint64_t{0});
-      scanner.Mark(text.data(), n, bits.data());
-      for (size_t i = 0; i < n; ++i) {
-        ASSERT_EQ((bits[i / 64] >> (i % 64)) & 1, set.test(text[i]) ? 1u : 0u) << "n " << n << " at " << i;
-      }
-      for (size_t i = n; i < (n + 63) / 64 * 64; ++i) ASSERT_EQ((bits[i / 64] >> (i % 64)) & 1, 0u) << "past n";
-      for (size_t from = 0; from <= n; from += 1 + n / 20) {
-        size_t want = from;
-        while (want < n && !set.test(text[want])) ++want;
-        ASSERT_EQ(scanner.Find(text.data(), n, from), want) << "n " << n << " from " << from;
+    for (bool vectorized : {true, false}) {  // SSE2 (where built) and the portable paths
+      const ByteSetScanner scanner(set, vectorized);
+      for (size_t n : {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 127, 128, 200, 1000}) {
+        std::vector<unsigned char> text(n);
+        for (unsigned char& c : text) c = static_cast<unsigned char>(rng() % 3 == 0 ? rng() : '0' + rng() % 40);
+        std::vector<uint64_t> bits((n + 63) / 64 + 1, ~uint64_t{0});
+        scanner.Mark(text.data(), n, bits.data());
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_EQ((bits[i / 64] >> (i % 64)) & 1, set.test(text[i]) ? 1u : 0u) << "n " << n << " at " << i;
+        }
+        for (size_t i = n; i < (n + 63) / 64 * 64; ++i) ASSERT_EQ((bits[i / 64] >> (i % 64)) & 1, 0u) << "past n";
+        for (size_t from = 0; from <= n; from += 1 + n / 20) {
+          size_t want = from;
+          while (want < n && !set.test(text[want])) ++want;
+          ASSERT_EQ(scanner.Find(text.data(), n, from), want) << "n " << n << " from " << from;
+        }
       }
     }
   }
