@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace leakscope {
 
@@ -76,6 +77,19 @@ bool ScanFields(std::string_view b, uint64_t declared, OnLengthDelimited&& on_le
 bool LooksLikeText(std::string_view b, bool cut_tail) {
   size_t i = 0;
   while (i < b.size()) {
+    // Eight printable ASCII bytes at a time (0x20..0x7E: no high bit, none below 0x20, no DEL):
+    // the common case, checked with word arithmetic; anything else takes the byte path below.
+    constexpr uint64_t kOnes = ~uint64_t{0} / 255;
+    constexpr uint64_t kHigh = kOnes * 0x80;
+    while (i + 8 <= b.size()) {
+      uint64_t w;
+      std::memcpy(&w, b.data() + i, 8);
+      const uint64_t below_space = (w - kOnes * 0x20) & ~w;       // high bit set where byte < 0x20
+      const uint64_t del = ((w ^ (kOnes * 0x7F)) - kOnes) & ~(w ^ (kOnes * 0x7F));  // where byte == 0x7F
+      if (((w | below_space | del) & kHigh) != 0) break;
+      i += 8;
+    }
+    if (i >= b.size()) break;
     const auto c = static_cast<unsigned char>(b[i]);
     if (c < 0x80) {
       if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return false;
