@@ -66,7 +66,7 @@ class CleanTexts {
       h ^= h >> 32;
     }
     uint64_t tail = 0;
-    std::memcpy(&tail, text.data() + i, text.size() - i);
+    std::memcpy(&tail, text.data() + i, text.size() - i);  // texts view the body or the batch: never null
     h = (h ^ tail) * 0xC4CEB9FE1A85EC53ULL;
     h ^= h >> 29;
     return static_cast<size_t>(h) & (kSlots - 1);
