@@ -27,6 +27,7 @@
 #include "engine/policy.h"
 #include "engine/report.h"
 #include "engine/transaction.h"
+#include "support/protobuf_wire.h"
 
 namespace leakscope {
 namespace {
@@ -258,6 +259,59 @@ std::string GenerateCustomersJson(size_t target, uint64_t seed) {
   return out;
 }
 
+// The same kind of customer record as CustomerJson, as a protobuf message (field numbers in the
+// order of the JSON fields; nested objects are nested messages, numbers varints or fixed64).
+std::string CustomerProto(Rng& rng, uint64_t id) {
+  using testing::Bytes;
+  using testing::Fixed64Field;
+  using testing::VarintField;
+  std::string o = VarintField(1, id);
+  o += Bytes(2, rng.Hex(8) + "-" + rng.Hex(4) + "-4" + rng.Hex(3) + "-a" + rng.Hex(3) + "-" + rng.Hex(12));
+  o += Bytes(3, rng.Pick(kFirstNames)) + Bytes(4, rng.Pick(kLastNames)) + Bytes(5, Email(rng));
+  if (rng.Chance(70)) o += Bytes(6, Phone(rng));
+  o += Bytes(7, Bytes(1, std::to_string(1 + rng.Below(9999)) + " " + rng.Pick(kStreetNames) + " " +
+                         rng.Pick(kStreetTypes)) +
+                    Bytes(2, rng.Pick(kCities)) + Bytes(3, rng.Pick(kStates)) + Bytes(4, rng.Digits(5)) +
+                    Bytes(5, "US"));
+  std::string payment = Bytes(1, "visa");
+  payment += rng.Chance(15) ? Bytes(2, CardNumber(rng)) : Bytes(3, rng.Digits(4));
+  payment += Bytes(4, std::to_string(1 + rng.Below(12)) + "/" + std::to_string(25 + rng.Below(6)));
+  payment += VarintField(5, rng.Chance(80) ? 1 : 0);
+  o += Bytes(8, payment);
+  if (rng.Chance(8)) o += Bytes(9, Ssn(rng));
+  if (rng.Chance(30)) {
+    o += Bytes(10, std::to_string(1950 + rng.Below(55)) + "-0" + std::to_string(1 + rng.Below(9)) + "-1" +
+                       std::to_string(rng.Below(10)));
+  }
+  o += Bytes(11, Timestamp(rng)) + Bytes(12, Timestamp(rng));
+  o += VarintField(13, rng.Chance(90) ? 1 : 0) + VarintField(14, rng.Chance(75) ? 1 : 0);
+  o += Fixed64Field(15, rng.Below(100000) * 100 + rng.Below(100)) + VarintField(16, rng.Below(20000));
+  o += Bytes(17, rng.Pick(kTags)) + Bytes(17, rng.Pick(kTags));
+  o += Bytes(18, Bytes(1, rng.Pick(kLanguages)) + Bytes(2, rng.Pick(kCurrencies)) +
+                     VarintField(3, rng.Chance(40) ? 1 : 0) + Bytes(4, rng.Chance(50) ? "dark" : "light"));
+  o += Bytes(19, VarintField(1, rng.Below(200)) + Bytes(2, "ORD-" + rng.Digits(8)) +
+                     Fixed64Field(3, rng.Below(50000) * 100 + rng.Below(100)));
+  o += Bytes(20, Note(rng));
+  return o;
+}
+
+// A gRPC response stream of about `target` bytes: messages of up to 20 customers each (a
+// repeated field 1), each behind its 5-byte prefix.
+std::string GenerateCustomersGrpc(size_t target, uint64_t seed) {
+  Rng rng(seed);
+  std::string out;
+  out.reserve(target + 64 * 1024);
+  uint64_t id = 100000;
+  while (out.size() < target) {
+    std::string message;
+    for (int i = 0; i < 20 && out.size() + message.size() < target; ++i) {
+      message += testing::Bytes(1, CustomerProto(rng, id++));
+    }
+    out += testing::GrpcFrame(message);
+  }
+  return out;
+}
+
 // One application log line; about one line in ten carries sensitive data. Never contains '"'
 // or '\' so the same text can be embedded in a JSON string with only newline escaping.
 std::string LogLine(Rng& rng) {
@@ -320,6 +374,13 @@ const std::string& CachedJson(size_t size) {
   static auto* cache = new std::map<size_t, std::string>();
   auto it = cache->find(size);
   if (it == cache->end()) it = cache->emplace(size, GenerateCustomersJson(size, 42)).first;
+  return it->second;
+}
+
+const std::string& CachedGrpc(size_t size) {
+  static auto* cache = new std::map<size_t, std::string>();
+  auto it = cache->find(size);
+  if (it == cache->end()) it = cache->emplace(size, GenerateCustomersGrpc(size, 42)).first;
   return it->second;
 }
 
@@ -535,6 +596,14 @@ void BM_Text(benchmark::State& state) {
   RunScan(state, ReferencePolicy(), body, "text/plain");
 }
 BENCHMARK(BM_Text)->Arg(64 * 1024)->Arg(10 * 1024 * 1024);
+
+// Whole engine, reference policy, gRPC responses carrying the same kind of records as BM_Json
+// (protobuf without a schema: GrpcWalker).
+void BM_Grpc(benchmark::State& state) {
+  const std::string& body = CachedGrpc(static_cast<size_t>(state.range(0)));
+  RunScan(state, ReferencePolicy(), body, "application/grpc");
+}
+BENCHMARK(BM_Grpc)->Arg(64 * 1024)->Arg(10 * 1024 * 1024);
 
 // How cost grows with the number of categories: 1 MiB JSON, generated N-category policy.
 void BM_Categories(benchmark::State& state) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <cstring>
 #include <deque>
 #include <vector>
@@ -22,25 +23,37 @@ namespace {
 // same keys in every record and many values (enums, flags, currencies): a scalar seen clean once
 // is clean again, and skipping it saves its scan and its bookkeeping. Texts are compared whole
 // (a hash alone could be forged to hide a value); at most kCapacity texts of at most kMaxBytes,
-// forgotten all at once when full.
+// forgotten all at once when full. A text is stored only the second time it is seen clean
+// (a filter of hashes remembers the first), so unique values (ids, timestamps) do not churn the
+// table.
 class CleanTexts {
  public:
   static constexpr size_t kMaxBytes = 64;
 
   bool Contains(std::string_view text) const {
     if (count_ == 0) return false;
-    for (size_t i = Slot(text);; i = (i + 1) & (kSlots - 1)) {
+    for (size_t i = Hash(text) & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       if (!used_[i]) return false;
       if (slots_[i] == text) return true;
     }
   }
   void Insert(std::string_view text) {
     if (text.size() > kMaxBytes) return;
+    const uint64_t h = Hash(text);
+    const size_t seen_bit = static_cast<size_t>(h >> 52);  // 12 bits: kSeenBits
+    if (!seen_.test(seen_bit)) {
+      if (++seen_count_ == kSeenBits / 2) {  // keep the filter sparse
+        seen_.reset();
+        seen_count_ = 1;
+      }
+      seen_.set(seen_bit);
+      return;
+    }
     if (count_ == kCapacity) {
       used_.fill(false);
       count_ = 0;
     }
-    size_t i = Slot(text);
+    size_t i = h & (kSlots - 1);
     for (; used_[i]; i = (i + 1) & (kSlots - 1)) {
       if (slots_[i] == text) return;
     }
@@ -52,11 +65,12 @@ class CleanTexts {
  private:
   static constexpr size_t kSlots = 512;  // a power of two, at most half full
   static constexpr size_t kCapacity = kSlots / 2;
+  static constexpr size_t kSeenBits = 4096;
   // A multiply-xor mix of 8 bytes at a time: texts are at most 64 bytes and looked up once per
   // scalar, where std::hash (murmur) cost more than the lookup saves. Collisions only lengthen
   // a probe, bounded by the table size (texts are compared whole); the seed (the table's
   // address) keeps a body from being crafted offline to collide.
-  size_t Slot(std::string_view text) const {
+  uint64_t Hash(std::string_view text) const {
     uint64_t h = (text.size() + reinterpret_cast<uintptr_t>(this)) * 0x9E3779B97F4A7C15ULL;
     size_t i = 0;
     for (; i + 8 <= text.size(); i += 8) {
@@ -69,12 +83,14 @@ class CleanTexts {
     std::memcpy(&tail, text.data() + i, text.size() - i);  // texts view the body or the batch: never null
     h = (h ^ tail) * 0xC4CEB9FE1A85EC53ULL;
     h ^= h >> 29;
-    return static_cast<size_t>(h) & (kSlots - 1);
+    return h;
   }
 
   std::array<std::string, kSlots> slots_;
   std::array<bool, kSlots> used_ = {};
   size_t count_ = 0;
+  std::bitset<kSeenBits> seen_;
+  size_t seen_count_ = 0;
 };
 
 // `mask` repeated and cut to exactly `length` bytes ('*' for an empty mask).
