@@ -55,17 +55,7 @@ void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
 
 void JsonTokenizer::AppendCurrentPath(std::string* out) const {
   if (depth_ == 0) return;
-  // Every frame but the last changes only through a Push (which bumps pushes_), so their part
-  // of the path is cached: a value costs one copy and its own component, not the whole walk.
-  if (prefix_depth_ != depth_ || prefix_pushes_ != pushes_) {
-    prefix_.clear();
-    for (size_t i = 0; i + 1 < depth_; ++i) {
-      if (!stack_[i].is_array && !prefix_.empty()) prefix_.push_back('.');
-      AppendComponent(stack_[i], &prefix_);
-    }
-    prefix_depth_ = depth_;
-    prefix_pushes_ = pushes_;
-  }
+  const std::string_view prefix = std::string_view(prefix_).substr(0, prefix_lengths_[depth_]);
   // Once per scalar: one resize and plain copies, not a string append per part.
   const Frame& last = stack_[depth_ - 1];
   char digits[24];
@@ -78,13 +68,13 @@ void JsonTokenizer::AppendCurrentPath(std::string* out) const {
   } else {
     component = last.key;
   }
-  const bool dot = !last.is_array && !prefix_.empty();
+  const bool dot = !last.is_array && !prefix.empty();
   const bool ellipsis = !last.is_array && last.key_truncated;
   const size_t start = out->size();
-  out->resize(start + prefix_.size() + (dot ? 1 : 0) + component.size() + (ellipsis ? 3 : 0));
+  out->resize(start + prefix.size() + (dot ? 1 : 0) + component.size() + (ellipsis ? 3 : 0));
   char* at = out->data() + start;
-  std::memcpy(at, prefix_.data(), prefix_.size());
-  at += prefix_.size();
+  std::memcpy(at, prefix.data(), prefix.size());
+  at += prefix.size();
   if (dot) *at++ = '.';
   std::memcpy(at, component.data(), component.size());
   at += component.size();
@@ -127,7 +117,15 @@ void JsonTokenizer::EmitDecoded(std::string_view decoded, uint64_t raw_begin, ui
 // key string per object.
 void JsonTokenizer::Push(bool is_array) {
   if (depth_ == stack_.size()) stack_.emplace_back();
-  ++pushes_;
+  // The new frame's prefix: its parent's prefix and the parent's current component.
+  if (prefix_lengths_.size() < depth_ + 2) prefix_lengths_.resize(depth_ + 2, 0);
+  if (depth_ > 0) {
+    prefix_.resize(prefix_lengths_[depth_]);
+    const Frame& parent = stack_[depth_ - 1];
+    if (!parent.is_array && !prefix_.empty()) prefix_.push_back('.');
+    AppendComponent(parent, &prefix_);
+  }
+  prefix_lengths_[depth_ + 1] = depth_ > 0 ? prefix_.size() : 0;
   Frame& f = stack_[depth_++];
   f.is_array = is_array;
   f.index = 0;

@@ -102,11 +102,11 @@ class JsonTokenizer final : public ScalarParser {
   size_t literal_pos_ = 0;
   // number state: last byte class, for validation of simple shape
   std::string pending_key_;  // key being collected for the frame
-  // Path of frames [0, depth_ - 1), valid for prefix_depth_ and prefix_pushes_ (AppendCurrentPath).
-  uint64_t pushes_ = 0;
-  mutable std::string prefix_;
-  mutable size_t prefix_depth_ = SIZE_MAX;
-  mutable uint64_t prefix_pushes_ = 0;
+  // The path of the frames above each open frame, kept as frames open: prefix_lengths_[d] bytes
+  // of prefix_ are the path of frames [0, d - 1) (a frame's key or index does not change while
+  // a frame inside it is open), so a scalar's path costs one copy and its own component.
+  std::string prefix_;
+  std::vector<size_t> prefix_lengths_;
 };
 
 }  // namespace leakscope
