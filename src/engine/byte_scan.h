@@ -39,45 +39,14 @@ class ByteSetScanner {
       return;
     }
 #if LEAKSCOPE_BYTE_SCAN_SSE2
-    for (int b = 0; b < 256;) {
-      if (!set.test(b)) {
-        ++b;
-        continue;
-      }
-      int e = b;
-      while (e + 1 < 256 && set.test(e + 1)) ++e;
-      if (simd_ranges_ == kMaxSimdRanges) {
-        simd_ranges_ = 0;  // too many: the SWAR or table loop
-        break;
-      }
-      simd_lo_[simd_ranges_] = static_cast<unsigned char>(b);
-      simd_span_[simd_ranges_] = static_cast<unsigned char>(e - b);
-      ++simd_ranges_;
-      b = e + 1;
-    }
+    Ranges(set, 0, 256, kMaxSimdRanges, simd_lo_, simd_hi_, &simd_ranges_);  // none: SWAR or table
 #endif
     // Ranges of ASCII bytes, excluding NUL (the word test needs lo >= 1).
     if (set.test(0)) return;
     for (int b = 0x80; b < 256; ++b) {
       if (set.test(b)) return;
     }
-    int b = 1;
-    while (b < 0x80) {
-      if (!set.test(b)) {
-        ++b;
-        continue;
-      }
-      int e = b;
-      while (e + 1 < 0x80 && set.test(e + 1)) ++e;
-      if (ranges_ == kMaxRanges) {
-        ranges_ = 0;  // too many: table loop
-        return;
-      }
-      lo_[ranges_] = b;
-      hi_[ranges_] = e;
-      ++ranges_;
-      b = e + 1;
-    }
+    Ranges(set, 1, 0x80, kMaxRanges, lo_, hi_, &ranges_);  // none: the table loop
   }
 
   bool contains(unsigned char b) const { return table_[b]; }
@@ -110,8 +79,8 @@ class ByteSetScanner {
         if (single_ >= 0) {
           flags = Equal(v, static_cast<unsigned char>(single_));
         } else {
-          flags = Between(v, lo_[0] - 1, hi_[0] + 1);  // one range (digits) is the common case
-          for (int r = 1; r < ranges_; ++r) flags |= Between(v, lo_[r] - 1, hi_[r] + 1);
+          flags = Between(v, lo_[0] - 1u, hi_[0] + 1u);  // one range (digits) is the common case
+          for (int r = 1; r < ranges_; ++r) flags |= Between(v, lo_[r] - 1u, hi_[r] + 1u);
         }
         if (flags == 0) continue;
         // Gather bit 7 of each byte into one byte (byte i of memory order -> bit i).
@@ -146,7 +115,7 @@ class ByteSetScanner {
         uint64_t w;
         std::memcpy(&w, bytes + p, 8);
         uint64_t flags = 0;
-        for (int r = 0; r < ranges_; ++r) flags |= Between(w, lo_[r] - 1, hi_[r] + 1);
+        for (int r = 0; r < ranges_; ++r) flags |= Between(w, lo_[r] - 1u, hi_[r] + 1u);
         if (flags != 0) return p + FirstFlaggedByte(flags);
         p += 8;
       }
@@ -157,6 +126,28 @@ class ByteSetScanner {
 
  private:
   static constexpr int kMaxRanges = 3;
+  // The maximal runs of `set` within [from, to), as [lo[i], hi[i]]; false (and *count 0) if
+  // there are more than `max`.
+  static bool Ranges(const std::bitset<256>& set, int from, int to, int max, int* lo, int* hi, int* count) {
+    *count = 0;
+    for (int b = from; b < to;) {
+      if (!set.test(static_cast<size_t>(b))) {
+        ++b;
+        continue;
+      }
+      int e = b;
+      while (e + 1 < to && set.test(static_cast<size_t>(e + 1))) ++e;
+      if (*count == max) {
+        *count = 0;
+        return false;
+      }
+      lo[*count] = b;
+      hi[*count] = e;
+      ++*count;
+      b = e + 1;
+    }
+    return true;
+  }
 #if LEAKSCOPE_BYTE_SCAN_SSE2
   static constexpr int kMaxSimdRanges = 8;
   // Bit i set if bytes[i] (i < 16) is in the set. A byte is in [lo, lo + span] iff
@@ -171,7 +162,8 @@ class ByteSetScanner {
       hit = zero;
       for (int r = 0; r < simd_ranges_; ++r) {
         const __m128i shifted = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(simd_lo_[r])));
-        const __m128i over = _mm_subs_epu8(shifted, _mm_set1_epi8(static_cast<char>(simd_span_[r])));
+        const __m128i over =
+            _mm_subs_epu8(shifted, _mm_set1_epi8(static_cast<char>(simd_hi_[r] - simd_lo_[r])));
         hit = _mm_or_si128(hit, _mm_cmpeq_epi8(over, zero));
       }
     }
@@ -179,8 +171,8 @@ class ByteSetScanner {
   }
   bool vectorized_ = true;
   int simd_ranges_ = 0;
-  unsigned char simd_lo_[kMaxSimdRanges] = {};
-  unsigned char simd_span_[kMaxSimdRanges] = {};
+  int simd_lo_[kMaxSimdRanges] = {};
+  int simd_hi_[kMaxSimdRanges] = {};
 #endif
   // Word-at-a-time marking maps memory order to bit order as on little-endian machines (x86-64,
   // wasm32); elsewhere Mark uses the table loop.
@@ -216,8 +208,8 @@ class ByteSetScanner {
   bool table_[256];
   int single_ = -1;
   int ranges_ = 0;
-  uint64_t lo_[kMaxRanges] = {};
-  uint64_t hi_[kMaxRanges] = {};
+  int lo_[kMaxRanges] = {};
+  int hi_[kMaxRanges] = {};
 };
 
 }  // namespace leakscope

@@ -15,6 +15,7 @@
 #include "engine/byte_scan.h"
 #include "engine/regex_summary.h"
 #include "engine/regex_translate.h"
+#include "engine/utf8.h"
 
 namespace leakscope {
 
@@ -101,13 +102,8 @@ bool InsideUtf8Char(std::string_view text, size_t from, size_t i) {
   if (i >= text.size() || (b[i] & 0xC0) != 0x80) return false;
   size_t lead = i;
   while (lead > from && i - lead < 3 && (b[lead] & 0xC0) == 0x80) --lead;
-  const unsigned char c = b[lead];
-  const size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-  if (len == 0 || lead + len <= i || lead + len > text.size()) return false;
-  for (size_t k = lead + 1; k < lead + len; ++k) {
-    if ((b[k] & 0xC0) != 0x80) return false;
-  }
-  return true;
+  const size_t len = Utf8CharLength(text, lead);
+  return len > 1 && lead + len > i;
 }
 
 // PCRE2 runs only patterns RE2 rejects (lookaround, backreferences), with match and depth limits

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "engine/utf8.h"
+
 namespace leakscope {
 
 namespace {
@@ -96,32 +98,16 @@ bool LooksLikeText(std::string_view b, bool cut_tail) {
       ++i;
       continue;
     }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 2, cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3, cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4, cp = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (b.size() - i < n) {
-      // Cut off: the bytes present must still be continuation bytes.
-      if (!cut_tail) return false;
+    const size_t n = Utf8CharLength(b, i);
+    if (n == 0) {
+      // A character cut off by the end of a prefix is fine: its lead byte and the continuation
+      // bytes present.
+      const size_t lead = Utf8LeadLength(c);
+      if (!cut_tail || lead < 2 || b.size() - i >= lead) return false;
       for (size_t k = i + 1; k < b.size(); ++k) {
         if ((static_cast<unsigned char>(b[k]) & 0xC0) != 0x80) return false;
       }
       return true;
-    }
-    for (size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(b[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return false;
     }
     i += n;
   }
@@ -175,6 +161,12 @@ void GrpcWalker::Fail(const std::string& message) {
 
 uint64_t GrpcWalker::undelivered_from() const {
   return state_ == State::kHold || state_ == State::kProbe ? held_raw_ : UINT64_MAX;
+}
+
+std::string GrpcWalker::Unread() const {
+  if (compressed_messages_ == 0) return {};
+  return std::to_string(compressed_messages_) + " compressed gRPC message(s) (" + std::to_string(compressed_bytes_) +
+         " bytes) were not analysed";
 }
 
 void GrpcWalker::AppendCurrentPath(std::string* out) const {

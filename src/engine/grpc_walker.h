@@ -42,6 +42,7 @@ class GrpcWalker final : public ScalarParser {
   GrpcWalker(ScalarSink* sink, Limits limits);
   explicit GrpcWalker(ScalarSink* sink) : GrpcWalker(sink, Limits()) {}
 
+  const char* name() const override { return "gRPC"; }
   bool Feed(std::string_view chunk) override;
   // Returns false if the body ended inside a frame; a field held back is delivered first.
   bool Finish() override;
@@ -51,10 +52,11 @@ class GrpcWalker final : public ScalarParser {
   uint64_t error_offset() const override { return error_offset_; }
   uint64_t undelivered_from() const override;
   void AppendCurrentPath(std::string* out) const override;
+  // Compressed messages (per-message grpc-encoding is not decoded): how many, how many bytes.
+  std::string Unread() const override;
 
   uint64_t messages() const { return messages_; }
   uint64_t compressed_messages() const { return compressed_messages_; }
-  uint64_t compressed_bytes() const { return compressed_bytes_; }
 
  private:
   enum class State : uint8_t {

@@ -30,6 +30,7 @@ class JsonTokenizer final : public ScalarParser {
   JsonTokenizer(Sink* sink, Limits limits);
   explicit JsonTokenizer(Sink* sink) : JsonTokenizer(sink, Limits()) {}
 
+  const char* name() const override { return "JSON"; }
   bool Feed(std::string_view chunk) override;
   // Returns false if the input ended inside a value (truncated JSON).
   bool Finish() override;

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "engine/utf8.h"
+
 namespace leakscope {
 
 const char* DirectionName(Direction d) { return d == Direction::kRequest ? "request" : "response"; }
@@ -83,20 +85,9 @@ void AppendJsonEscaped(std::string_view s, std::string* out) {
       *out += static_cast<char>(c);
       ++i;
     } else {
-      // Validate one UTF-8 sequence; copy it if valid, escape the lead byte otherwise.
-      size_t len = (c >= 0xF0 && c <= 0xF4) ? 4 : (c >= 0xE0) ? 3 : (c >= 0xC2 && c <= 0xDF) ? 2 : 0;
-      bool ok = len > 0 && i + len <= s.size();
-      for (size_t k = 1; ok && k < len; ++k) {
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      }
-      if (ok && len == 3) {
-        unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-      } else if (ok && len == 4) {
-        unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-      }
-      if (ok) {
+      // Copy a well-formed character, escape the lead byte otherwise.
+      const size_t len = Utf8CharLength(s, i);
+      if (len > 0) {
         out->append(s.substr(i, len));
         i += len;
       } else {

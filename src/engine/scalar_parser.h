@@ -38,6 +38,9 @@ class ScalarParser {
  public:
   virtual ~ScalarParser() = default;
 
+  // The format's name for reports ("JSON").
+  virtual const char* name() const = 0;
+
   // Feeds the next chunk. Returns false once the input is not in the parser's format (see
   // error()); the sink sees nothing after that, and error_offset() is where parsing stopped.
   virtual bool Feed(std::string_view chunk) = 0;
@@ -52,6 +55,9 @@ class ScalarParser {
   // (a parser that holds a field back to classify it); UINT64_MAX when it holds nothing back.
   // A redacting host must not release bytes from here on.
   virtual uint64_t undelivered_from() const = 0;
+  // What the parser passed over without delivering it (compressed gRPC messages, say), for the
+  // report; empty when nothing was.
+  virtual std::string Unread() const { return {}; }
 
   // Appends the path of the scalar being delivered (e.g. `users[3].ssn`) to *out.
   virtual void AppendCurrentPath(std::string* out) const = 0;

@@ -439,9 +439,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       limits.max_depth = opts_->json_max_depth;
       structured_ = std::make_unique<JsonTokenizer>(this, limits);
     } else if (parser_ == "grpc" && active_) {
-      auto grpc = std::make_unique<GrpcWalker>(this);
-      grpc_ = grpc.get();
-      structured_ = std::move(grpc);
+      structured_ = std::make_unique<GrpcWalker>(this);
     }
   }
 
@@ -497,10 +495,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       scanner_.End(OnHitsCallback());
       seg_.active = false;
     }
-    if (grpc_ != nullptr && grpc_->compressed_messages() > 0) {
-      // Per-message compression (grpc-encoding) is not decoded: say what went unread.
-      report_.warnings.push_back(std::to_string(grpc_->compressed_messages()) + " compressed gRPC message(s) (" +
-                                 std::to_string(grpc_->compressed_bytes()) + " bytes) were not analysed");
+    if (structured_ != nullptr) {
+      if (std::string unread = structured_->Unread(); !unread.empty()) report_.warnings.push_back(std::move(unread));
     }
     EvaluateCorrelations(UINT64_MAX, /*final=*/true);
     if ((scanner_.limit_hit() || batch_limit_hit_) && !limit_warned_) {
@@ -511,8 +507,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void StructuredParserFailed() {
     report_.parse_error = structured_->error();
-    report_.warnings.push_back(std::string(parser_ == "json" ? "JSON" : "gRPC") + " parsing stopped (" +
-                               structured_->error() + "); the rest of the body was scanned as text");
+    report_.warnings.push_back(std::string(structured_->name()) + " parsing stopped (" + structured_->error() +
+                               "); the rest of the body was scanned as text");
     if (seg_.active) OnScalarEnd(structured_->error_offset());  // an open scalar: keep its content
     FlushBatch();
     BeginTextSegment(structured_->error_offset());
@@ -630,21 +626,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     if (clean_[is_key ? 0 : 1] != nullptr && clean_[is_key ? 0 : 1]->Contains(text)) return;
     std::string& joined = batch_text_[is_key ? 0 : 1];
-    BatchedValue v;
-    v.text_begin = joined.size();
+    const size_t text_begin = joined.size();
     joined.append(text);
-    v.text_end = joined.size();
-    joined.push_back('\n');
-    v.path_begin = batch_paths_.size();
-    structured_->AppendCurrentPath(&batch_paths_);
-    v.path_end = batch_paths_.size();
-    v.piece_begin = v.piece_end = batch_pieces_.size();
-    v.identity = true;
-    v.raw_base = raw_offset;
-    v.raw_end = raw_offset + text.size();
-    v.is_key = is_key;
-    v.is_number = is_number;
-    AddToBatch(v);
+    AddToBatch(is_key, is_number, text_begin, batch_pieces_.size(), raw_offset, raw_offset + text.size(),
+               /*identity=*/true);
   }
 
   void OnScalarEnd(uint64_t raw_end) override {
@@ -656,28 +641,32 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       return;
     }
     collecting_ = false;
+    AddToBatch(seg_.is_key, seg_.is_number, value_begin_, value_piece_begin_, seg_.raw_base, raw_end,
+               /*identity=*/false);
+  }
+
+  // Completes the batch entry of a scalar whose text was appended to its kind's joined text from
+  // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on).
+  void AddToBatch(bool is_key, bool is_number, size_t text_begin, size_t piece_begin, uint64_t raw_base,
+                  uint64_t raw_end, bool identity) {
+    std::string& joined = batch_text_[is_key ? 0 : 1];
     BatchedValue v;
-    std::string& text = batch_text_[seg_.is_key ? 0 : 1];
-    v.text_begin = value_begin_;
-    v.text_end = text.size();
-    text.push_back('\n');
+    v.text_begin = text_begin;
+    v.text_end = joined.size();
+    joined.push_back('\n');
     v.path_begin = batch_paths_.size();
     structured_->AppendCurrentPath(&batch_paths_);
     v.path_end = batch_paths_.size();
-    v.piece_begin = value_piece_begin_;
+    v.piece_begin = piece_begin;
     v.piece_end = batch_pieces_.size();
-    v.raw_base = seg_.raw_base;
+    v.raw_base = raw_base;
     v.raw_end = raw_end;
-    v.is_key = seg_.is_key;
-    v.is_number = seg_.is_number;
-    AddToBatch(v);
-  }
-
-  void AddToBatch(const BatchedValue& v) {
-    batch_of_kind_[v.is_key ? 0 : 1].push_back(batch_.size());
+    v.is_key = is_key;
+    v.is_number = is_number;
+    v.identity = identity;
+    batch_of_kind_[is_key ? 0 : 1].push_back(batch_.size());
     batch_.push_back(v);
-    if (batch_text_[v.is_key ? 0 : 1].size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes ||
-        batch_.size() >= kMaxBatchValues) {
+    if (joined.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes || batch_.size() >= kMaxBatchValues) {
       FlushBatch();
     }
   }
@@ -1135,7 +1124,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   SegmentScanner scanner_;
   SegmentScanner::Callback hits_cb_;
   std::unique_ptr<ScalarParser> structured_;  // the JSON or gRPC parser, if the body has one
-  const GrpcWalker* grpc_ = nullptr;          // structured_ when it is the gRPC walker
   Segment seg_;
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
