@@ -79,11 +79,31 @@ class CleanTexts {
       h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
       h ^= h >> 32;
     }
-    uint64_t tail = 0;
-    std::memcpy(&tail, text.data() + i, text.size() - i);  // texts view the body or the batch: never null
-    h = (h ^ tail) * 0xC4CEB9FE1A85EC53ULL;
+    h = (h ^ Tail(text, i)) * 0xC4CEB9FE1A85EC53ULL;
     h ^= h >> 29;
     return h;
+  }
+
+  // The last text.size() - i (< 8) bytes, by fixed-size loads: a memcpy of variable length
+  // is a library call, which cost more than the rest of the hash.
+  static uint64_t Tail(std::string_view text, size_t i) {
+    const size_t n = text.size() - i;
+    if (n == 0) return 0;
+    const char* p = text.data();
+    if (text.size() >= 8) return Load64(p + text.size() - 8) >> (8 * (8 - n));
+    if (n >= 4) return Load32(p + i) | (uint64_t{Load32(p + i + n - 4)} << 32);
+    return uint64_t{static_cast<unsigned char>(p[i])} | (uint64_t{static_cast<unsigned char>(p[i + n / 2])} << 8) |
+           (uint64_t{static_cast<unsigned char>(p[i + n - 1])} << 16);
+  }
+  static uint64_t Load64(const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  static uint32_t Load32(const char* p) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
   }
 
   std::array<std::string, kSlots> slots_;
@@ -732,7 +752,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     // Per scalar and finder: the joined scan's own matches when they are exact, else a scan of
     // the scalar alone.
-    std::sort(marks_.begin(), marks_.end());
+    GroupMarksByValue();
     for (size_t i = 0; i < marks_.size();) {
       const size_t value = marks_[i].value;
       const BatchedValue& v = batch_[value];
@@ -741,15 +761,19 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       batch_hits_.clear();
       while (i < marks_.size() && marks_[i].value == value) {
         const int f = marks_[i].finder;
-        if (marks_[i].rescan) {
+        size_t end = i;
+        bool rescan = false;
+        for (; end < marks_.size() && marks_[end].value == value && marks_[end].finder == f; ++end) {
+          rescan |= marks_[end].rescan;
+        }
+        if (rescan) {  // replaces the joined scan's matches of this finder in this scalar
           found_.clear();
           cp.finders()[f]->FindAll(text, 0, &found_, &batch_limit_hit_);
           for (const Span& m : found_) batch_hits_.push_back(SegmentScanner::Hit{f, m});
-          while (i < marks_.size() && marks_[i].value == value && marks_[i].finder == f) ++i;
-          continue;
+        } else {
+          for (; i < end; ++i) batch_hits_.push_back(SegmentScanner::Hit{f, marks_[i].span});
         }
-        batch_hits_.push_back(SegmentScanner::Hit{f, marks_[i].span});
-        ++i;
+        i = end;
       }
       if (batch_hits_.empty()) continue;
       batch_[value].hit = true;
@@ -790,6 +814,19 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     value_piece_begin_ = 0;
     batch_.clear();
     batch_paths_.clear();
+  }
+
+  // Orders marks_ by scalar, keeping their order within a scalar: marks are made finder by
+  // finder, so each finder's marks of a scalar stay together. A counting sort (batches hold at
+  // most kMaxBatchValues scalars) where std::sort cost a tenth of a key-heavy scan.
+  void GroupMarksByValue() {
+    if (marks_.size() < 2) return;
+    mark_starts_.assign(batch_.size() + 1, 0);
+    for (const Mark& m : marks_) ++mark_starts_[m.value + 1];
+    for (size_t v = 1; v < mark_starts_.size(); ++v) mark_starts_[v] += mark_starts_[v - 1];
+    grouped_marks_.resize(marks_.size());
+    for (const Mark& m : marks_) grouped_marks_[mark_starts_[m.value]++] = m;
+    marks_.swap(grouped_marks_);
   }
 
   // Raw offset before which no new match can start.
@@ -1139,12 +1176,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     int finder;
     bool rescan;
     Span span;
-    bool operator<(const Mark& o) const {
-      if (value != o.value) return value < o.value;
-      if (finder != o.finder) return finder < o.finder;
-      if (rescan != o.rescan) return rescan;  // a rescan first: it replaces the matches
-      return span < o.span;
-    }
   };
   bool collecting_ = false;  // the open scalar goes to the batch
   size_t value_begin_ = 0;   // its start in batch_text_ of its kind
@@ -1155,6 +1186,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<Piece> batch_pieces_;
   std::vector<BatchedValue> batch_;
   std::vector<Mark> marks_;
+  std::vector<Mark> grouped_marks_;   // GroupMarksByValue's scratch
+  std::vector<size_t> mark_starts_;   // likewise
   std::vector<Span> found_;
   std::vector<SegmentScanner::Hit> batch_hits_;
   std::vector<bool> may_match_;
