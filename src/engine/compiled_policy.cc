@@ -1125,6 +1125,11 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
     for (uint32_t j = std::max<uint32_t>(e->min, 1); j <= e->max; ++j) runs[j] = RunBits(e->class_id, j);
     next_.resize(words);
     for (size_t w = 0; w + 1 < words; ++w) {
+      // After the first elements the tail is mostly empty: skip its empty words cheaply.
+      if ((tail_[w] | tail_[w + 1]) == 0) {
+        next_[w] = 0;
+        continue;
+      }
       uint64_t any = e->min == 0 ? tail_[w] : 0;
       for (uint32_t j = std::max<uint32_t>(e->min, 1); j <= e->max; ++j) any |= runs[j][w] & ShiftedWord(tail_.data(), w, j);
       next_[w] = any;
@@ -1245,12 +1250,9 @@ ResolvedEndpoint CompiledPolicy::Resolve(std::string_view target) const {
   return out;
 }
 
-std::shared_ptr<const ResolvedEndpoint> EndpointCache::Get(const std::shared_ptr<const CompiledPolicy>& policy,
+std::shared_ptr<const ResolvedEndpoint> PolicyCache::Get(const std::shared_ptr<const CompiledPolicy>& policy,
                                                            std::string_view target) {
-  if (policy != policy_) {
-    entries_.clear();
-    policy_ = policy;
-  }
+  if (policy != policy_) StartOver(policy);
   std::string key(target);
   auto it = entries_.find(key);
   if (it != entries_.end()) return it->second;
@@ -1258,6 +1260,29 @@ std::shared_ptr<const ResolvedEndpoint> EndpointCache::Get(const std::shared_ptr
   auto resolved = std::make_shared<const ResolvedEndpoint>(policy->Resolve(target));
   entries_.emplace(std::move(key), resolved);
   return resolved;
+}
+
+void PolicyCache::StartOver(const std::shared_ptr<const CompiledPolicy>& policy) {
+  entries_.clear();
+  clean_tables_.clear();
+  next_replaced_ = 0;
+  policy_ = policy;
+}
+
+CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, const std::vector<int>& finders) {
+  if (policy != policy_.get() || policy == nullptr) return nullptr;
+  for (CleanTable& t : clean_tables_) {
+    if (t.finders == finders) return t.texts.get();
+  }
+  if (clean_tables_.size() < kCleanTables) {
+    clean_tables_.push_back(CleanTable{finders, std::make_unique<CleanTexts>()});
+    return clean_tables_.back().texts.get();
+  }
+  CleanTable& reused = clean_tables_[next_replaced_];
+  next_replaced_ = (next_replaced_ + 1) % kCleanTables;
+  reused.finders = finders;
+  reused.texts->Clear();
+  return reused.texts.get();
 }
 
 std::string CompiledPolicy::ParserForContentType(std::string_view content_type) const {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/byte_scan.h"
+#include "engine/clean_texts.h"
 #include "engine/internal_matcher.h"
 #include "engine/regex_summary.h"
 #include "engine/rule_filter.h"
@@ -259,22 +260,42 @@ class CompiledPolicy {
   TriggerTables triggers_;
 };
 
-// Endpoint resolutions of one policy, remembered per target (authority + path). Resolving merges
-// every matching endpoint's configuration — measured at a sixth of a 1 KiB transaction's cost —
-// while traffic repeats a few targets. Holds at most `capacity` entries (then starts over), so
-// hostile unique paths cost no more than resolving each. Not thread-safe: one per thread, or per
+// What the transactions a host runs under one policy share, so that traffic that repeats itself
+// is not analysed from scratch each time:
+//  - endpoint resolutions, per target (authority + path). Resolving merges every matching
+//    endpoint's configuration — measured at a sixth of a 1 KiB transaction's cost — while
+//    traffic repeats a few targets. At most `capacity` entries (then it starts over), so hostile
+//    unique paths cost no more than resolving each;
+//  - CleanTexts tables, per set of finders (an endpoint's keys or values, say): keys and enum
+//    values recur in every response of an API, not only within one body.
+// A different policy than last time starts over. Not thread-safe: one per thread, or per
 // Proxy-WASM VM (which is single-threaded).
-class EndpointCache {
+class PolicyCache {
  public:
-  explicit EndpointCache(size_t capacity = 1024) : capacity_(capacity) {}
+  explicit PolicyCache(size_t capacity = 1024) : capacity_(capacity) {}
   // The resolution of `target` under `policy`; a different policy than last time starts over.
   std::shared_ptr<const ResolvedEndpoint> Get(const std::shared_ptr<const CompiledPolicy>& policy,
                                               std::string_view target);
+  // The clean texts of `finders` (finder ids of `policy`); nullptr when `policy` is not the one
+  // the cache serves (a transaction begun before a policy update). The table stays valid until
+  // the policy changes or kCleanTables other finder sets have been asked for since: callers ask
+  // again for every body chunk rather than keep it.
+  CleanTexts* CleanTextsFor(const CompiledPolicy* policy, const std::vector<int>& finders);
+
+  static constexpr size_t kCleanTables = 8;
 
  private:
+  struct CleanTable {
+    std::vector<int> finders;
+    std::unique_ptr<CleanTexts> texts;
+  };
+  void StartOver(const std::shared_ptr<const CompiledPolicy>& policy);
+
   size_t capacity_;
   std::shared_ptr<const CompiledPolicy> policy_;  // kept alive: entries point into it
   std::unordered_map<std::string, std::shared_ptr<const ResolvedEndpoint>> entries_;
+  std::vector<CleanTable> clean_tables_;
+  size_t next_replaced_ = 0;  // the clean table to reuse when all are taken (round robin)
 };
 
 // Lower-cased MIME type without parameters: "Application/JSON; charset=utf-8" -> "application/json".

@@ -11,6 +11,7 @@
 
 #include "engine/content_decoder.h"
 #include "engine/ascii.h"
+#include "engine/clean_texts.h"
 #include "engine/grpc_walker.h"
 #include "engine/json_tokenizer.h"
 #include "engine/segment_scanner.h"
@@ -18,100 +19,6 @@
 namespace leakscope {
 
 namespace {
-
-// Short scalar texts known to hold no match for one direction's finders. API bodies repeat the
-// same keys in every record and many values (enums, flags, currencies): a scalar seen clean once
-// is clean again, and skipping it saves its scan and its bookkeeping. Texts are compared whole
-// (a hash alone could be forged to hide a value); at most kCapacity texts of at most kMaxBytes,
-// forgotten all at once when full. A text is stored only the second time it is seen clean
-// (a filter of hashes remembers the first), so unique values (ids, timestamps) do not churn the
-// table.
-class CleanTexts {
- public:
-  static constexpr size_t kMaxBytes = 64;
-
-  bool Contains(std::string_view text) const {
-    if (count_ == 0) return false;
-    for (size_t i = Hash(text) & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      if (!used_[i]) return false;
-      if (slots_[i] == text) return true;
-    }
-  }
-  void Insert(std::string_view text) {
-    if (text.size() > kMaxBytes) return;
-    const uint64_t h = Hash(text);
-    const size_t seen_bit = static_cast<size_t>(h >> 52);  // 12 bits: kSeenBits
-    if (!seen_.test(seen_bit)) {
-      if (++seen_count_ == kSeenBits / 2) {  // keep the filter sparse
-        seen_.reset();
-        seen_count_ = 1;
-      }
-      seen_.set(seen_bit);
-      return;
-    }
-    if (count_ == kCapacity) {
-      used_.fill(false);
-      count_ = 0;
-    }
-    size_t i = h & (kSlots - 1);
-    for (; used_[i]; i = (i + 1) & (kSlots - 1)) {
-      if (slots_[i] == text) return;
-    }
-    used_[i] = true;
-    slots_[i].assign(text);
-    ++count_;
-  }
-
- private:
-  static constexpr size_t kSlots = 512;  // a power of two, at most half full
-  static constexpr size_t kCapacity = kSlots / 2;
-  static constexpr size_t kSeenBits = 4096;
-  // A multiply-xor mix of 8 bytes at a time: texts are at most 64 bytes and looked up once per
-  // scalar, where std::hash (murmur) cost more than the lookup saves. Collisions only lengthen
-  // a probe, bounded by the table size (texts are compared whole); the seed (the table's
-  // address) keeps a body from being crafted offline to collide.
-  uint64_t Hash(std::string_view text) const {
-    uint64_t h = (text.size() + reinterpret_cast<uintptr_t>(this)) * 0x9E3779B97F4A7C15ULL;
-    size_t i = 0;
-    for (; i + 8 <= text.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, text.data() + i, 8);
-      h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-      h ^= h >> 32;
-    }
-    h = (h ^ Tail(text, i)) * 0xC4CEB9FE1A85EC53ULL;
-    h ^= h >> 29;
-    return h;
-  }
-
-  // The last text.size() - i (< 8) bytes, by fixed-size loads: a memcpy of variable length
-  // is a library call, which cost more than the rest of the hash.
-  static uint64_t Tail(std::string_view text, size_t i) {
-    const size_t n = text.size() - i;
-    if (n == 0) return 0;
-    const char* p = text.data();
-    if (text.size() >= 8) return Load64(p + text.size() - 8) >> (8 * (8 - n));
-    if (n >= 4) return Load32(p + i) | (uint64_t{Load32(p + i + n - 4)} << 32);
-    return uint64_t{static_cast<unsigned char>(p[i])} | (uint64_t{static_cast<unsigned char>(p[i + n / 2])} << 8) |
-           (uint64_t{static_cast<unsigned char>(p[i + n - 1])} << 16);
-  }
-  static uint64_t Load64(const char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-  }
-  static uint32_t Load32(const char* p) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    return w;
-  }
-
-  std::array<std::string, kSlots> slots_;
-  std::array<bool, kSlots> used_ = {};
-  size_t count_ = 0;
-  std::bitset<kSeenBits> seen_;
-  size_t seen_count_ = 0;
-};
 
 // `mask` repeated and cut to exactly `length` bytes ('*' for an empty mask).
 void AppendMaskOfLength(std::string_view mask, uint64_t length, std::string* out) {
@@ -151,8 +58,8 @@ uint64_t Distance(uint64_t ab, uint64_t ae, uint64_t bb, uint64_t be) {
 class Transaction::DirectionState : public JsonTokenizer::Sink {
  public:
   DirectionState(const CompiledPolicy* cp, const ResolvedEndpoint* ep, const TransactionOptions* opts,
-                 Direction d)
-      : cp_(cp), ep_(ep), opts_(opts), scanner_(cp) {
+                 Direction d, PolicyCache* cache)
+      : cp_(cp), ep_(ep), opts_(opts), cache_(cache), scanner_(cp) {
     hits_cb_ = [this](std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
       OnHits(hits, buf, base);
     };
@@ -202,6 +109,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void OnBody(std::string_view chunk, bool end_of_stream, std::string* out) {
     if (!setup_) Setup();
+    TakeCleanTexts();
     if (decoder_) {
       OnEncodedBody(chunk, end_of_stream, out);
       return;
@@ -460,6 +368,18 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       structured_ = std::make_unique<JsonTokenizer>(this, limits);
     } else if (parser_ == "grpc" && active_) {
       structured_ = std::make_unique<GrpcWalker>(this);
+    }
+  }
+
+  // Points clean_ at the cache's tables for this chunk's finders; they may not outlive it (see
+  // PolicyCache::CleanTextsFor). Without them (no cache, or a policy update since the
+  // transaction began), the transaction's own tables, if it has made them.
+  void TakeCleanTexts() {
+    if (!structured_batches()) return;
+    const std::vector<int>* finders[2] = {&key_finders_, &value_finders_};
+    for (int kind = 0; kind < 2; ++kind) {
+      CleanTexts* shared = cache_ != nullptr && !finders[kind]->empty() ? cache_->CleanTextsFor(cp_, *finders[kind]) : nullptr;
+      clean_[kind] = shared != nullptr ? shared : own_clean_[kind].get();
     }
   }
 
@@ -790,13 +710,19 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                      batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
       OnHits(batch_hits_, text, 0);
     }
-    // Remember clean scalars, once the body is long enough for repeats to pay for the table.
-    // Not after a PCRE2 limit hit: a scalar may then look clean only because of the limit.
-    if (batch_.back().raw_end >= kCleanTextsFromBytes && !batch_limit_hit_) {
+    // Remember clean scalars: in the shared tables from the first byte, in the transaction's own
+    // once the body is long enough for repeats to pay for a table. Not after a PCRE2 limit hit:
+    // a scalar may then look clean only because of the limit.
+    if (!batch_limit_hit_) {
+      for (int kind = 0; kind < 2; ++kind) {
+        if (clean_[kind] == nullptr && batch_.back().raw_end >= kCleanTextsFromBytes && !batch_of_kind_[kind].empty()) {
+          own_clean_[kind] = std::make_unique<CleanTexts>();
+          clean_[kind] = own_clean_[kind].get();
+        }
+      }
       for (const BatchedValue& v : batch_) {
-        if (v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
-        std::unique_ptr<CleanTexts>& clean = clean_[v.is_key ? 0 : 1];
-        if (clean == nullptr) clean = std::make_unique<CleanTexts>();
+        CleanTexts* clean = clean_[v.is_key ? 0 : 1];
+        if (clean == nullptr || v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
         clean->Insert(std::string_view(batch_text_[v.is_key ? 0 : 1]).substr(v.text_begin, v.text_end - v.text_begin));
       }
     }
@@ -1145,6 +1071,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   const CompiledPolicy* cp_;
   const ResolvedEndpoint* ep_;
   const TransactionOptions* opts_;
+  PolicyCache* cache_;  // the host's, or nullptr
   DirectionReport report_;
   bool setup_ = false;
   bool active_ = false;
@@ -1166,7 +1093,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
   static constexpr size_t kMaxBatchedValueBytes = 4096;
   static constexpr uint64_t kCleanTextsFromBytes = 16 * 1024;
-  std::unique_ptr<CleanTexts> clean_[2];  // keys, values; created when first needed
+  // Clean texts of keys and of values: the PolicyCache's tables for this chunk (TakeCleanTexts),
+  // else the transaction's own, created past kCleanTextsFromBytes.
+  CleanTexts* clean_[2] = {nullptr, nullptr};
+  std::unique_ptr<CleanTexts> own_clean_[2];
   static constexpr size_t kMaxBatchBytes = 64 * 1024;
   static constexpr size_t kMaxBatchValues = 4096;  // bounds memory for chunks of tiny scalars
   // What the joined scan says about one scalar of the batch and one finder: a match of the
@@ -1209,7 +1139,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 };
 
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
-                         std::string_view path, TransactionOptions options, EndpointCache* endpoints)
+                         std::string_view path, TransactionOptions options, PolicyCache* endpoints)
     : policy_(std::move(policy)), options_(options) {
   std::string target(authority);
   if (!path.empty() && path.front() != '/') target += '/';
@@ -1217,8 +1147,9 @@ Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::stri
   target_ = target;
   endpoint_ = endpoints != nullptr ? endpoints->Get(policy_, target)
                                    : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target));
-  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kRequest);
-  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kResponse);
+  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kRequest, endpoints);
+  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kResponse,
+                                               endpoints);
 }
 
 Transaction::~Transaction() = default;

@@ -44,7 +44,7 @@ class Transaction {
   // `authority` + `path` select the endpoint configuration (query strings are ignored); with an
   // `endpoints` cache (the host's, for this policy), a repeated target is not resolved again.
   Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
-              std::string_view path, TransactionOptions options = {}, EndpointCache* endpoints = nullptr);
+              std::string_view path, TransactionOptions options = {}, PolicyCache* endpoints = nullptr);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

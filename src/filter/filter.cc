@@ -365,7 +365,7 @@ class RootContext {
 
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
   // Endpoint resolutions of the current policy, shared by the VM's streams.
-  EndpointCache* endpoints() { return &endpoints_; }
+  PolicyCache* endpoints() { return &endpoints_; }
   const PluginConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
 
@@ -429,7 +429,7 @@ class RootContext {
   static constexpr uint32_t kCallTimeoutMs = 5000;
   PluginConfig config_;
   std::shared_ptr<const CompiledPolicy> policy_;
-  EndpointCache endpoints_;
+  PolicyCache endpoints_;
   Metrics metrics_;
   // Command mode
   std::unordered_map<uint32_t, PendingCall> calls_;

@@ -179,6 +179,21 @@ TEST(Cli, TableFormatStdinAndFailOnMatch) {
   EXPECT_EQ(RunCli("scan --policy " + Quote(policy) + " --fail-on-match " + Quote(clean)).exit_code, 0);
 }
 
+TEST(Cli, BenchScansSeveralFilesInTurn) {
+  TempDir tmp;
+  std::string policy = tmp.File("p.yaml",
+                                "categories:\n  ssn:\n    - regex: \"\\\\d{3}-\\\\d{2}-\\\\d{4}\"\n"
+                                "endpoints:\n  - matches: \"**\"\n    config:\n      ssn: {}\n");
+  // 21 and 43 bytes, one and three matches: 4 iterations average 32 bytes and 2 matches.
+  std::string one = tmp.File("one.json", R"({"s":"123-45-6789"}  )");
+  std::string three = tmp.File("three.json", R"(["123-45-6789","123-45-6789","123-45-6789"])");
+  RunResult r = RunCli("bench --policy " + Quote(policy) + " --iterations 4 " + Quote(one) + " " + Quote(three));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 files: 4 iterations of 32 bytes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", 2 matches per iteration"), std::string::npos) << r.out;
+  EXPECT_EQ(RunCli("bench --policy " + Quote(policy) + " " + Quote(one) + " /nonexistent/body").exit_code, 4);
+}
+
 TEST(Cli, BundledSamplesScanWithBundledPolicy) {
   std::string policy = testing::SourceDir() + "/examples/policies/default.yaml";
   RunResult r = RunCli("scan --policy " + Quote(policy) +

@@ -609,9 +609,9 @@ const std::string kEndpointPolicy = std::string(kSsnPolicy) + R"yaml(  - matches
       ssn: {action: !redact "XXX"}
 )yaml";
 
-TEST(EndpointCache, RepeatedTargetsShareOneResolutionAndReportTheSame) {
+TEST(PolicyCache, RepeatedTargetsShareOneResolutionAndReportTheSame) {
   auto cp = Compile(kEndpointPolicy);
-  EndpointCache cache;
+  PolicyCache cache;
   auto a = cache.Get(cp, "h/admin/users");
   auto b = cache.Get(cp, "h/admin/users");
   EXPECT_EQ(a.get(), b.get());
@@ -637,10 +637,10 @@ TEST(EndpointCache, RepeatedTargetsShareOneResolutionAndReportTheSame) {
   }
 }
 
-TEST(EndpointCache, ANewPolicyStartsOverAndTheSizeIsBounded) {
+TEST(PolicyCache, ANewPolicyStartsOverAndTheSizeIsBounded) {
   auto first = Compile(kEndpointPolicy);
   auto second = Compile(kSsnPolicy);
-  EndpointCache cache(4);
+  PolicyCache cache(4);
   auto a = cache.Get(first, "h/admin/x");
   EXPECT_EQ(a->categories[0].action, Action::kRedact);
   // Same target, another policy: resolved again under the new one.
@@ -649,6 +649,100 @@ TEST(EndpointCache, ANewPolicyStartsOverAndTheSizeIsBounded) {
   auto kept = cache.Get(second, "h/keep");
   for (int i = 0; i < 100; ++i) cache.Get(second, "h/unique/" + std::to_string(i));
   EXPECT_NE(cache.Get(second, "h/keep").get(), kept.get());  // was dropped when the cache filled
+}
+
+// Endpoints whose finders differ: a text clean under one endpoint's finders matches under
+// another's, as a key or as a value.
+const char* kSharedCleanPolicy = R"yaml(
+categories:
+  ssn:
+    - regex: "\\d{3}-\\d{2}-\\d{4}"
+  currency:
+    - raw: USD
+  plan_key:
+    - raw: plan
+endpoints:
+  - matches: "**"
+    config:
+      ssn: {}
+  - matches: "*/billing/**"
+    config:
+      currency: {}
+  - matches: "*/plans/**"
+    config:
+      plan_key: {contexts: keys}
+)yaml";
+
+// The match summary of one response under `path`, through `cache` (nullptr: none), in `chunk`-byte
+// chunks.
+std::string ScanThrough(PolicyCache* cache, const std::shared_ptr<const CompiledPolicy>& cp, const std::string& path,
+                        const std::string& body, size_t chunk = 0) {
+  Transaction tx(cp, "h", path, {}, cache);
+  tx.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+  std::string out;
+  if (chunk == 0) chunk = body.size();
+  for (size_t i = 0; i < body.size(); i += chunk) {
+    tx.OnBody(Direction::kResponse, std::string_view(body).substr(i, chunk), i + chunk >= body.size(), &out);
+  }
+  EXPECT_EQ(out, body);
+  return testing::MatchSummary(tx.report(Direction::kResponse));
+}
+
+TEST(PolicyCache, CleanTextsSharedAcrossTransactionsNeverChangeAReport) {
+  auto cp = Compile(kSharedCleanPolicy);
+  const std::string body =
+      R"({"plan":"USD","items":[{"plan":"basic","currency":"USD","note":"ssn 123-45-6789"},)"
+      R"({"plan":"USD","currency":"EUR","note":"none"}]})";
+  PolicyCache cache;
+  // Many transactions on each endpoint, interleaved, in whole and small chunks: every text recurs
+  // often enough to be remembered clean under the endpoints where it is.
+  for (int round = 0; round < 20; ++round) {
+    for (const char* path : {"/users/1", "/billing/2", "/plans/3", "/billing/plans/4"}) {
+      for (size_t chunk : {size_t{0}, size_t{7}}) {
+        EXPECT_EQ(ScanThrough(&cache, cp, path, body, chunk), ScanThrough(nullptr, cp, path, body, chunk))
+            << path << " round " << round << " chunk " << chunk;
+      }
+    }
+  }
+  EXPECT_NE(ScanThrough(&cache, cp, "/billing/2", body).find("currency"), std::string::npos);
+  EXPECT_NE(ScanThrough(&cache, cp, "/plans/3", body).find("plan_key"), std::string::npos);
+}
+
+TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
+  // Endpoints with a category each: more finder sets than the cache keeps tables for.
+  std::string yaml = "categories:\n";
+  std::string endpoints = "endpoints:\n";
+  const int kSets = static_cast<int>(PolicyCache::kCleanTables) + 3;
+  for (int i = 0; i < kSets; ++i) {
+    yaml += "  word" + std::to_string(i) + ":\n    - raw: w" + std::to_string(i) + "x\n";
+    endpoints += "  - matches: \"*/e" + std::to_string(i) + "\"\n    config:\n      word" + std::to_string(i) + ": {}\n";
+  }
+  auto cp = Compile(yaml + endpoints);
+  std::string body = "[";
+  for (int i = 0; i < kSets; ++i) body += std::string(i ? "," : "") + "\"w" + std::to_string(i) + "x\",\"other\"";
+  body += "]";
+  PolicyCache cache;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < kSets; ++i) {
+      const std::string path = "/e" + std::to_string(i);
+      const std::string got = ScanThrough(&cache, cp, path, body);
+      EXPECT_EQ(got, ScanThrough(nullptr, cp, path, body)) << path;
+      EXPECT_NE(got.find("word" + std::to_string(i)), std::string::npos) << path;
+    }
+  }
+
+  // A policy update while a transaction is under way: the old transaction goes on correctly (on
+  // its own tables), and the new policy's transactions start from empty ones.
+  auto updated = Compile(kSharedCleanPolicy);
+  Transaction old_tx(cp, "h", "/e0", {}, &cache);
+  old_tx.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+  std::string out;
+  old_tx.OnBody(Direction::kResponse, std::string_view(body).substr(0, 10), false, &out);
+  EXPECT_EQ(ScanThrough(&cache, updated, "/billing/1", R"(["USD","USD"])"),
+            ScanThrough(nullptr, updated, "/billing/1", R"(["USD","USD"])"));
+  old_tx.OnBody(Direction::kResponse, std::string_view(body).substr(10), true, &out);
+  EXPECT_EQ(testing::MatchSummary(old_tx.report(Direction::kResponse)), ScanThrough(nullptr, cp, "/e0", body));
+  EXPECT_EQ(cache.CleanTextsFor(cp.get(), {0}), nullptr);  // the cache serves the update now
 }
 
 // ---- gRPC bodies (GrpcWalker) ----

@@ -1,0 +1,119 @@
+// CleanTexts: short scalar texts known to hold no match for one set of finders.
+//
+// API bodies repeat the same keys in every record, and in every response of an endpoint, and
+// many values (enums, flags, currencies): a scalar scanned clean once is clean again under the
+// same finders, and skipping it saves its scan and its bookkeeping. Texts are compared whole (a
+// hash alone could be forged to hide a value); at most kCapacity texts of at most kMaxBytes,
+// forgotten all at once when full. A text is stored only the second time it is seen clean (a
+// filter of hashes remembers the first), so unique values (ids, timestamps) do not churn the
+// table. A transaction takes its tables from its PolicyCache (shared by the transactions a host
+// runs under one policy), else keeps its own.
+#ifndef LEAKSCOPE_ENGINE_CLEAN_TEXTS_H_
+#define LEAKSCOPE_ENGINE_CLEAN_TEXTS_H_
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace leakscope {
+
+class CleanTexts {
+ public:
+  static constexpr size_t kMaxBytes = 64;
+
+  bool Contains(std::string_view text) const {
+    if (count_ == 0) return false;
+    for (size_t i = Hash(text) & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      if (!used_[i]) return false;
+      if (slots_[i] == text) return true;
+    }
+  }
+  // Forgets every text (the table then serves another set of finders).
+  void Clear() {
+    used_.fill(false);
+    count_ = 0;
+    seen_.reset();
+    seen_count_ = 0;
+  }
+  void Insert(std::string_view text) {
+    if (text.size() > kMaxBytes) return;
+    const uint64_t h = Hash(text);
+    const size_t seen_bit = static_cast<size_t>(h >> 52);  // 12 bits: kSeenBits
+    if (!seen_.test(seen_bit)) {
+      if (++seen_count_ == kSeenBits / 2) {  // keep the filter sparse
+        seen_.reset();
+        seen_count_ = 1;
+      }
+      seen_.set(seen_bit);
+      return;
+    }
+    if (count_ == kCapacity) {
+      used_.fill(false);
+      count_ = 0;
+    }
+    size_t i = h & (kSlots - 1);
+    for (; used_[i]; i = (i + 1) & (kSlots - 1)) {
+      if (slots_[i] == text) return;
+    }
+    used_[i] = true;
+    slots_[i].assign(text);
+    ++count_;
+  }
+
+ private:
+  static constexpr size_t kSlots = 512;  // a power of two, at most half full
+  static constexpr size_t kCapacity = kSlots / 2;
+  static constexpr size_t kSeenBits = 4096;
+  // A multiply-xor mix of 8 bytes at a time: texts are at most 64 bytes and looked up once per
+  // scalar, where std::hash (murmur) cost more than the lookup saves. Collisions only lengthen
+  // a probe, bounded by the table size (texts are compared whole); the seed (the table's
+  // address) keeps a body from being crafted offline to collide.
+  uint64_t Hash(std::string_view text) const {
+    uint64_t h = (text.size() + reinterpret_cast<uintptr_t>(this)) * 0x9E3779B97F4A7C15ULL;
+    size_t i = 0;
+    for (; i + 8 <= text.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+      h ^= h >> 32;
+    }
+    h = (h ^ Tail(text, i)) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    return h;
+  }
+
+  // The last text.size() - i (< 8) bytes, by fixed-size loads: a memcpy of variable length
+  // is a library call, which cost more than the rest of the hash.
+  static uint64_t Tail(std::string_view text, size_t i) {
+    const size_t n = text.size() - i;
+    if (n == 0) return 0;
+    const char* p = text.data();
+    if (text.size() >= 8) return Load64(p + text.size() - 8) >> (8 * (8 - n));
+    if (n >= 4) return Load32(p + i) | (uint64_t{Load32(p + i + n - 4)} << 32);
+    return uint64_t{static_cast<unsigned char>(p[i])} | (uint64_t{static_cast<unsigned char>(p[i + n / 2])} << 8) |
+           (uint64_t{static_cast<unsigned char>(p[i + n - 1])} << 16);
+  }
+  static uint64_t Load64(const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  static uint32_t Load32(const char* p) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
+  }
+
+  std::array<std::string, kSlots> slots_;
+  std::array<bool, kSlots> used_ = {};
+  size_t count_ = 0;
+  std::bitset<kSeenBits> seen_;
+  size_t seen_count_ = 0;
+};
+
+}  // namespace leakscope
+
+#endif  // LEAKSCOPE_ENGINE_CLEAN_TEXTS_H_
