@@ -1264,9 +1264,25 @@ std::shared_ptr<const ResolvedEndpoint> PolicyCache::Get(const std::shared_ptr<c
 
 void PolicyCache::StartOver(const std::shared_ptr<const CompiledPolicy>& policy) {
   entries_.clear();
+  plans_.clear();
   clean_tables_.clear();
   next_replaced_ = 0;
   policy_ = policy;
+}
+
+std::shared_ptr<const ScanPlan> PolicyCache::Plan(const CompiledPolicy& policy,
+                                                  const std::shared_ptr<const ResolvedEndpoint>& endpoint,
+                                                  SearchScope body_scope, std::string_view content_type) {
+  if (&policy != policy_.get()) {
+    return std::make_shared<const ScanPlan>(policy.PlanScan(*endpoint, body_scope, content_type));
+  }
+  for (const PlanEntry& e : plans_) {
+    if (e.endpoint == endpoint && e.body_scope == body_scope && e.content_type == content_type) return e.plan;
+  }
+  if (plans_.size() >= kMaxPlans) plans_.clear();
+  auto plan = std::make_shared<const ScanPlan>(policy.PlanScan(*endpoint, body_scope, content_type));
+  plans_.push_back(PlanEntry{endpoint, body_scope, std::string(content_type), plan});
+  return plan;
 }
 
 CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, const std::vector<int>& finders) {
@@ -1283,6 +1299,78 @@ CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, const std::
   reused.finders = finders;
   reused.texts->Clear();
   return reused.texts.get();
+}
+
+namespace {
+
+// Whether a `content_types` whitelist admits a body: an entry names a parser ("json", "text")
+// or a MIME subtype word ("html" admits text/html, "xml" admits application/soap+xml).
+bool ContentTypeAllowed(const std::vector<std::string>& allowed, const std::string& parser,
+                        const std::string& mime) {
+  if (allowed.empty()) return true;
+  std::string subtype = mime.substr(mime.find('/') == std::string::npos ? 0 : mime.find('/') + 1);
+  for (const std::string& a : allowed) {
+    std::string e = AsciiToLower(a);
+    if (e == parser || e == mime) return true;
+    size_t pos = 0;
+    while (pos <= subtype.size()) {
+      size_t end = subtype.find_first_of("+.-", pos);
+      if (end == std::string::npos) end = subtype.size();
+      if (subtype.compare(pos, end - pos, e) == 0) return true;
+      pos = end + 1;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void CompiledPolicy::AddCategoryFinders(int category, std::vector<int>* out) const {
+  auto add = [out](int f) {
+    if (std::find(out->begin(), out->end(), f) == out->end()) out->push_back(f);
+  };
+  const CompiledCategory& cat = categories_[static_cast<size_t>(category)];
+  for (int f : cat.finders) add(f);
+  for (const CompiledCorrelate& corr : cat.correlates) {
+    for (int f : corr.finders) add(f);
+    if (corr.match_group >= 0) {
+      for (int f : categories_[static_cast<size_t>(corr.match_group)].finders) add(f);
+    }
+  }
+}
+
+ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope body_scope,
+                                  std::string_view content_type) const {
+  ScanPlan plan;
+  plan.mime = NormalizeMimeType(content_type);
+  plan.parser = ParserForContentType(content_type);
+  plan.slot_of_category.assign(categories_.size(), -1);
+  for (size_t s = 0; s < endpoint.categories.size(); ++s) {
+    plan.slot_of_category[static_cast<size_t>(endpoint.categories[s].category)] = static_cast<int>(s);
+  }
+  const bool json = plan.parser == "json";
+  const bool grpc = plan.parser == "grpc";
+  for (const ResolvedCategory& rc : endpoint.categories) {
+    if (!(rc.search & static_cast<SearchMask>(body_scope))) continue;
+    if (!ContentTypeAllowed(rc.content_types, plan.parser, plan.mime)) continue;
+    const ContextFilter& ctx = rc.contexts;
+    bool keys = ctx.keys;
+    bool values = ctx.values || ctx.values_key;
+    if (!keys && !values) keys = values = true;  // no whitelist
+    if (json) {
+      if (keys) AddCategoryFinders(rc.category, &plan.key_finders);
+      if (values) AddCategoryFinders(rc.category, &plan.value_finders);
+    } else if (grpc && values) {  // protobuf has no keys, only field numbers
+      AddCategoryFinders(rc.category, &plan.value_finders);
+    }
+    // Text bodies (and structured bodies that failed to parse) count as values.
+    if (values) AddCategoryFinders(rc.category, &plan.text_finders);
+    // Redaction and blocking both need the bounded hold-back window: the bytes of a match must
+    // not have left before the match is known.
+    if (rc.action == Action::kRedact || rc.action == Action::kBlock) plan.redacts = true;
+    if (rc.action == Action::kBlock) plan.blocks = true;
+  }
+  return plan;
 }
 
 std::string CompiledPolicy::ParserForContentType(std::string_view content_type) const {

@@ -183,6 +183,22 @@ struct ResolvedEndpoint {
   std::vector<ResolvedCategory> categories;
 };
 
+// What one direction of a transaction scans a body for. It follows from the policy, the resolved
+// endpoint, the direction and the body's content type alone, so a PolicyCache keeps one per
+// (endpoint, direction, content type) instead of every transaction working it out again.
+struct ScanPlan {
+  std::string mime;    // the content type without parameters, lower case
+  std::string parser;  // CompiledPolicy::ParserForContentType
+  // Finder ids for JSON keys, for JSON and gRPC values, and for text (and for structured bodies
+  // that fail to parse): per configured category its finders, its correlate secondaries' and its
+  // match_group categories'.
+  std::vector<int> key_finders, value_finders, text_finders;
+  std::vector<int> slot_of_category;  // index in ResolvedEndpoint::categories, or -1
+  bool redacts = false;  // a redact or block action applies: the body needs the hold-back window
+  bool blocks = false;   // a block action applies
+  bool has_finders() const { return !key_finders.empty() || !value_finders.empty() || !text_finders.empty(); }
+};
+
 class CompiledPolicy {
  public:
   static StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(Policy policy,
@@ -231,6 +247,14 @@ class CompiledPolicy {
   // Parser for a Content-Type header value ("text", "json", "grpc", "none").
   std::string ParserForContentType(std::string_view content_type) const;
 
+  // Appends to *out (once each) the finders that scanning for `category` runs: its own, its
+  // correlate secondaries' and its match_group categories'.
+  void AddCategoryFinders(int category, std::vector<int>* out) const;
+
+  // What a body of `content_type` in direction `body_scope` (SearchScope::kRequestBody or
+  // kResponseBody) is scanned for under `endpoint`.
+  ScanPlan PlanScan(const ResolvedEndpoint& endpoint, SearchScope body_scope, std::string_view content_type) const;
+
  private:
   CompiledPolicy() = default;
   Status Build();
@@ -276,6 +300,10 @@ class PolicyCache {
   // The resolution of `target` under `policy`; a different policy than last time starts over.
   std::shared_ptr<const ResolvedEndpoint> Get(const std::shared_ptr<const CompiledPolicy>& policy,
                                               std::string_view target);
+  // The scan plan of `endpoint` (resolved by Get) for a body of `content_type` in `body_scope`,
+  // made once per combination; made afresh, not kept, under a policy the cache does not serve.
+  std::shared_ptr<const ScanPlan> Plan(const CompiledPolicy& policy, const std::shared_ptr<const ResolvedEndpoint>& endpoint,
+                                       SearchScope body_scope, std::string_view content_type);
   // The clean texts of `finders` (finder ids of `policy`); nullptr when `policy` is not the one
   // the cache serves (a transaction begun before a policy update). The table stays valid until
   // the policy changes or kCleanTables other finder sets have been asked for since: callers ask
@@ -283,8 +311,15 @@ class PolicyCache {
   CleanTexts* CleanTextsFor(const CompiledPolicy* policy, const std::vector<int>& finders);
 
   static constexpr size_t kCleanTables = 8;
+  static constexpr size_t kMaxPlans = 64;  // content types come from clients: bounded
 
  private:
+  struct PlanEntry {
+    std::shared_ptr<const ResolvedEndpoint> endpoint;  // kept alive: its address is the key
+    SearchScope body_scope;
+    std::string content_type;
+    std::shared_ptr<const ScanPlan> plan;
+  };
   struct CleanTable {
     std::vector<int> finders;
     std::unique_ptr<CleanTexts> texts;
@@ -294,6 +329,7 @@ class PolicyCache {
   size_t capacity_;
   std::shared_ptr<const CompiledPolicy> policy_;  // kept alive: entries point into it
   std::unordered_map<std::string, std::shared_ptr<const ResolvedEndpoint>> entries_;
+  std::vector<PlanEntry> plans_;
   std::vector<CleanTable> clean_tables_;
   size_t next_replaced_ = 0;  // the clean table to reuse when all are taken (round robin)
 };

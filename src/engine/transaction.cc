@@ -26,26 +26,6 @@ void AppendMaskOfLength(std::string_view mask, uint64_t length, std::string* out
   for (uint64_t i = 0; i < length; ++i) out->push_back(mask[i % mask.size()]);
 }
 
-// Whether a `content_types` whitelist admits a body: an entry names a parser ("json", "text")
-// or a MIME subtype word ("html" admits text/html, "xml" admits application/soap+xml).
-bool ContentTypeAllowed(const std::vector<std::string>& allowed, const std::string& parser,
-                        const std::string& mime) {
-  if (allowed.empty()) return true;
-  std::string subtype = mime.substr(mime.find('/') == std::string::npos ? 0 : mime.find('/') + 1);
-  for (const std::string& a : allowed) {
-    std::string e = AsciiToLower(a);
-    if (e == parser || e == mime) return true;
-    size_t pos = 0;
-    while (pos <= subtype.size()) {
-      size_t end = subtype.find_first_of("+.-", pos);
-      if (end == std::string::npos) end = subtype.size();
-      if (subtype.compare(pos, end - pos, e) == 0) return true;
-      pos = end + 1;
-    }
-  }
-  return false;
-}
-
 uint64_t Distance(uint64_t ab, uint64_t ae, uint64_t bb, uint64_t be) {
   if (bb >= ae) return bb - ae;
   if (ab >= be) return ab - be;
@@ -57,15 +37,15 @@ uint64_t Distance(uint64_t ab, uint64_t ae, uint64_t bb, uint64_t be) {
 // All analysis state of one direction.
 class Transaction::DirectionState : public JsonTokenizer::Sink {
  public:
-  DirectionState(const CompiledPolicy* cp, const ResolvedEndpoint* ep, const TransactionOptions* opts,
-                 Direction d, PolicyCache* cache)
-      : cp_(cp), ep_(ep), opts_(opts), cache_(cache), scanner_(cp) {
+  DirectionState(const CompiledPolicy* cp, std::shared_ptr<const ResolvedEndpoint> endpoint,
+                 const TransactionOptions* opts, Direction d, PolicyCache* cache)
+      : cp_(cp), endpoint_(std::move(endpoint)), ep_(endpoint_.get()), opts_(opts), cache_(cache), scanner_(cp) {
     hits_cb_ = [this](std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
       OnHits(hits, buf, base);
     };
     decoded_sink_ = [this](std::string_view piece) { return OnDecoded(piece); };
     report_.direction = d;
-    report_.policy_path = ep->policy_path;
+    report_.policy_path = ep_->policy_path;
   }
 
   void OnHeaders(const HeaderList& headers) {
@@ -90,7 +70,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         if (!(rc.search & mine)) continue;
         const auto& hs = rc.contexts.headers;
         if (!hs.empty() && std::find(hs.begin(), hs.end(), name) == hs.end()) continue;
-        AddCategoryFinders(rc.category, &finders);
+        cp_->AddCategoryFinders(rc.category, &finders);
       }
       if (finders.empty()) continue;
       Segment seg;
@@ -227,9 +207,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void ReleaseEncoded(uint64_t safe, std::string* out) {
     const uint64_t limit = std::min(safe, block_at_);
     uint64_t upto = released_;
-    while (!held_chunks_.empty() && held_chunks_.front().dec_end <= limit) {
-      upto = held_chunks_.front().raw_end;
-      held_chunks_.pop_front();
+    size_t& head = held_chunks_head_;
+    for (; head < held_chunks_.size() && held_chunks_[head].dec_end <= limit; ++head) upto = held_chunks_[head].raw_end;
+    if (head == held_chunks_.size() || head * 2 > held_chunks_.size()) {  // amortised: each chunk moves once
+      held_chunks_.erase(held_chunks_.begin(), held_chunks_.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
     }
     const size_t n = static_cast<size_t>(upto - released_);
     out->append(held_, 0, n);
@@ -237,8 +219,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     released_ = upto;
     if (block_at_ != UINT64_MAX) {
       // Chunks that decode past the blocked match never leave: keep none of them in memory.
-      while (!held_chunks_.empty() && held_chunks_.back().dec_end > block_at_) held_chunks_.pop_back();
-      held_.resize(held_chunks_.empty() ? 0 : static_cast<size_t>(held_chunks_.back().raw_end - released_));
+      while (held_chunks_.size() > head && held_chunks_.back().dec_end > block_at_) held_chunks_.pop_back();
+      held_.resize(held_chunks_.size() == head ? 0 : static_cast<size_t>(held_chunks_.back().raw_end - released_));
     }
   }
 
@@ -295,46 +277,15 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (setup_) return;
     setup_ = true;
     const CompiledPolicy& cp = *cp_;
-    bool has_block = false;
-    mime_ = NormalizeMimeType(report_.content_type);
-    report_.parser = cp.ParserForContentType(report_.content_type);
-    parser_ = report_.parser;
-    slot_of_category_.assign(cp.categories().size(), -1);
-    for (size_t s = 0; s < ep_->categories.size(); ++s) {
-      slot_of_category_[ep_->categories[s].category] = static_cast<int>(s);
-    }
-    cat_state_.resize(cp.categories().size());
-    for (size_t c = 0; c < cp.categories().size(); ++c) {
-      cat_state_[c].pending.resize(cp.categories()[c].correlates.size());
-      cat_state_[c].secondaries.resize(cp.categories()[c].correlates.size());
-    }
-    const SearchMask mine = static_cast<SearchMask>(report_.direction == Direction::kRequest
-                                                        ? SearchScope::kRequestBody
-                                                        : SearchScope::kResponseBody);
-    for (std::vector<int>* list : {&key_finders_, &value_finders_, &text_finders_}) list->reserve(cp.finders().size());
-    for (const ResolvedCategory& rc : ep_->categories) {
-      if (!(rc.search & mine)) continue;
-      if (!ContentTypeAllowed(rc.content_types, parser_, mime_)) continue;
-      const ContextFilter& ctx = rc.contexts;
-      bool keys = ctx.keys;
-      bool values = ctx.values || ctx.values_key;
-      if (!keys && !values) keys = values = true;  // no whitelist
-      if (parser_ == "json") {
-        if (keys) AddCategoryFinders(rc.category, &key_finders_);
-        if (values) AddCategoryFinders(rc.category, &value_finders_);
-      } else if (parser_ == "grpc" && values) {  // protobuf has no keys, only field numbers
-        AddCategoryFinders(rc.category, &value_finders_);
-      }
-      // Text bodies (and structured bodies that failed to parse) count as values.
-      if (values) AddCategoryFinders(rc.category, &text_finders_);
-      // Redaction and blocking both need the bounded hold-back window: the bytes of a match must
-      // not have left before the match is known.
-      if (rc.action == Action::kRedact || rc.action == Action::kBlock) redacting_ = true;
-      if (rc.action == Action::kBlock) has_block = true;
-    }
+    const SearchScope body_scope =
+        report_.direction == Direction::kRequest ? SearchScope::kRequestBody : SearchScope::kResponseBody;
+    plan_ = cache_ != nullptr ? cache_->Plan(cp, endpoint_, body_scope, report_.content_type)
+                              : std::make_shared<const ScanPlan>(cp.PlanScan(*ep_, body_scope, report_.content_type));
+    report_.parser = plan_->parser;
+    cat_state_.resize(cp.categories().size());  // queues made by Correlating on first use
+    redacting_ = plan_->redacts;
     if (opts_->hold_bodies) redacting_ = true;
-    active_ = ep_->matched && parser_ != "none" &&
-              (!text_finders_.empty() || !key_finders_.empty() || !value_finders_.empty());
+    active_ = ep_->matched && plan_->parser != "none" && plan_->has_finders();
     report_.analyzed = ep_->matched;
     if (!active_) redacting_ = false;
     if (!content_encoding_.empty()) {
@@ -349,7 +300,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         } else {
           decoder_ = std::move(decoder);
           // Compressed bytes cannot be rewritten: only a block decision needs the hold-back.
-          redacting_ = has_block;
+          redacting_ = plan_->blocks;
         }
       }
     }
@@ -362,11 +313,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
       batch_paths_.reserve(2048);
     }
-    if (parser_ == "json" && active_) {
+    if (plan_->parser == "json" && active_) {
       JsonTokenizer::Limits limits;
       limits.max_depth = opts_->json_max_depth;
       structured_ = std::make_unique<JsonTokenizer>(this, limits);
-    } else if (parser_ == "grpc" && active_) {
+    } else if (plan_->parser == "grpc" && active_) {
       structured_ = std::make_unique<GrpcWalker>(this);
     }
   }
@@ -376,29 +327,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // transaction began), the transaction's own tables, if it has made them.
   void TakeCleanTexts() {
     if (!structured_batches()) return;
-    const std::vector<int>* finders[2] = {&key_finders_, &value_finders_};
+    const std::vector<int>* finders[2] = {&plan_->key_finders, &plan_->value_finders};
     for (int kind = 0; kind < 2; ++kind) {
       CleanTexts* shared = cache_ != nullptr && !finders[kind]->empty() ? cache_->CleanTextsFor(cp_, *finders[kind]) : nullptr;
       clean_[kind] = shared != nullptr ? shared : own_clean_[kind].get();
     }
   }
 
-  bool structured_batches() const { return active_ && opts_->batch_values && (parser_ == "json" || parser_ == "grpc"); }
-
-  // Adds the finders of category `c`, its correlate secondaries, and match_group categories.
-  void AddCategoryFinders(int c, std::vector<int>* out) {
-    const CompiledCategory& cat = cp_->categories()[c];
-    auto add = [out](int f) {
-      if (std::find(out->begin(), out->end(), f) == out->end()) out->push_back(f);
-    };
-    for (int f : cat.finders) add(f);
-    for (const CompiledCorrelate& corr : cat.correlates) {
-      for (int f : corr.finders) add(f);
-      if (corr.match_group >= 0) {
-        for (int f : cp_->categories()[corr.match_group].finders) add(f);
-      }
-    }
-  }
+  bool structured_batches() const { return active_ && opts_->batch_values && (plan_->parser == "json" || plan_->parser == "grpc"); }
 
   // ---- parsers ----
 
@@ -476,7 +412,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.raw_base = raw_base;
     seg_.context = "text";
     pieces_.clear();
-    scanner_.Begin(&text_finders_);
+    scanner_.Begin(&plan_->text_finders);
   }
 
   // A scalar waiting in the batch.
@@ -512,7 +448,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       value_begin_ = batch_text_[is_key ? 0 : 1].size();
       value_piece_begin_ = batch_pieces_.size();
     } else {
-      scanner_.Begin(is_key ? &key_finders_ : &value_finders_);
+      scanner_.Begin(is_key ? &plan_->key_finders : &plan_->value_finders);
     }
   }
   void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) override {
@@ -543,7 +479,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       batch_pieces_.resize(value_piece_begin_);
       collecting_ = false;
       FlushBatch();
-      scanner_.Begin(seg_.is_key ? &key_finders_ : &value_finders_);
+      scanner_.Begin(seg_.is_key ? &plan_->key_finders : &plan_->value_finders);
       scanner_.Feed(so_far, OnHitsCallback());
       return;
     }
@@ -628,7 +564,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values, each joined on its own
       const std::vector<size_t>& members = batch_of_kind_[kind];
       if (members.empty()) continue;
-      const std::vector<int>& finders = kind == 0 ? key_finders_ : value_finders_;
+      const std::vector<int>& finders = kind == 0 ? plan_->key_finders : plan_->value_finders;
       std::string_view joined(batch_text_[kind]);
       TriggerIndex& index = TriggerIndex::ForThread(TriggerIndex::Scratch::kBatch);
       index.Reset(cp_, joined);
@@ -812,7 +748,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       Candidate cand{MapBegin(h.span.begin), MapEnd(h.span.end), std::string(text), seg_.path, seg_.context,
                      seg_.is_number, seg_.raw_base, seg_.raw_end};
       if (role >= 0) {
-        cat_state_[c].secondaries[role].push_back(std::move(cand));
+        Correlating(c).secondaries[role].push_back(std::move(cand));
         continue;
       }
       const CompiledCategory& cat = cp.categories()[c];
@@ -829,24 +765,36 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       for (int k : cat.correlated_by) {
         const auto& corrs = cp.categories()[k].correlates;
         for (size_t j = 0; j < corrs.size(); ++j) {
-          if (corrs[j].match_group == c) cat_state_[k].secondaries[j].push_back(cand);
+          if (corrs[j].match_group == c) Correlating(k).secondaries[j].push_back(cand);
         }
       }
-      if (slot_of_category_[c] < 0) continue;  // scanned only as another category's match_group
+      if (plan_->slot_of_category[c] < 0) continue;  // scanned only as another category's match_group
       if (cat.correlates.empty()) {
-        Record(slot_of_category_[c], cand);
+        Record(plan_->slot_of_category[c], cand);
       } else {
-        for (size_t j = 0; j < cat.correlates.size(); ++j) cat_state_[c].pending[j].push_back(cand);
+        for (size_t j = 0; j < cat.correlates.size(); ++j) Correlating(c).pending[j].push_back(cand);
       }
     }
+  }
+
+  // The state of category `c`, a category with correlates, with its queues made: a std::deque
+  // allocates even when empty, and most transactions never see a correlate's candidate.
+  CategoryState& Correlating(int c) {
+    CategoryState& st = cat_state_[static_cast<size_t>(c)];
+    if (st.pending.empty()) {
+      const size_t n = cp_->categories()[static_cast<size_t>(c)].correlates.size();
+      st.pending.resize(n);
+      st.secondaries.resize(n);
+    }
+    return st;
   }
 
   void EvaluateCorrelations(uint64_t progress, bool final) {
     const CompiledPolicy& cp = *cp_;
     for (size_t c = 0; c < cat_state_.size(); ++c) {
       const auto& corrs = cp.categories()[c].correlates;
-      if (corrs.empty()) continue;
       CategoryState& st = cat_state_[c];
+      if (corrs.empty() || st.pending.empty()) continue;  // no candidate yet
       for (size_t j = 0; j < corrs.size(); ++j) {
         const CompiledCorrelate& corr = corrs[j];
         auto& pending = st.pending[j];
@@ -856,7 +804,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
           if (!final && (progress == UINT64_MAX ? false : progress < p.end + corr.max_distance)) break;
           for (const Candidate& s : secs) {
             if (Distance(p.begin, p.end, s.begin, s.end) > corr.max_distance) continue;
-            if (slot_of_category_[c] < 0) break;
+            if (plan_->slot_of_category[c] < 0) break;
             switch (corr.interest) {
               case CorrelateInterest::kPrimary:
                 RecordOnce(c, p);
@@ -921,7 +869,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void RecordOnce(size_t c, const Candidate& cand) {
     if (!cat_state_[c].reported.insert({cand.begin, cand.end}).second) return;
-    Record(slot_of_category_[c], cand);
+    Record(plan_->slot_of_category[c], cand);
   }
 
   void Record(int slot, const Candidate& cand) {
@@ -993,7 +941,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void AddRedaction(const ResolvedCategory& rc, const Candidate& cand) {
     Redaction r;
-    if (parser_ == "json" && cand.number && std::string_view(cand.context) == "value") {
+    if (plan_->parser == "json" && cand.number && std::string_view(cand.context) == "value") {
       // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
       // the mask as a string.
       r.begin = cand.scalar_begin;
@@ -1002,7 +950,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     } else {
       r.begin = cand.begin;
       r.end = cand.end;
-      if (parser_ == "grpc") {
+      if (plan_->parser == "grpc") {
         // Protobuf length prefixes must stay true: the mask is repeated or cut to the match's
         // length.
         AppendMaskOfLength(rc.redact_mask, r.end - r.begin, &r.replacement);
@@ -1069,7 +1017,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   }
 
   const CompiledPolicy* cp_;
-  const ResolvedEndpoint* ep_;
+  std::shared_ptr<const ResolvedEndpoint> endpoint_;
+  const ResolvedEndpoint* ep_;  // endpoint_
   const TransactionOptions* opts_;
   PolicyCache* cache_;  // the host's, or nullptr
   DirectionReport report_;
@@ -1080,10 +1029,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   bool limit_warned_ = false;
   bool header_redact_warned_ = false;
   bool redaction_skipped_warned_ = false;
-  std::string parser_;
-  std::string mime_;
-  std::vector<int> text_finders_, key_finders_, value_finders_;
-  std::vector<int> slot_of_category_;
+  std::shared_ptr<const ScanPlan> plan_;  // set up by Setup
   std::vector<CategoryState> cat_state_;
   SegmentScanner scanner_;
   SegmentScanner::Callback hits_cb_;
@@ -1135,7 +1081,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::string content_encoding_;               // the header's value(s)
   std::unique_ptr<ContentDecoder> decoder_;    // set when the body is analysed decoded
   ContentDecoder::Sink decoded_sink_;          // built once, like hits_cb_
-  std::deque<HeldChunk> held_chunks_;          // block hold-back of a compressed body
+  // Block hold-back of a compressed body: the held chunks from held_chunks_head_ on (a vector
+  // with a moving front rather than a std::deque, which allocates even when empty).
+  std::vector<HeldChunk> held_chunks_;
+  size_t held_chunks_head_ = 0;
 };
 
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
@@ -1147,9 +1096,8 @@ Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::stri
   target_ = target;
   endpoint_ = endpoints != nullptr ? endpoints->Get(policy_, target)
                                    : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target));
-  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kRequest, endpoints);
-  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_.get(), &options_, Direction::kResponse,
-                                               endpoints);
+  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kRequest, endpoints);
+  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kResponse, endpoints);
 }
 
 Transaction::~Transaction() = default;

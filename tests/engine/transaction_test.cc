@@ -708,6 +708,45 @@ TEST(PolicyCache, CleanTextsSharedAcrossTransactionsNeverChangeAReport) {
   EXPECT_NE(ScanThrough(&cache, cp, "/plans/3", body).find("plan_key"), std::string::npos);
 }
 
+TEST(PolicyCache, ScanPlansFollowContentTypeAndDirection) {
+  // One endpoint scanned as JSON, text or not at all (content_types), in either direction
+  // (search): through the cache, each combination gets its own plan, and more content types
+  // than the cache keeps plans for change nothing.
+  auto cp = Compile(R"yaml(
+categories:
+  ssn:
+    - regex: "\\d{3}-\\d{2}-\\d{4}"
+  plan_key:
+    - raw: plan
+endpoints:
+  - matches: "**"
+    config:
+      ssn: {search: [response_body]}
+      plan_key: {contexts: keys, content_types: [json]}
+)yaml");
+  const std::string body = R"({"plan":"123-45-6789"})";
+  PolicyCache cache;
+  auto scan = [&](PolicyCache* c, Direction d, const std::string& ct) {
+    Transaction tx(cp, "h", "/p", {}, c);
+    tx.OnHeaders(d, {{"content-type", ct}});
+    std::string out;
+    tx.OnBody(d, body, true, &out);
+    return testing::MatchSummary(tx.report(d));
+  };
+  std::vector<std::string> types = {"application/json", "text/plain", "application/json; charset=utf-8", "image/png"};
+  for (size_t i = 0; i < PolicyCache::kMaxPlans + 4; ++i) types.push_back("application/x-" + std::to_string(i) + "+json");
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& ct : types) {
+      for (Direction d : {Direction::kRequest, Direction::kResponse}) {
+        EXPECT_EQ(scan(&cache, d, ct), scan(nullptr, d, ct)) << ct << " " << static_cast<int>(d);
+      }
+    }
+  }
+  EXPECT_NE(scan(&cache, Direction::kResponse, "application/json").find("plan_key"), std::string::npos);
+  EXPECT_EQ(scan(&cache, Direction::kResponse, "text/plain").find("plan_key"), std::string::npos);
+  EXPECT_EQ(scan(&cache, Direction::kRequest, "application/json").find("ssn"), std::string::npos);
+}
+
 TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
   // Endpoints with a category each: more finder sets than the cache keeps tables for.
   std::string yaml = "categories:\n";
