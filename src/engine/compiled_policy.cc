@@ -1285,17 +1285,18 @@ std::shared_ptr<const ScanPlan> PolicyCache::Plan(const CompiledPolicy& policy,
   return plan;
 }
 
-CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, const std::vector<int>& finders) {
+CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders) {
   if (policy != policy_.get() || policy == nullptr) return nullptr;
   for (CleanTable& t : clean_tables_) {
-    if (t.finders == finders) return t.texts.get();
+    if (t.keys == keys && t.finders == finders) return t.texts.get();
   }
   if (clean_tables_.size() < kCleanTables) {
-    clean_tables_.push_back(CleanTable{finders, std::make_unique<CleanTexts>()});
+    clean_tables_.push_back(CleanTable{keys, finders, std::make_unique<CleanTexts>()});
     return clean_tables_.back().texts.get();
   }
   CleanTable& reused = clean_tables_[next_replaced_];
   next_replaced_ = (next_replaced_ + 1) % kCleanTables;
+  reused.keys = keys;
   reused.finders = finders;
   reused.texts->Clear();
   return reused.texts.get();

@@ -304,11 +304,13 @@ class PolicyCache {
   // made once per combination; made afresh, not kept, under a policy the cache does not serve.
   std::shared_ptr<const ScanPlan> Plan(const CompiledPolicy& policy, const std::shared_ptr<const ResolvedEndpoint>& endpoint,
                                        SearchScope body_scope, std::string_view content_type);
-  // The clean texts of `finders` (finder ids of `policy`); nullptr when `policy` is not the one
+  // The clean texts of JSON keys (`keys`) or of values for `finders` (finder ids of `policy`):
+  // keys and values keep apart even under the same finders, as in a transaction without a
+  // cache (keys repeat most and would crowd values out); nullptr when `policy` is not the one
   // the cache serves (a transaction begun before a policy update). The table stays valid until
   // the policy changes or kCleanTables other finder sets have been asked for since: callers ask
   // again for every body chunk rather than keep it.
-  CleanTexts* CleanTextsFor(const CompiledPolicy* policy, const std::vector<int>& finders);
+  CleanTexts* CleanTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders);
 
   static constexpr size_t kCleanTables = 8;
   static constexpr size_t kMaxPlans = 64;  // content types come from clients: bounded
@@ -321,6 +323,7 @@ class PolicyCache {
     std::shared_ptr<const ScanPlan> plan;
   };
   struct CleanTable {
+    bool keys;
     std::vector<int> finders;
     std::unique_ptr<CleanTexts> texts;
   };

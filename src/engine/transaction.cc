@@ -312,6 +312,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         batch_text_[kind].reserve(2048);
       }
       batch_paths_.reserve(2048);
+      marks_.reserve(64);
     }
     if (plan_->parser == "json" && active_) {
       JsonTokenizer::Limits limits;
@@ -329,7 +330,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (!structured_batches()) return;
     const std::vector<int>* finders[2] = {&plan_->key_finders, &plan_->value_finders};
     for (int kind = 0; kind < 2; ++kind) {
-      CleanTexts* shared = cache_ != nullptr && !finders[kind]->empty() ? cache_->CleanTextsFor(cp_, *finders[kind]) : nullptr;
+      CleanTexts* shared = cache_ != nullptr && !finders[kind]->empty() ? cache_->CleanTextsFor(cp_, kind == 0, *finders[kind]) : nullptr;
       clean_[kind] = shared != nullptr ? shared : own_clean_[kind].get();
     }
   }

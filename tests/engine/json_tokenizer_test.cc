@@ -68,6 +68,41 @@ TEST(JsonTokenizer, SameResultForEveryChunkSize) {
   EXPECT_EQ(whole.back(), "V:second=doc");
 }
 
+TEST(JsonTokenizer, PrettyPrintedAndCompactGiveTheSameScalars) {
+  // Whitespace runs shorter and longer than 16 bytes (skipped in blocks), tabs and CRLF, around
+  // every structural byte; commas and colons right after values (taken without a loop turn).
+  const std::string compact = R"({"users":[{"ssn":"123-45-6789","n":42,"tags":["a","b"]},{"x":{"y":[1,2.5,"z"]}}],"k":"v"})";
+  std::string pretty;
+  int depth = 0;
+  for (char c : compact) {
+    if (c == '}' || c == ']') pretty += "\r\n" + std::string(static_cast<size_t>(--depth) * 9, ' ');
+    pretty += c;
+    if (c == '{' || c == '[') pretty += "\n" + std::string(static_cast<size_t>(++depth) * 9, depth % 2 ? ' ' : '\t');
+    if (c == ',') pretty += "\n" + std::string(static_cast<size_t>(depth) * 9, ' ');
+    if (c == ':') pretty += "  \t ";
+  }
+  bool ok;
+  const auto want = Tokenize(compact, compact.size(), &ok);
+  ASSERT_TRUE(ok);
+  for (size_t chunk = 1; chunk <= 40; ++chunk) {
+    EXPECT_EQ(Tokenize(compact, chunk, &ok), want) << "compact " << chunk;
+    EXPECT_TRUE(ok);
+    EXPECT_EQ(Tokenize(pretty, chunk, &ok), want) << "pretty " << chunk;
+    EXPECT_TRUE(ok);
+  }
+  EXPECT_EQ(Tokenize(pretty, pretty.size(), &ok), want);
+  // Errors after whitespace runs are still reported where they are.
+  std::string error;
+  const std::string bad = "[1," + std::string(40, ' ') + "]";
+  Tokenize(bad, bad.size(), &ok, &error);
+  EXPECT_FALSE(ok);
+  EXPECT_NE(error.find("at byte 43"), std::string::npos) << error;
+  const std::string bad_key = "{\"a\"" + std::string(20, '\n') + "1}";
+  Tokenize(bad_key, bad_key.size(), &ok, &error);
+  EXPECT_FALSE(ok);
+  EXPECT_NE(error.find("expected ':' at byte 24"), std::string::npos) << error;
+}
+
 TEST(JsonTokenizer, LoneSurrogateBecomesReplacementCharacter) {
   bool ok;
   auto s = Tokenize(R"(["\ud800x"])", 1, &ok);

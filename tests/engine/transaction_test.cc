@@ -781,7 +781,7 @@ TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
             ScanThrough(nullptr, updated, "/billing/1", R"(["USD","USD"])"));
   old_tx.OnBody(Direction::kResponse, std::string_view(body).substr(10), true, &out);
   EXPECT_EQ(testing::MatchSummary(old_tx.report(Direction::kResponse)), ScanThrough(nullptr, cp, "/e0", body));
-  EXPECT_EQ(cache.CleanTextsFor(cp.get(), {0}), nullptr);  // the cache serves the update now
+  EXPECT_EQ(cache.CleanTextsFor(cp.get(), false, {0}), nullptr);  // the cache serves the update now
 }
 
 // ---- gRPC bodies (GrpcWalker) ----
