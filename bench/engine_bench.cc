@@ -554,8 +554,8 @@ uint64_t TotalMatches(const DirectionReport& report) {
 // misconfigured benchmark).
 bool ScanResponse(const std::shared_ptr<const CompiledPolicy>& policy, std::string_view body,
                   const char* content_type, std::string* out, uint64_t* matches) {
-  static auto* endpoints = new PolicyCache();
-  Transaction tx(policy, kAuthority, kPath, {}, endpoints);
+  static auto* cache = new PolicyCache();
+  Transaction tx(policy, kAuthority, kPath, {}, cache);
   tx.OnHeaders(Direction::kResponse, {{"content-type", content_type}});
   size_t pos = 0;
   do {

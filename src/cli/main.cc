@@ -337,13 +337,13 @@ int Bench(int argc, char** argv) {
   }
   std::string authority, path;
   SplitTarget(target, &authority, &path);
-  PolicyCache endpoints;  // as a proxy keeps one per policy
+  PolicyCache cache;  // as a proxy keeps one per policy
   auto start = std::chrono::steady_clock::now();
   uint64_t matches = 0;
   uint64_t bytes = 0;
   for (int it = 0; it < iterations; ++it) {
     const std::string& body = bodies[static_cast<size_t>(it) % bodies.size()];
-    Transaction tx(lp.compiled, authority, path, {}, &endpoints);
+    Transaction tx(lp.compiled, authority, path, {}, &cache);
     tx.OnHeaders(Direction::kResponse, {{"content-type", content_type}});
     std::string out;
     tx.OnBody(Direction::kResponse, body, true, &out);

@@ -1343,7 +1343,7 @@ void CompiledPolicy::AddCategoryFinders(int category, std::vector<int>* out) con
 ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope body_scope,
                                   std::string_view content_type) const {
   ScanPlan plan;
-  plan.mime = NormalizeMimeType(content_type);
+  const std::string mime = NormalizeMimeType(content_type);
   plan.parser = ParserForContentType(content_type);
   plan.slot_of_category.assign(categories_.size(), -1);
   for (size_t s = 0; s < endpoint.categories.size(); ++s) {
@@ -1353,7 +1353,7 @@ ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope 
   const bool grpc = plan.parser == "grpc";
   for (const ResolvedCategory& rc : endpoint.categories) {
     if (!(rc.search & static_cast<SearchMask>(body_scope))) continue;
-    if (!ContentTypeAllowed(rc.content_types, plan.parser, plan.mime)) continue;
+    if (!ContentTypeAllowed(rc.content_types, plan.parser, mime)) continue;
     const ContextFilter& ctx = rc.contexts;
     bool keys = ctx.keys;
     bool values = ctx.values || ctx.values_key;

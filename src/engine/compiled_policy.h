@@ -187,7 +187,6 @@ struct ResolvedEndpoint {
 // endpoint, the direction and the body's content type alone, so a PolicyCache keeps one per
 // (endpoint, direction, content type) instead of every transaction working it out again.
 struct ScanPlan {
-  std::string mime;    // the content type without parameters, lower case
   std::string parser;  // CompiledPolicy::ParserForContentType
   // Finder ids for JSON keys, for JSON and gRPC values, and for text (and for structured bodies
   // that fail to parse): per configured category its finders, its correlate secondaries' and its
@@ -290,6 +289,7 @@ class CompiledPolicy {
 //    endpoint's configuration — measured at a sixth of a 1 KiB transaction's cost — while
 //    traffic repeats a few targets. At most `capacity` entries (then it starts over), so hostile
 //    unique paths cost no more than resolving each;
+//  - scan plans, per endpoint, direction and content type (at most kMaxPlans);
 //  - CleanTexts tables, per set of finders (an endpoint's keys or values, say): keys and enum
 //    values recur in every response of an API, not only within one body.
 // A different policy than last time starts over. Not thread-safe: one per thread, or per

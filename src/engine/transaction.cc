@@ -1089,16 +1089,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 };
 
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
-                         std::string_view path, TransactionOptions options, PolicyCache* endpoints)
+                         std::string_view path, TransactionOptions options, PolicyCache* cache)
     : policy_(std::move(policy)), options_(options) {
   std::string target(authority);
   if (!path.empty() && path.front() != '/') target += '/';
   target += path.substr(0, path.find('?'));
   target_ = target;
-  endpoint_ = endpoints != nullptr ? endpoints->Get(policy_, target)
-                                   : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target));
-  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kRequest, endpoints);
-  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kResponse, endpoints);
+  endpoint_ = cache != nullptr ? cache->Get(policy_, target)
+                               : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target));
+  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kRequest, cache);
+  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kResponse, cache);
 }
 
 Transaction::~Transaction() = default;

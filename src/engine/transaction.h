@@ -42,9 +42,10 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 class Transaction {
  public:
   // `authority` + `path` select the endpoint configuration (query strings are ignored); with an
-  // `endpoints` cache (the host's, for this policy), a repeated target is not resolved again.
+  // `cache` (the host's PolicyCache), a repeated target is not resolved again, and clean texts
+  // and scan plans are shared with the host's other transactions.
   Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
-              std::string_view path, TransactionOptions options = {}, PolicyCache* endpoints = nullptr);
+              std::string_view path, TransactionOptions options = {}, PolicyCache* cache = nullptr);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

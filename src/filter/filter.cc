@@ -365,7 +365,7 @@ class RootContext {
 
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
   // Endpoint resolutions of the current policy, shared by the VM's streams.
-  PolicyCache* endpoints() { return &endpoints_; }
+  PolicyCache* policy_cache() { return &policy_cache_; }
   const PluginConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
 
@@ -429,7 +429,7 @@ class RootContext {
   static constexpr uint32_t kCallTimeoutMs = 5000;
   PluginConfig config_;
   std::shared_ptr<const CompiledPolicy> policy_;
-  PolicyCache endpoints_;
+  PolicyCache policy_cache_;
   Metrics metrics_;
   // Command mode
   std::unordered_map<uint32_t, PendingCall> calls_;
@@ -585,7 +585,7 @@ class StreamContext {
       // A rule on body match counts can only stop data that has not left yet.
       if (rule.stage >= SbacStage::kOnRequestBodyChunk) options.hold_bodies = true;
     }
-    tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options, root_->endpoints());
+    tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options, root_->policy_cache());
   }
 
   void FinishDirection(Direction d) {
