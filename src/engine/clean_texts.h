@@ -23,12 +23,14 @@ namespace leakscope {
 class CleanTexts {
  public:
   static constexpr size_t kMaxBytes = 64;
+  static constexpr size_t kSlots = 512;  // a power of two, at most half full
+  static constexpr size_t kCapacity = kSlots / 2;
 
   bool Contains(std::string_view text) const {
     if (count_ == 0) return false;
     for (size_t i = Hash(text) & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       if (!used_[i]) return false;
-      if (slots_[i] == text) return true;
+      if (Equal(slots_[i], text)) return true;
     }
   }
   // Forgets every text (the table then serves another set of finders).
@@ -56,7 +58,7 @@ class CleanTexts {
     }
     size_t i = h & (kSlots - 1);
     for (; used_[i]; i = (i + 1) & (kSlots - 1)) {
-      if (slots_[i] == text) return;
+      if (Equal(slots_[i], text)) return;
     }
     used_[i] = true;
     slots_[i].assign(text);
@@ -64,8 +66,6 @@ class CleanTexts {
   }
 
  private:
-  static constexpr size_t kSlots = 512;  // a power of two, at most half full
-  static constexpr size_t kCapacity = kSlots / 2;
   static constexpr size_t kSeenBits = 4096;
   // A multiply-xor mix of 8 bytes at a time: texts are at most 64 bytes and looked up once per
   // scalar, where std::hash (murmur) cost more than the lookup saves. Collisions only lengthen
@@ -95,6 +95,23 @@ class CleanTexts {
     if (n >= 4) return Load32(p + i) | (uint64_t{Load32(p + i + n - 4)} << 32);
     return uint64_t{static_cast<unsigned char>(p[i])} | (uint64_t{static_cast<unsigned char>(p[i + n / 2])} << 8) |
            (uint64_t{static_cast<unsigned char>(p[i + n - 1])} << 16);
+  }
+  // Whole-text equality; texts of up to 16 bytes (most keys and enum values) by fixed-size loads
+  // that overlap rather than a memcmp call, which cost as much as the hash.
+  static bool Equal(const std::string& stored, std::string_view text) {
+    const size_t n = text.size();
+    if (stored.size() != n) return false;
+    const char* a = stored.data();
+    const char* b = text.data();
+    if (n > 16) return std::memcmp(a, b, n) == 0;
+    if (n >= 8) {
+      return ((Load64(a) ^ Load64(b)) | (Load64(a + n - 8) ^ Load64(b + n - 8))) == 0;
+    }
+    if (n >= 4) return ((Load32(a) ^ Load32(b)) | (Load32(a + n - 4) ^ Load32(b + n - 4))) == 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
   }
   static uint64_t Load64(const char* p) {
     uint64_t w;

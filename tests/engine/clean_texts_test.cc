@@ -1,0 +1,61 @@
+#include "engine/clean_texts.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace leakscope {
+namespace {
+
+// A text is remembered the second time it is inserted (the first only marks its hash as seen).
+void Remember(CleanTexts* clean, const std::string& text) {
+  clean->Insert(text);
+  clean->Insert(text);
+}
+
+TEST(CleanTexts, RemembersTextsSeenTwiceAndComparesThemWhole) {
+  CleanTexts clean;
+  clean.Insert("once");
+  EXPECT_FALSE(clean.Contains("once"));
+  clean.Insert("once");
+  EXPECT_TRUE(clean.Contains("once"));
+  // Every length the comparison handles differently (bytes, 4-byte and 8-byte overlapping loads,
+  // memcmp past 16), each text differing from a remembered one in any single byte, or in length,
+  // is not taken for it.
+  for (size_t n = 0; n <= 40; ++n) {
+    CleanTexts table;
+    std::string text;
+    for (size_t i = 0; i < n; ++i) text.push_back(static_cast<char>('a' + (i * 7) % 26));
+    Remember(&table, text);
+    ASSERT_TRUE(table.Contains(text)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string other = text;
+      other[i] = static_cast<char>(other[i] ^ 0x01);
+      EXPECT_FALSE(table.Contains(other)) << n << " byte " << i;
+    }
+    EXPECT_FALSE(table.Contains(text + "x")) << n;
+    if (n > 0) {
+      EXPECT_FALSE(table.Contains(std::string_view(text).substr(0, n - 1))) << n;
+    }
+  }
+}
+
+TEST(CleanTexts, LongTextsAreNotKeptAndAFullTableStartsOver) {
+  CleanTexts clean;
+  const std::string long_text(CleanTexts::kMaxBytes + 1, 'z');
+  Remember(&clean, long_text);
+  EXPECT_FALSE(clean.Contains(long_text));
+  // Many distinct texts: the table never holds more than its capacity, and what it holds is
+  // still found.
+  for (int i = 0; i < 2000; ++i) Remember(&clean, "value-" + std::to_string(i));
+  EXPECT_TRUE(clean.Contains("value-1999"));
+  int kept = 0;
+  for (int i = 0; i < 2000; ++i) kept += clean.Contains("value-" + std::to_string(i));
+  EXPECT_GT(kept, 0);
+  EXPECT_LE(kept, static_cast<int>(CleanTexts::kCapacity));
+  clean.Clear();
+  EXPECT_FALSE(clean.Contains("value-1999"));
+}
+
+}  // namespace
+}  // namespace leakscope
