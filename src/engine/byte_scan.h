@@ -124,6 +124,22 @@ class ByteSetScanner {
     return p;
   }
 
+  // Sets bit 7 of each byte of w equal to b, exactly per byte.
+  static uint64_t Equal(uint64_t w, unsigned char b) {
+    const uint64_t x = w ^ (kOnes * b);  // matching bytes become 0
+    // A byte is 0 iff neither its low 7 bits nor its high bit are set.
+    const uint64_t low7_nonzero = ((x & (kOnes * 127)) + kOnes * 127) & (kOnes * 128);
+    return ~(low7_nonzero | x) & (kOnes * 128);
+  }
+  // Index of the first byte (in memory order) whose bit 7 is set.
+  static size_t FirstFlaggedByte(uint64_t flags) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return static_cast<size_t>(__builtin_clzll(flags)) / 8;
+#else
+    return static_cast<size_t>(__builtin_ctzll(flags)) / 8;
+#endif
+  }
+
  private:
   static constexpr int kMaxRanges = 3;
   // The maximal runs of `set` within [from, to), as [lo[i], hi[i]]; false (and *count 0) if
@@ -189,22 +205,6 @@ class ByteSetScanner {
     const uint64_t low7 = w & (kOnes * 127);
     return ((kOnes * (127 + n) - low7) & ~w & (low7 + kOnes * (127 - m))) & (kOnes * 128);
   }
-  // Sets bit 7 of each byte of w equal to b, exactly per byte.
-  static uint64_t Equal(uint64_t w, unsigned char b) {
-    const uint64_t x = w ^ (kOnes * b);  // matching bytes become 0
-    // A byte is 0 iff neither its low 7 bits nor its high bit are set.
-    const uint64_t low7_nonzero = ((x & (kOnes * 127)) + kOnes * 127) & (kOnes * 128);
-    return ~(low7_nonzero | x) & (kOnes * 128);
-  }
-  // Index of the first byte (in memory order) whose bit 7 is set.
-  static size_t FirstFlaggedByte(uint64_t flags) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return static_cast<size_t>(__builtin_clzll(flags)) / 8;
-#else
-    return static_cast<size_t>(__builtin_ctzll(flags)) / 8;
-#endif
-  }
-
   bool table_[256];
   int single_ = -1;
   int ranges_ = 0;

@@ -5,7 +5,10 @@
 
 #if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
 #include <emmintrin.h>
+#define LEAKSCOPE_JSON_SSE2 1
 #endif
+
+#include "engine/byte_scan.h"
 
 namespace leakscope {
 
@@ -42,11 +45,20 @@ size_t EncodeUtf8(uint32_t cp, char* out) {
 }
 constexpr uint32_t kReplacementChar = 0xFFFD;
 
+#if !LEAKSCOPE_JSON_SSE2
+// A word of 8 body bytes, in memory order.
+uint64_t Word(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+#endif
+
 // The first position from `i` on that is not JSON whitespace, or chunk.size(). Pretty-printed
 // bodies indent every line, and a byte per loop turn of the tokenizer cost ~15 instructions:
-// 16 bytes per step where SSE2 is available (wasm32 keeps the byte loop).
+// 16 bytes per step with SSE2, else 8 with word arithmetic (wasm32 builds without SIMD).
 size_t SkipSpaces(std::string_view chunk, size_t i) {
-#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
+#if LEAKSCOPE_JSON_SSE2
   while (i + 16 <= chunk.size()) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk.data() + i));
     const __m128i space = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
@@ -54,6 +66,16 @@ size_t SkipSpaces(std::string_view chunk, size_t i) {
     const auto other = static_cast<uint32_t>(~_mm_movemask_epi8(space)) & 0xFFFFu;
     if (other != 0) return i + static_cast<size_t>(__builtin_ctz(other));
     i += 16;
+  }
+#else
+  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+  while (i + 8 <= chunk.size()) {
+    const uint64_t w = Word(chunk.data() + i);
+    const uint64_t space = ByteSetScanner::Equal(w, ' ') | ByteSetScanner::Equal(w, '\n') |
+                           ByteSetScanner::Equal(w, '\r') | ByteSetScanner::Equal(w, '\t');
+    const uint64_t other = ~space & kHighBits;
+    if (other != 0) return i + ByteSetScanner::FirstFlaggedByte(other);
+    i += 8;
   }
 #endif
   while (i < chunk.size() && IsSpace(chunk[i])) ++i;
@@ -179,10 +201,11 @@ size_t JsonTokenizer::AfterComma(std::string_view chunk, size_t i) {
 bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) {
   const size_t begin = *i + 1;
   size_t end = begin;
-#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
+#if LEAKSCOPE_JSON_SSE2
   // 16 bytes per step (most strings end within the first): the byte loop was the tokenizer's
   // largest cost. Inline rather than ByteSetScanner::Find, whose general range test measured
-  // more instructions than the byte loop on ~10-byte strings. wasm32 keeps the byte loop.
+  // more instructions than the byte loop on ~10-byte strings. Without SSE2 (wasm32), 8 bytes
+  // per step with word arithmetic.
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
   while (end + 16 <= chunk.size()) {
@@ -194,6 +217,16 @@ bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) 
       break;
     }
     end += 16;
+  }
+#else
+  while (end + 8 <= chunk.size()) {
+    const uint64_t w = Word(chunk.data() + end);
+    const uint64_t stops = ByteSetScanner::Equal(w, '"') | ByteSetScanner::Equal(w, '\\');
+    if (stops != 0) {
+      end += ByteSetScanner::FirstFlaggedByte(stops);
+      break;
+    }
+    end += 8;
   }
 #endif
   while (end < chunk.size() && chunk[end] != '"' && chunk[end] != '\\') ++end;
