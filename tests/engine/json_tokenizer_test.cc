@@ -77,7 +77,10 @@ TEST(JsonTokenizer, PrettyPrintedAndCompactGiveTheSameScalars) {
   for (char c : compact) {
     if (c == '}' || c == ']') pretty += "\r\n" + std::string(static_cast<size_t>(--depth) * 9, ' ');
     pretty += c;
-    if (c == '{' || c == '[') pretty += "\n" + std::string(static_cast<size_t>(++depth) * 9, depth % 2 ? ' ' : '\t');
+    if (c == '{' || c == '[') {
+      ++depth;
+      pretty += "\n" + std::string(static_cast<size_t>(depth) * 9, depth % 2 ? ' ' : '\t');
+    }
     if (c == ',') pretty += "\n" + std::string(static_cast<size_t>(depth) * 9, ' ');
     if (c == ':') pretty += "  \t ";
   }
