@@ -1106,9 +1106,6 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
   if (sequence_built_[static_cast<size_t>(id)]) return starts.data();
   const size_t words = Words();
   const size_t n = text_.size();
-  tail_.assign(words, 0);
-  for (size_t w = 0; w < n / 64; ++w) tail_[w] = ~uint64_t{0};
-  tail_[n / 64] = (uint64_t{2} << (n % 64)) - 1;  // positions up to n itself
   const TriggerTables::Sequence& seq = policy_->triggers().sequences[static_cast<size_t>(id)];
   // A class the sequence needs that does not occur (digits in keys, say): it occurs nowhere.
   for (const TriggerTables::Element& e : seq) {
@@ -1121,7 +1118,21 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
     }
   }
   const uint64_t* runs[64];
-  for (auto e = seq.rbegin(); e != seq.rend(); ++e) {
+  // The last element first: what may follow it is every position up to the text's end, so it
+  // starts wherever its shortest run does (a run of j bytes at p already ends by n, and longer
+  // runs start where shorter ones do): no shifts.
+  auto e = seq.rbegin();
+  tail_.resize(words);
+  if (e->min == 0) {  // positions up to n itself
+    std::fill(tail_.begin(), tail_.end(), 0);
+    for (size_t w = 0; w < n / 64; ++w) tail_[w] = ~uint64_t{0};
+    tail_[n / 64] = (uint64_t{2} << (n % 64)) - 1;
+  } else {
+    const uint64_t* shortest = RunBits(e->class_id, e->min);
+    std::copy(shortest, shortest + words, tail_.begin());
+  }
+  tail_[words - 1] = 0;
+  for (++e; e != seq.rend(); ++e) {
     for (uint32_t j = std::max<uint32_t>(e->min, 1); j <= e->max; ++j) runs[j] = RunBits(e->class_id, j);
     next_.resize(words);
     for (size_t w = 0; w + 1 < words; ++w) {

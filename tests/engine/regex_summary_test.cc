@@ -279,6 +279,58 @@ void ExpectSameFinds(const std::string& yaml, const std::string& label, int text
   }
 }
 
+// Whether `seq` occurs at p (every element min..max bytes of its class, in order, within n).
+bool SequenceAtBruteForce(const TriggerTables& t, const TriggerTables::Sequence& seq, std::string_view text, size_t p,
+                          size_t k = 0) {
+  if (k == seq.size()) return true;
+  const TriggerTables::Element& e = seq[k];
+  const ByteSet& set = t.class_sets[static_cast<size_t>(e.class_id)];
+  size_t q = p;
+  for (uint32_t c = 0; c <= e.max; ++c) {
+    if (c >= e.min && SequenceAtBruteForce(t, seq, text, q, k + 1)) return true;
+    if (q >= text.size() || !set.test(static_cast<unsigned char>(text[q]))) return false;
+    ++q;
+  }
+  return false;
+}
+
+TEST(TriggerSearch, SequenceBitmapsAreExactlyWhereSequencesOccur) {
+  // Policies whose trigger sequences have count ranges at the start, in the middle and at the
+  // end, optional elements, and one-byte choices; every sequence's bitmap is compared with a
+  // check of the sequence at every position (the finders' searches would hide a missed
+  // position when another trigger's region covers it).
+  const std::string yaml = std::string("categories:\n") +
+                           "  a:\n    - regex: " + YamlQuoted("[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}") + "\n" +
+                           "  b:\n    - regex: " + YamlQuoted("[^0-9][0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}[^0-9]") + "\n" +
+                           "  c:\n    - regex: " + YamlQuoted("\\b\\d{3}(-| |)\\d{2}(-| |)\\d{4}\\b") + "\n" +
+                           "  d:\n    - regex: " + YamlQuoted("\\d{4}[\\s.-]\\d{4}[\\s.-]\\d{4}") + "\n" +
+                           "  e:\n    - regex: " + YamlQuoted("a(b|c|)d{0,3}[0-9]{2,5}") + "\n" +
+                           "endpoints:\n  - matches: \"**\"\n";
+  auto policy = LoadPolicy(yaml);
+  ASSERT_TRUE(policy.ok()) << policy.status().message();
+  auto compiled = CompiledPolicy::Compile(*policy);
+  ASSERT_TRUE(compiled.ok());
+  const TriggerTables& tables = (*compiled)->triggers();
+  ASSERT_GE(tables.sequences.size(), 4u);
+  std::mt19937_64 rng(7);
+  static const char kBytes[] = "0123456789/- .abcdx\n";
+  TriggerIndex index;
+  for (int t = 0; t < 300; ++t) {
+    std::string text;
+    const size_t n = rng() % (t % 10 == 0 ? 2000 : 200);
+    for (size_t i = 0; i < n; ++i) text.push_back(kBytes[rng() % (sizeof(kBytes) - 1)]);
+    index.Reset(compiled->get(), text);
+    for (size_t id = 0; id < tables.sequences.size(); ++id) {
+      const uint64_t* bits = index.SequenceStarts(static_cast<int>(id));
+      for (size_t p = 0; p < n; ++p) {
+        const bool want = SequenceAtBruteForce(tables, tables.sequences[id], text, p);
+        ASSERT_EQ(((bits[p / 64] >> (p % 64)) & 1) != 0, want)
+            << "sequence " << id << " at " << p << " in \"" << text.substr(p, 20) << "\"";
+      }
+    }
+  }
+}
+
 TEST(TriggerSearch, SameMatchesAsFullScanForSharedPolicies) {
   std::vector<std::string> files = {testing::SharedDir() + "/conformance/reference-policy.yaml"};
   for (const auto& e : std::filesystem::directory_iterator(testing::SharedDir() + "/conformance/leaksignal-examples")) {
