@@ -75,9 +75,7 @@ class CleanTexts {
     uint64_t h = (text.size() + reinterpret_cast<uintptr_t>(this)) * 0x9E3779B97F4A7C15ULL;
     size_t i = 0;
     for (; i + 8 <= text.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, text.data() + i, 8);
-      h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+      h = (h ^ Load64(text.data() + i)) * 0xFF51AFD7ED558CCDULL;
       h ^= h >> 32;
     }
     h = (h ^ Tail(text, i)) * 0xC4CEB9FE1A85EC53ULL;

@@ -54,6 +54,34 @@ uint64_t Word(const char* p) {
 }
 #endif
 
+// The first position from `i` on holding '"' or '\\' (where a string's verbatim run ends), or
+// chunk.size(). 16 bytes per step with SSE2 (most strings end within the first): the byte loop
+// was the tokenizer's largest cost; inline rather than ByteSetScanner::Find, whose general range
+// test measured more instructions than the byte loop on ~10-byte strings. Without SSE2
+// (wasm32), 8 bytes per step with word arithmetic.
+size_t StringRunEnd(std::string_view chunk, size_t i) {
+#if LEAKSCOPE_JSON_SSE2
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (i + 16 <= chunk.size()) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk.data() + i));
+    const auto stops = static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash))));
+    if (stops != 0) return i + static_cast<size_t>(__builtin_ctz(stops));
+    i += 16;
+  }
+#else
+  while (i + 8 <= chunk.size()) {
+    const uint64_t w = Word(chunk.data() + i);
+    const uint64_t stops = ByteSetScanner::Equal(w, '"') | ByteSetScanner::Equal(w, '\\');
+    if (stops != 0) return i + ByteSetScanner::FirstFlaggedByte(stops);
+    i += 8;
+  }
+#endif
+  while (i < chunk.size() && chunk[i] != '"' && chunk[i] != '\\') ++i;
+  return i;
+}
+
 // The first position from `i` on that is not JSON whitespace, or chunk.size(). Pretty-printed
 // bodies indent every line, and a byte per loop turn of the tokenizer cost ~15 instructions:
 // 16 bytes per step with SSE2, else 8 with word arithmetic (wasm32 builds without SIMD).
@@ -184,10 +212,8 @@ void JsonTokenizer::ValueDone() {
   }
 }
 
-// Compact JSON: a comma right after a value, at `i`, taken as kCommaOrEnd would take it (without
-// a loop turn); returns where the tokenizer goes on.
-size_t JsonTokenizer::AfterComma(std::string_view chunk, size_t i) {
-  if (state_ != State::kCommaOrEnd || i >= chunk.size() || chunk[i] != ',') return i;
+// A ',' after a value inside a container: the next array element or object key.
+void JsonTokenizer::TakeComma() {
   Frame& f = stack_[depth_ - 1];
   if (f.is_array) {
     ++f.index;
@@ -195,41 +221,19 @@ size_t JsonTokenizer::AfterComma(std::string_view chunk, size_t i) {
   } else {
     state_ = State::kKey;
   }
+}
+
+// Compact JSON: a comma right after a value, at `i`, taken without a loop turn; returns where
+// the tokenizer goes on.
+size_t JsonTokenizer::AfterComma(std::string_view chunk, size_t i) {
+  if (state_ != State::kCommaOrEnd || i >= chunk.size() || chunk[i] != ',') return i;
+  TakeComma();
   return i + 1;
 }
 
 bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) {
   const size_t begin = *i + 1;
-  size_t end = begin;
-#if LEAKSCOPE_JSON_SSE2
-  // 16 bytes per step (most strings end within the first): the byte loop was the tokenizer's
-  // largest cost. Inline rather than ByteSetScanner::Find, whose general range test measured
-  // more instructions than the byte loop on ~10-byte strings. Without SSE2 (wasm32), 8 bytes
-  // per step with word arithmetic.
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  while (end + 16 <= chunk.size()) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk.data() + end));
-    const auto stops = static_cast<uint32_t>(
-        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash))));
-    if (stops != 0) {
-      end += static_cast<size_t>(__builtin_ctz(stops));
-      break;
-    }
-    end += 16;
-  }
-#else
-  while (end + 8 <= chunk.size()) {
-    const uint64_t w = Word(chunk.data() + end);
-    const uint64_t stops = ByteSetScanner::Equal(w, '"') | ByteSetScanner::Equal(w, '\\');
-    if (stops != 0) {
-      end += ByteSetScanner::FirstFlaggedByte(stops);
-      break;
-    }
-    end += 8;
-  }
-#endif
-  while (end < chunk.size() && chunk[end] != '"' && chunk[end] != '\\') ++end;
+  size_t end = StringRunEnd(chunk, begin);
   if (end == chunk.size() || chunk[end] != '"') return false;  // escapes or a chunk's end
   const std::string_view text = chunk.substr(begin, end - begin);
   if (is_key) {
@@ -313,8 +317,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
     switch (state_) {
       case State::kString: {
         // Fast path: a verbatim run up to the next quote, backslash or end of chunk.
-        size_t j = i;
-        while (j < n && chunk[j] != '"' && chunk[j] != '\\') ++j;
+        const size_t j = StringRunEnd(chunk, i);
         if (j > i) {
           if (pending_high_surrogate_ != 0) {
             char buf[4];
@@ -504,14 +507,9 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
         state_ = State::kValue;
         break;
       case State::kCommaOrEnd: {
-        Frame& f = stack_[depth_ - 1];
+        const Frame& f = stack_[depth_ - 1];
         if (c == ',') {
-          if (f.is_array) {
-            ++f.index;
-            state_ = State::kValue;
-          } else {
-            state_ = State::kKey;
-          }
+          TakeComma();
         } else if ((c == ']' && f.is_array) || (c == '}' && !f.is_array)) {
           --depth_;
           ValueDone();

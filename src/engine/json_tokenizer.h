@@ -76,6 +76,7 @@ class JsonTokenizer final : public ScalarParser {
   // if it ends inside the chunk without escapes, and moves *i past it.
   bool WholeString(std::string_view chunk, size_t* i, bool is_key);
   bool WholeNumber(std::string_view chunk, size_t* i);
+  void TakeComma();
   size_t AfterComma(std::string_view chunk, size_t i);
   void FlushRun(std::string_view chunk, size_t run_start, size_t i);
   void EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end);
