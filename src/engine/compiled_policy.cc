@@ -359,11 +359,12 @@ class TriggeredFinder : public Finder {
     return left && right;
   }
 
-  // Whether the sequence is worth computing with bitmaps when there is an index: it has more
-  // than one element (a run is checked by skipping) and its anchor is not one byte (memchr finds
-  // a rare byte faster than a class can be marked).
+  // Whether the sequence is worth computing with bitmaps when there is an index: it is more than
+  // one byte (a run such as \d{16} included: checking each digit of digit-dense text for a run
+  // cost more than the run's bitmap, measured) and its anchor is not one byte (memchr finds a
+  // rare byte faster than a class can be marked).
   static bool UsesSequenceBitmap(const RegexSummary& s) {
-    return Sequence(s).size() > 1 && AnchorSet(s).count() > 1;
+    return (Sequence(s).size() > 1 || s.trigger_run > 1) && AnchorSet(s).count() > 1;
   }
 
   void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
@@ -1080,16 +1081,20 @@ const uint64_t* TriggerIndex::RunBits(int class_id, uint32_t length) {
   for (size_t i = 0; i < runs_used_; ++i) {
     if (runs_[i].class_id == class_id && runs_[i].length == length) return runs_[i].bits.data();
   }
-  // A run of `length` starts where one of length - 1 does and the class occurs length - 1 on.
-  const uint64_t* shorter = RunBits(class_id, length - 1);
-  const uint64_t* cls = ClassBits(class_id);
+  // A run of `length` starts where one of `half` (the largest power of two below `length`) does
+  // and one of length - half does half on: a run of 16 takes four passes (runs of 8, 4, 2, 1),
+  // not fifteen.
+  uint32_t half = 1;
+  while (half * 2 < length) half *= 2;
+  const uint64_t* head = RunBits(class_id, half);
+  const uint64_t* rest = RunBits(class_id, length - half);
   if (runs_used_ == runs_.size()) runs_.emplace_back();  // moving bitmaps keeps their data
   Run& run = runs_[runs_used_++];
   run.class_id = class_id;
   run.length = length;
   const size_t words = Words();
   run.bits.resize(words);
-  for (size_t w = 0; w + 1 < words; ++w) run.bits[w] = shorter[w] & ShiftedWord(cls, w, length - 1);
+  for (size_t w = 0; w + 1 < words; ++w) run.bits[w] = head[w] & ShiftedWord(rest, w, half);
   run.bits[words - 1] = 0;
   return run.bits.data();
 }

@@ -296,29 +296,40 @@ bool SequenceAtBruteForce(const TriggerTables& t, const TriggerTables::Sequence&
 
 TEST(TriggerSearch, SequenceBitmapsAreExactlyWhereSequencesOccur) {
   // Policies whose trigger sequences have count ranges at the start, in the middle and at the
-  // end, optional elements, and one-byte choices; every sequence's bitmap is compared with a
-  // check of the sequence at every position (the finders' searches would hide a missed
-  // position when another trigger's region covers it).
+  // end, optional elements, one-byte choices, and runs of one class alone (built from runs of
+  // half their length); every sequence's bitmap is compared with a check of the sequence at
+  // every position (the finders' searches would hide a missed position when another trigger's
+  // region covers it).
   const std::string yaml = std::string("categories:\n") +
                            "  a:\n    - regex: " + YamlQuoted("[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}") + "\n" +
                            "  b:\n    - regex: " + YamlQuoted("[^0-9][0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}[^0-9]") + "\n" +
                            "  c:\n    - regex: " + YamlQuoted("\\b\\d{3}(-| |)\\d{2}(-| |)\\d{4}\\b") + "\n" +
                            "  d:\n    - regex: " + YamlQuoted("\\d{4}[\\s.-]\\d{4}[\\s.-]\\d{4}") + "\n" +
                            "  e:\n    - regex: " + YamlQuoted("a(b|c|)d{0,3}[0-9]{2,5}") + "\n" +
+                           "  f:\n    - regex: " + YamlQuoted("\\d{16}") + "\n" +
+                           "  g:\n    - regex: " + YamlQuoted("[0-9]{10}") + "\n" +
+                           "  h:\n    - regex: " + YamlQuoted("[0-9]{7}") + "\n" +
+                           "  i:\n    - regex: " + YamlQuoted("[0-9]{33}") + "\n" +
+                           "  j:\n    - regex: " + YamlQuoted("[0-9]{21}") + "\n" +
                            "endpoints:\n  - matches: \"**\"\n";
   auto policy = LoadPolicy(yaml);
   ASSERT_TRUE(policy.ok()) << policy.status().message();
   auto compiled = CompiledPolicy::Compile(*policy);
   ASSERT_TRUE(compiled.ok());
   const TriggerTables& tables = (*compiled)->triggers();
-  ASSERT_GE(tables.sequences.size(), 4u);
+  ASSERT_GE(tables.sequences.size(), 9u);
   std::mt19937_64 rng(7);
   static const char kBytes[] = "0123456789/- .abcdx\n";
   TriggerIndex index;
   for (int t = 0; t < 300; ++t) {
     std::string text;
     const size_t n = rng() % (t % 10 == 0 ? 2000 : 200);
-    for (size_t i = 0; i < n; ++i) text.push_back(kBytes[rng() % (sizeof(kBytes) - 1)]);
+    // Every third text mostly digits, so that long runs occur.
+    const bool digits = t % 3 == 0;
+    for (size_t i = 0; i < n; ++i) {
+      text.push_back(digits && rng() % 40 != 0 ? static_cast<char>('0' + rng() % 10)
+                                               : kBytes[rng() % (sizeof(kBytes) - 1)]);
+    }
     index.Reset(compiled->get(), text);
     for (size_t id = 0; id < tables.sequences.size(); ++id) {
       const uint64_t* bits = index.SequenceStarts(static_cast<int>(id));
