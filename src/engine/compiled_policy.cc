@@ -306,7 +306,9 @@ class InternalFinder : public Finder {
 // triggers.
 class TriggeredFinder : public Finder {
  public:
+  // A region reaches kSlackBytes further when its next trigger is closer than kJoinGapBytes.
   static constexpr size_t kSlackBytes = 256;
+  static constexpr size_t kJoinGapBytes = 48;
 
   // `anchor_class` indexes the anchor's class in TriggerIndex::Bits; `sequence` (or -1) the
   // sequence in TriggerIndex::SequenceStarts, used instead when there is an index.
@@ -408,11 +410,20 @@ class TriggeredFinder : public Finder {
             bool* limit_hit) const {
     const size_t n = text.size();
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-    const bool bounded = reach_ != RegexSummary::kUnbounded;
     size_t& run_end = *run_end_cache;
+    // The first trigger at or after a position, remembered: looking ahead for triggers to take
+    // into a region finds the one the next turn starts from.
+    size_t ahead_from = n + 1, ahead = n;
+    auto trigger_from = [&](size_t from) {
+      if (from != ahead_from) {
+        ahead_from = from;
+        ahead = triggers.sequence != nullptr ? NextBit(triggers.sequence, n, from)
+                                             : NextTrigger(bytes, n, from, triggers.anchor);
+      }
+      return ahead;
+    };
     while (pos < n) {
-      const size_t p = triggers.sequence != nullptr ? NextBit(triggers.sequence, n, pos)
-                                                    : NextTrigger(bytes, n, pos, triggers.anchor);
+      const size_t p = trigger_from(pos);
       if (p == n) break;
       size_t lo = pos;
       if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
@@ -421,29 +432,24 @@ class TriggeredFinder : public Finder {
         while (a > lo && alphabet_[bytes[a - 1]]) --a;
         lo = a;
       }
-      // The region reaches a little past what matches starting by p need, so one search also
-      // covers the triggers that follow closely (dense triggers cost about one pass, not one
-      // call each). `confined`: no match crosses hi, so the region's result is final.
-      size_t hi = n;
-      if (bounded && n - p > reach_ + kSlackBytes) hi = p + static_cast<size_t>(reach_) + kSlackBytes;
-      bool confined = hi == n;
-      if (use_alphabet_) {
-        // Matches never cross a byte outside the alphabet, so a region may end at any run's end.
-        // It extends over the runs that follow, up to the slack: one search then covers the
-        // triggers in them (RE2's per-call cost is ~1500 instructions, measured).
-        if (run_end <= p) {
-          size_t e = n - p > kSlackBytes ? p + kSlackBytes : n;
-          const size_t limit = bounded && n - e > kSlackBytes * 3 ? e + kSlackBytes * 3 : n;
-          while (e < limit && alphabet_[bytes[e]]) ++e;
-          run_end = (e < limit || e == n) ? e : 0;  // 0: stopped in a long run, no end known
-        }
-        if (run_end > p) {
-          hi = run_end;
-          confined = true;
+      // `confined`: no match crosses hi, so the region's result is final; otherwise only
+      // matches starting by `settled` are known to lie in it. A lone trigger gets a region just
+      // big enough for its matches. Where the next trigger is close, the region takes a slack of
+      // kSlackBytes instead, so one search serves the triggers in it: RE2's per-call cost (~650
+      // instructions, measured) buys about kJoinGapBytes of its scan (~16 per byte). A slack
+      // for every trigger had RE2 scan ~250 bytes past each lone one in vain; regions grown
+      // trigger by trigger cost more in trigger searches where triggers are dense (measured).
+      size_t hi = 0;
+      bool confined = false;
+      RegionEnd(bytes, n, p, 0, &run_end, &hi, &confined);
+      size_t settled = confined ? hi : hi - static_cast<size_t>(reach_);
+      if (hi < n) {
+        const size_t q = trigger_from(settled + (confined ? 0 : 1));
+        if (q < n && q <= hi + kJoinGapBytes) {
+          RegionEnd(bytes, n, p, kSlackBytes, &run_end, &hi, &confined);
+          settled = confined ? hi : hi - static_cast<size_t>(reach_);
         }
       }
-      // Without `confined`, only matches starting by hi - reach are known to lie in the region.
-      const size_t settled = confined ? hi : hi - static_cast<size_t>(reach_);
       if (hi - lo < min_length_) {  // too short for any match: no need to ask the engine
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
         continue;
@@ -460,6 +466,32 @@ class TriggeredFinder : public Finder {
       pos = settled + 1;  // not confined: a match starting after settled may reach past hi
     }
     return false;
+  }
+  // The end of a region holding every match that contains trigger t (lo as Next computes it),
+  // reaching at least `slack` bytes further: t + reach + slack, or the end of the alphabet run
+  // there, which no match crosses (*confined). The text's end when neither bounds it, or when
+  // the run is longer than several slacks (its end unknown).
+  void RegionEnd(const unsigned char* bytes, size_t n, size_t t, size_t slack, size_t* run_end, size_t* hi,
+                 bool* confined) const {
+    const bool bounded = reach_ != RegexSummary::kUnbounded;
+    *hi = n;
+    *confined = true;
+    if (bounded && n - t > reach_ + slack) {
+      *hi = t + static_cast<size_t>(reach_) + slack;
+      *confined = false;
+    }
+    if (!use_alphabet_) return;
+    const size_t from = n - t > slack ? t + slack : n;
+    if (*run_end <= t || *run_end < from) {
+      size_t e = from;
+      const size_t limit = bounded && n - e > kSlackBytes * 3 ? e + kSlackBytes * 3 : n;
+      while (e < limit && alphabet_[bytes[e]]) ++e;
+      *run_end = (e < limit || e == n) ? e : 0;  // 0: stopped in a long run, no end known
+    }
+    if (*run_end > t) {
+      *hi = *run_end;
+      *confined = true;
+    }
   }
   // The rarest element of the trigger sequence (by byte count: a smaller class is rarer) among
   // those that always start at the same offset and cannot be empty.

@@ -219,6 +219,29 @@ class Gen {
     return out;
   }
 
+  // JSON-like filler (letters, quotes, colons, commas) with a lone item that policies match,
+  // or nearly match, every 40 to 400 bytes: triggers far apart, so regions fit single triggers
+  // and a match may reach exactly as far as a region does.
+  std::string SparseText(size_t target) {
+    static const char* kItems[] = {"4111111111111111", "41111111111111112", "303-72-8978", "303 72 8978",
+                                   "(393) 744-4674", "393.744.4674", "+1 393-744-4674", "12 road",
+                                   "8600 Main Road", "12th Street north", "a.b@ex.com", "lucas.novak25@yahoo.com",
+                                   "1234567890", "12345678901", "12/25/1990", "1/2/90", "0000-0000-0000-0000",
+                                   "5555 5555 5555 4444", "AKIA1234567890ABCDEF", "666-12-3456"};
+    std::string out;
+    while (out.size() < target) {
+      const size_t filler = 40 + Below(360);
+      for (size_t i = 0; i < filler; ++i) {
+        const size_t r = Below(12);
+        out.push_back(r == 0 ? '"' : r == 1 ? ':' : r == 2 ? ',' : static_cast<char>('a' + Below(26)));
+      }
+      out += Below(2) ? "\"" : ":\"";
+      out += kItems[Below(sizeof(kItems) / sizeof(kItems[0]))];
+      out += Below(2) ? "\"" : "\",";
+    }
+    return out;
+  }
+
  private:
   std::mt19937_64 rng_;
 };
@@ -243,7 +266,7 @@ std::string OneRegexPolicy(std::string_view pattern) {
          "\nendpoints:\n  - matches: \"**\"\n    config:\n      c: {}\n";
 }
 
-void ExpectSameFinds(const std::string& yaml, const std::string& label, int texts) {
+void ExpectSameFinds(const std::string& yaml, const std::string& label, int texts, bool sparse = false) {
   auto policy = LoadPolicy(yaml);
   ASSERT_TRUE(policy.ok()) << label << ": " << policy.status().message();
   CompileOptions plain_options;
@@ -256,7 +279,8 @@ void ExpectSameFinds(const std::string& yaml, const std::string& label, int text
   ASSERT_EQ(a.size(), b.size());
   Gen gen(0x5eed ^ std::hash<std::string>()(label));
   for (int t = 0; t < texts; ++t) {
-    std::string text = gen.Text(1 + gen.Below(t % 5 == 0 ? 6000 : 700));
+    const size_t size = 1 + gen.Below(t % 5 == 0 ? 6000 : 700);
+    std::string text = sparse ? gen.SparseText(size) : gen.Text(size);
     size_t start = gen.Below(4) == 0 ? gen.Below(text.size()) : 0;
     for (size_t f = 0; f < a.size(); ++f) {
       std::vector<Span> got, want;
@@ -348,6 +372,17 @@ TEST(TriggerSearch, SameMatchesAsFullScanForSharedPolicies) {
     files.push_back(e.path().string());
   }
   for (const std::string& f : files) ExpectSameFinds(testing::ReadFileOrDie(f), f, 300);
+}
+
+TEST(TriggerSearch, SameMatchesAsFullScanWhereTriggersAreFarApart) {
+  // Lone triggers get regions just big enough for their matches; close ones share a slack.
+  std::vector<std::string> files = {testing::SharedDir() + "/conformance/reference-policy.yaml"};
+  for (const auto& e : std::filesystem::directory_iterator(testing::SharedDir() + "/conformance/leaksignal-examples")) {
+    files.push_back(e.path().string());
+  }
+  for (const std::string& f : files) ExpectSameFinds(testing::ReadFileOrDie(f), f + " (sparse)", 200, /*sparse=*/true);
+  ExpectSameFinds(OneRegexPolicy("\\d{16}"), "run (sparse)", 200, true);
+  ExpectSameFinds(OneRegexPolicy("[^0-9][0-9]{10}[^0-9]"), "bounded both sides (sparse)", 200, true);
 }
 
 TEST(TriggerSearch, SameMatchesAsFullScanForEdgePatterns) {
