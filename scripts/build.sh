@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Configures and builds LeakScope into ./build — the CLI, the tests, the benchmarks and
-# build/leakscope.wasm — with two parallel jobs (the reference machine has 2 cores).
+# Configures and builds LeakScope into ./build — the CLI, the tests, the benchmarks,
+# build/leakscope.wasm and build/leakscope-baseline.wasm (without SIMD) — with two parallel jobs
+# (the reference machine has 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "$PWD/scripts/install-deps.sh"

@@ -2,10 +2,11 @@
 //
 // A byte-at-a-time table loop costs a cycle or more per byte and ran once per finder over every
 // scanned byte (measured: the largest share of JSON scanning time). Sets that are one byte use
-// memchr; with SSE2 (every x86-64) sets of up to eight byte ranges test sixteen bytes per step;
-// elsewhere (wasm32 without SIMD extensions) sets of up to three ranges of ASCII bytes (digits,
-// letters, punctuation groups — what policy triggers are) test eight bytes per step with word
-// arithmetic (SWAR); other sets fall back to the table.
+// memchr; with 16-byte vectors (simd16.h: SSE2 on every x86-64, SIMD128 in leakscope.wasm) sets
+// of up to eight byte ranges test sixteen bytes per step; elsewhere (the baseline wasm32 module)
+// sets of up to three ranges of ASCII bytes (digits, letters, punctuation groups — what policy
+// triggers are) test eight bytes per step with word arithmetic (SWAR); other sets fall back to
+// the table.
 #ifndef LEAKSCOPE_ENGINE_BYTE_SCAN_H_
 #define LEAKSCOPE_ENGINE_BYTE_SCAN_H_
 
@@ -14,20 +15,17 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
-#include <emmintrin.h>
-#define LEAKSCOPE_BYTE_SCAN_SSE2 1
-#endif
+#include "engine/simd16.h"
 
 namespace leakscope {
 
 class ByteSetScanner {
  public:
   // `vectorized` false keeps to the portable word-at-a-time and table paths (tests compare them
-  // with the SSE2 ones natively; LEAKSCOPE_NO_SSE2 builds without SSE2 altogether).
+  // with the vector ones; LEAKSCOPE_NO_SIMD builds without vectors altogether).
   explicit ByteSetScanner(const std::bitset<256>& set, bool vectorized = true) {
     for (int b = 0; b < 256; ++b) table_[b] = set.test(b);
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
     vectorized_ = vectorized;
 #else
     (void)vectorized;
@@ -36,12 +34,12 @@ class ByteSetScanner {
       for (int b = 0; b < 256; ++b) {
         if (set.test(b)) single_ = b;
       }
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
       std::memset(simd_lo_[0], single_, 16);
 #endif
       return;
     }
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
     int simd_lo[kMaxSimdRanges], simd_hi[kMaxSimdRanges];
     Ranges(set, 0, 256, kMaxSimdRanges, simd_lo, simd_hi, &simd_ranges_);  // none: SWAR or table
     for (int r = 0; r < simd_ranges_; ++r) {
@@ -64,7 +62,7 @@ class ByteSetScanner {
   void Mark(const unsigned char* bytes, size_t n, uint64_t* bits) const {
     const size_t words = (n + 63) / 64;
     size_t p = 0;
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
     if (vectorized_ && (simd_ranges_ > 0 || single_ >= 0)) {
       // A whole word per 64 bytes: stored, not merged, so it needs no zeroing first.
       for (; p + 64 <= n; p += 64) {
@@ -74,7 +72,7 @@ class ByteSetScanner {
     }
 #endif
     for (size_t w = p / 64; w < words; ++w) bits[w] = 0;
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
     if (vectorized_ && (simd_ranges_ > 0 || single_ >= 0)) {
       for (; p + 16 <= n; p += 16) bits[p / 64] |= uint64_t{Match16(bytes + p)} << (p % 64);
     }
@@ -109,7 +107,7 @@ class ByteSetScanner {
       return hit == nullptr ? n : static_cast<size_t>(static_cast<const unsigned char*>(hit) - bytes);
     }
     size_t p = from;
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
     if (vectorized_ && simd_ranges_ > 0) {
       while (p + 16 <= n) {
         const uint32_t flags = Match16(bytes + p);
@@ -172,26 +170,21 @@ class ByteSetScanner {
     }
     return true;
   }
-#if LEAKSCOPE_BYTE_SCAN_SSE2
+#if LEAKSCOPE_SIMD16
   static constexpr int kMaxSimdRanges = 8;
   // Bit i set if bytes[i] (i < 16) is in the set. A byte is in [lo, lo + span] iff
   // (byte - lo) mod 256, saturating-minus span, is zero. The range bounds are kept as whole
   // vectors: broadcasting them for every 16 bytes cost more than the test itself (measured).
   uint32_t Match16(const unsigned char* bytes) const {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes));
-    const __m128i zero = _mm_setzero_si128();
-    if (single_ >= 0) {
-      return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, Vector(simd_lo_[0]))));
-    }
-    __m128i miss = _mm_subs_epu8(_mm_sub_epi8(v, Vector(simd_lo_[0])), Vector(simd_span_[0]));
+    namespace v16 = simd16;  // qualified: ByteSetScanner::Equal would hide simd16::Equal
+    const v16::Vec v = v16::Load(bytes);
+    if (single_ >= 0) return v16::Mask(v16::Equal(v, v16::LoadAligned(simd_lo_[0])));
+    v16::Vec miss = v16::SubSaturated(v16::Sub(v, v16::LoadAligned(simd_lo_[0])), v16::LoadAligned(simd_span_[0]));
     for (int r = 1; r < simd_ranges_; ++r) {
       // Zero where in range r: the minimum over the ranges is zero where in any.
-      miss = _mm_min_epu8(miss, _mm_subs_epu8(_mm_sub_epi8(v, Vector(simd_lo_[r])), Vector(simd_span_[r])));
+      miss = v16::Min(miss, v16::SubSaturated(v16::Sub(v, v16::LoadAligned(simd_lo_[r])), v16::LoadAligned(simd_span_[r])));
     }
-    return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(miss, zero)));
-  }
-  static __m128i Vector(const unsigned char (&bytes)[16]) {
-    return _mm_load_si128(reinterpret_cast<const __m128i*>(bytes));
+    return v16::Mask(v16::Equal(miss, v16::Zero()));
   }
   bool vectorized_ = true;
   int simd_ranges_ = 0;

@@ -3,12 +3,8 @@
 #include <charconv>
 #include <cstring>
 
-#if defined(__SSE2__) && !defined(LEAKSCOPE_NO_SSE2)
-#include <emmintrin.h>
-#define LEAKSCOPE_JSON_SSE2 1
-#endif
-
 #include "engine/byte_scan.h"
+#include "engine/simd16.h"
 
 namespace leakscope {
 
@@ -45,7 +41,7 @@ size_t EncodeUtf8(uint32_t cp, char* out) {
 }
 constexpr uint32_t kReplacementChar = 0xFFFD;
 
-#if !LEAKSCOPE_JSON_SSE2
+#if !LEAKSCOPE_SIMD16
 // A word of 8 body bytes, in memory order.
 uint64_t Word(const char* p) {
   uint64_t w;
@@ -55,18 +51,18 @@ uint64_t Word(const char* p) {
 #endif
 
 // The first position from `i` on holding '"' or '\\' (where a string's verbatim run ends), or
-// chunk.size(). 16 bytes per step with SSE2 (most strings end within the first): the byte loop
-// was the tokenizer's largest cost; inline rather than ByteSetScanner::Find, whose general range
-// test measured more instructions than the byte loop on ~10-byte strings. Without SSE2
-// (wasm32), 8 bytes per step with word arithmetic.
+// chunk.size(). 16 bytes per step with vectors (simd16.h; most strings end within the first):
+// the byte loop was the tokenizer's largest cost; inline rather than ByteSetScanner::Find, whose
+// general range test measured more instructions than the byte loop on ~10-byte strings. Without
+// vectors (the baseline wasm32 module), 8 bytes per step with word arithmetic.
 size_t StringRunEnd(std::string_view chunk, size_t i) {
-#if LEAKSCOPE_JSON_SSE2
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
+#if LEAKSCOPE_SIMD16
+  using namespace simd16;
+  const Vec quote = Splat('"');
+  const Vec backslash = Splat('\\');
   while (i + 16 <= chunk.size()) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk.data() + i));
-    const auto stops = static_cast<uint32_t>(
-        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash))));
+    const Vec v = Load(chunk.data() + i);
+    const uint32_t stops = Mask(Or(Equal(v, quote), Equal(v, backslash)));
     if (stops != 0) return i + static_cast<size_t>(__builtin_ctz(stops));
     i += 16;
   }
@@ -84,14 +80,14 @@ size_t StringRunEnd(std::string_view chunk, size_t i) {
 
 // The first position from `i` on that is not JSON whitespace, or chunk.size(). Pretty-printed
 // bodies indent every line, and a byte per loop turn of the tokenizer cost ~15 instructions:
-// 16 bytes per step with SSE2, else 8 with word arithmetic (wasm32 builds without SIMD).
+// 16 bytes per step with vectors, else 8 with word arithmetic (the baseline wasm32 module).
 size_t SkipSpaces(std::string_view chunk, size_t i) {
-#if LEAKSCOPE_JSON_SSE2
+#if LEAKSCOPE_SIMD16
+  using namespace simd16;
   while (i + 16 <= chunk.size()) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk.data() + i));
-    const __m128i space = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
-                                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
-    const auto other = static_cast<uint32_t>(~_mm_movemask_epi8(space)) & 0xFFFFu;
+    const Vec v = Load(chunk.data() + i);
+    const Vec space = Or(Or(Equal(v, Splat(' ')), Equal(v, Splat('\n'))), Or(Equal(v, Splat('\r')), Equal(v, Splat('\t'))));
+    const uint32_t other = ~Mask(space) & 0xFFFFu;
     if (other != 0) return i + static_cast<size_t>(__builtin_ctz(other));
     i += 16;
   }

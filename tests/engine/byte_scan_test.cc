@@ -37,7 +37,7 @@ TEST(ByteSetScanner, MarkAndFindAgreeWithTheSetForEveryKindOfSet) {
     sets.push_back(random);
   }
   for (const std::bitset<256>& set : sets) {
-    for (bool vectorized : {true, false}) {  // SSE2 (where built) and the portable paths
+    for (bool vectorized : {true, false}) {  // 16-byte vectors (where built) and the portable paths
       const ByteSetScanner scanner(set, vectorized);
       for (size_t n : {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 127, 128, 200, 1000}) {
         std::vector<unsigned char> text(n);

@@ -22,6 +22,28 @@ function allowedImports() {
   return { env: new Set(ENV_IMPORTS), wasi: new Set(WASI_IMPORTS), forbidden: new Set(), source: 'proxy_wasm_host.mjs (fallback)' };
 }
 
+// The entries of a target_features section: a count, then per feature a prefix ('+' used, '-'
+// disallowed, '=' required) and a name, counts and lengths as unsigned LEB128.
+function targetFeatures(bytes) {
+  let i = 0;
+  const leb = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[i++];
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+  };
+  const out = [];
+  for (let n = leb(); n > 0; n--) {
+    const prefix = String.fromCharCode(bytes[i++]);
+    const length = leb();
+    out.push(prefix + Buffer.from(bytes.subarray(i, i + length)).toString('latin1'));
+    i += length;
+  }
+  return out;
+}
+
 const CALLBACKS = [
   'proxy_on_context_create', 'proxy_on_vm_start', 'proxy_on_configure', 'proxy_on_tick',
   'proxy_on_request_headers', 'proxy_on_request_body', 'proxy_on_request_trailers',
@@ -51,6 +73,20 @@ describe('leakscope.wasm imports and exports', { skip: wasmSkipReason() }, () =>
     });
     assert.deepEqual(bad.map((i) => `${i.module}.${i.name} (${i.kind})`), [],
       `imports not provided by Envoy (allowed list from ${a.source})`);
+  });
+
+  // leakscope.wasm uses SIMD128; leakscope-baseline.wasm (LEAKSCOPE_WASM_BASELINE=1) must not,
+  // for runtimes without it. The linker lists the features the code uses in target_features.
+  test(process.env.LEAKSCOPE_WASM_BASELINE === '1' ? 'the baseline module uses no SIMD128' : 'the module uses SIMD128', () => {
+    const sections = WebAssembly.Module.customSections(module(), 'target_features');
+    assert.equal(sections.length, 1, 'a target_features section (wasm-ld writes it)');
+    const features = targetFeatures(new Uint8Array(sections[0]));
+    assert.ok(features.length > 0, 'features parse');
+    if (process.env.LEAKSCOPE_WASM_BASELINE === '1') {
+      assert.ok(!features.includes('+simd128'), `baseline module features: ${features.join(' ')}`);
+    } else {
+      assert.ok(features.includes('+simd128'), `module features: ${features.join(' ')}`);
+    }
   });
 
   test('exports the ABI marker, memory, an allocator, _initialize and the callbacks', () => {
