@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/short_bytes.h"
+
 namespace leakscope {
 
 class CleanTexts {
@@ -94,32 +96,9 @@ class CleanTexts {
     return uint64_t{static_cast<unsigned char>(p[i])} | (uint64_t{static_cast<unsigned char>(p[i + n / 2])} << 8) |
            (uint64_t{static_cast<unsigned char>(p[i + n - 1])} << 16);
   }
-  // Whole-text equality; texts of up to 16 bytes (most keys and enum values) by fixed-size loads
-  // that overlap rather than a memcmp call, which cost as much as the hash.
+  // Whole-text equality: most keys and enum values are short (EqualBytes).
   static bool Equal(const std::string& stored, std::string_view text) {
-    const size_t n = text.size();
-    if (stored.size() != n) return false;
-    const char* a = stored.data();
-    const char* b = text.data();
-    if (n > 16) return std::memcmp(a, b, n) == 0;
-    if (n >= 8) {
-      return ((Load64(a) ^ Load64(b)) | (Load64(a + n - 8) ^ Load64(b + n - 8))) == 0;
-    }
-    if (n >= 4) return ((Load32(a) ^ Load32(b)) | (Load32(a + n - 4) ^ Load32(b + n - 4))) == 0;
-    for (size_t i = 0; i < n; ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
-  static uint64_t Load64(const char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-  }
-  static uint32_t Load32(const char* p) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    return w;
+    return stored.size() == text.size() && EqualBytes(stored.data(), text.data(), text.size());
   }
 
   std::array<std::string, kSlots> slots_;

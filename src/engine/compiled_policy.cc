@@ -15,6 +15,7 @@
 #include "engine/byte_scan.h"
 #include "engine/regex_summary.h"
 #include "engine/regex_translate.h"
+#include "engine/short_bytes.h"
 #include "engine/utf8.h"
 
 namespace leakscope {
@@ -259,7 +260,7 @@ class LiteralFinder : public Finder {
       if (hit == nullptr) return false;
       const size_t at = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
       const size_t begin = at - anchor_;
-      if (std::memcmp(text.data() + begin, literal_.data(), len) == 0) {
+      if (EqualBytes(text.data() + begin, literal_.data(), len)) {
         out->begin = begin;
         out->end = begin + len;
         return true;
