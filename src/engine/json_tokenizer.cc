@@ -227,6 +227,30 @@ size_t JsonTokenizer::AfterComma(std::string_view chunk, size_t i) {
   return i + 1;
 }
 
+// Compact JSON: keys and values that follow each other directly ("k":"v","k":1,...), each
+// taken by WholeString or WholeNumber right after the previous one, as the state machine would
+// take them, without a turn of it: its two dispatches per scalar alternate between states and
+// were a quarter of the tokenizer's own time (measured). Stops at anything else (whitespace, a
+// container, an escape, the chunk's end), which the state machine then handles.
+void JsonTokenizer::CompactRun(std::string_view chunk, size_t* i) {
+  while (*i < chunk.size()) {
+    const char c = chunk[*i];
+    if (state_ == State::kKey || state_ == State::kKeyOrEnd) {
+      if (c != '"' || !WholeString(chunk, i, true)) return;
+    } else if (state_ == State::kValue || state_ == State::kValueOrEnd) {
+      if (c == '"') {
+        if (!WholeString(chunk, i, false)) return;
+      } else if (c == '-' || (c >= '0' && c <= '9')) {
+        if (!WholeNumber(chunk, i)) return;
+      } else {
+        return;
+      }
+    } else {
+      return;
+    }
+  }
+}
+
 bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) {
   const size_t begin = *i + 1;
   size_t end = StringRunEnd(chunk, begin);
@@ -457,8 +481,11 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
     switch (state_) {
       case State::kTopLevel:
       case State::kValue:
-        if (c == '"' && WholeString(chunk, &i, false)) continue;
-        if ((c == '-' || (c >= '0' && c <= '9')) && WholeNumber(chunk, &i)) continue;
+        if ((c == '"' && WholeString(chunk, &i, false)) ||
+            ((c == '-' || (c >= '0' && c <= '9')) && WholeNumber(chunk, &i))) {
+          CompactRun(chunk, &i);
+          continue;
+        }
         if (!BeginValue(c, off)) return false;
         if (state_ == State::kNumber) continue;  // the first digit is part of the number
         break;
@@ -466,9 +493,9 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
         if (c == ']') {
           --depth_;
           ValueDone();
-        } else if (c == '"' && WholeString(chunk, &i, false)) {
-          continue;
-        } else if ((c == '-' || (c >= '0' && c <= '9')) && WholeNumber(chunk, &i)) {
+        } else if ((c == '"' && WholeString(chunk, &i, false)) ||
+                   ((c == '-' || (c >= '0' && c <= '9')) && WholeNumber(chunk, &i))) {
+          CompactRun(chunk, &i);
           continue;
         } else if (!BeginValue(c, off)) {
           return false;
@@ -482,6 +509,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
           --depth_;
           ValueDone();
         } else if (c == '"' && WholeString(chunk, &i, true)) {
+          CompactRun(chunk, &i);
           continue;
         } else if (c == '"') {
           Frame& f = stack_[depth_ - 1];
