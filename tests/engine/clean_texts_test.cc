@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace leakscope {
 namespace {
@@ -55,6 +56,32 @@ TEST(CleanTexts, LongTextsAreNotKeptAndAFullTableStartsOver) {
   EXPECT_LE(kept, static_cast<int>(CleanTexts::kCapacity));
   clean.Clear();
   EXPECT_FALSE(clean.Contains("value-1999"));
+}
+
+TEST(CleanTexts, UniqueValuesDoNotPushOutRepeatedOnes) {
+  // API records: the same 30 keys in every record, among 25 values seen once each (ids, emails,
+  // timestamps), as a transaction consults and fills the table (insert after a miss). Unique
+  // values must not get into the table by chance so often that it fills up and starts over:
+  // then every key misses again. (With one bit per text in a filter let run to half full, 3 %
+  // of these key lookups missed.)
+  CleanTexts clean;
+  std::vector<std::string> keys;
+  for (int k = 0; k < 30; ++k) keys.push_back("key_" + std::to_string(k));
+  int key_misses = 0;
+  int lookups = 0;
+  for (int record = 0; record < 4000; ++record) {
+    for (int v = 0; v < 25; ++v) {
+      const std::string unique = "value-" + std::to_string(record) + "-" + std::to_string(v);
+      if (!clean.Contains(unique)) clean.Insert(unique);
+    }
+    for (const std::string& key : keys) {
+      ++lookups;
+      if (clean.Contains(key)) continue;
+      if (record >= 2) ++key_misses;  // the first two records teach the keys
+      clean.Insert(key);
+    }
+  }
+  EXPECT_LT(key_misses, lookups / 1000) << key_misses << " of " << lookups << " key lookups missed";
 }
 
 }  // namespace
