@@ -25,7 +25,7 @@ namespace leakscope {
 class CleanTexts {
  public:
   static constexpr size_t kMaxBytes = 64;
-  static constexpr size_t kSlots = 512;  // a power of two, at most half full
+  static constexpr size_t kSlots = 1024;  // a power of two, at most half full
   static constexpr size_t kCapacity = kSlots / 2;
 
   bool Contains(std::string_view text) const {
