@@ -24,7 +24,8 @@ namespace leakscope {
 
 class CleanTexts {
  public:
-  static constexpr size_t kMaxBytes = 64;
+  // Long enough for canned sentences (status notes, error messages) that recur in API bodies.
+  static constexpr size_t kMaxBytes = 128;
   static constexpr size_t kSlots = 1024;  // a power of two, at most half full
   static constexpr size_t kCapacity = kSlots / 2;
 
@@ -78,7 +79,7 @@ class CleanTexts {
   // times per MiB of API JSON, forgetting its keys each time: 6 % more scalars were scanned.)
   static constexpr size_t kSeenBits = 8192;
   static constexpr size_t kSeenMaxTexts = kSeenBits / 16;
-  // A multiply-xor mix of 8 bytes at a time: texts are at most 64 bytes and looked up once per
+  // A multiply-xor mix of 8 bytes at a time: texts are at most 128 bytes and looked up once per
   // scalar, where std::hash (murmur) cost more than the lookup saves. Collisions only lengthen
   // a probe, bounded by the table size (texts are compared whole); the seed (the table's
   // address) keeps a body from being crafted offline to collide.
