@@ -1420,6 +1420,27 @@ ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope 
     if (rc.action == Action::kRedact || rc.action == Action::kBlock) plan.redacts = true;
     if (rc.action == Action::kBlock) plan.blocks = true;
   }
+  // Headers: worked out here once rather than for every header of every transaction.
+  const SearchMask header_scope = static_cast<SearchMask>(
+      body_scope == SearchScope::kRequestBody ? SearchScope::kRequestHeader : SearchScope::kResponseHeader);
+  for (const ResolvedCategory& rc : endpoint.categories) {
+    if (!(rc.search & header_scope)) continue;
+    for (const std::string& name : rc.contexts.headers) {
+      bool known = false;
+      for (const auto& named : plan.named_header_finders) known = known || named.first == name;
+      if (!known) plan.named_header_finders.emplace_back(name, std::vector<int>());
+    }
+  }
+  for (const ResolvedCategory& rc : endpoint.categories) {
+    if (!(rc.search & header_scope)) continue;
+    const std::vector<std::string>& names = rc.contexts.headers;
+    if (names.empty()) AddCategoryFinders(rc.category, &plan.header_finders);
+    for (auto& [name, finders] : plan.named_header_finders) {
+      if (names.empty() || std::find(names.begin(), names.end(), name) != names.end()) {
+        AddCategoryFinders(rc.category, &finders);
+      }
+    }
+  }
   return plan;
 }
 

@@ -193,6 +193,17 @@ struct ScanPlan {
   // match_group categories'.
   std::vector<int> key_finders, value_finders, text_finders;
   std::vector<int> slot_of_category;  // index in ResolvedEndpoint::categories, or -1
+  // Finder ids for this direction's header values: for any header, and for headers that
+  // categories name (`contexts: - header: NAME`, lower-cased) those plus the naming categories'.
+  std::vector<int> header_finders;
+  std::vector<std::pair<std::string, std::vector<int>>> named_header_finders;
+  // The finders for header `lower_name` (lower-cased), in endpoint category order.
+  const std::vector<int>& HeaderFinders(std::string_view lower_name) const {
+    for (const auto& [name, finders] : named_header_finders) {
+      if (name == lower_name) return finders;
+    }
+    return header_finders;
+  }
   bool redacts = false;  // a redact or block action applies: the body needs the hold-back window
   bool blocks = false;   // a block action applies
   bool has_finders() const { return !key_finders.empty() || !value_finders.empty() || !text_finders.empty(); }

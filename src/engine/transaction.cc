@@ -50,34 +50,24 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void OnHeaders(const HeaderList& headers) {
     for (const auto& [name, value] : headers) {
-      std::string lower = AsciiToLower(name);
-      if (lower == "content-type") report_.content_type = value;
-      if (lower == "content-encoding") {  // repeated fields form one list (RFC 9110 5.3)
+      if (AsciiEqualsIgnoreCase(name, "content-type")) report_.content_type = value;
+      if (AsciiEqualsIgnoreCase(name, "content-encoding")) {  // repeated fields form one list (RFC 9110 5.3)
         if (!content_encoding_.empty()) content_encoding_ += ", ";
         content_encoding_ += value;
       }
     }
     Setup();
-    // Header scanning: one short segment per header value.
-    const SearchMask mine = static_cast<SearchMask>(report_.direction == Direction::kRequest
-                                                        ? SearchScope::kRequestHeader
-                                                        : SearchScope::kResponseHeader);
+    // Header scanning: one short segment per header value, with the plan's finders for it (its
+    // path is written only if something matches).
     for (const auto& [raw_name, value] : headers) {
-      std::string name = AsciiToLower(raw_name);
-      std::vector<int> finders;
-      for (size_t s = 0; s < ep_->categories.size(); ++s) {
-        const ResolvedCategory& rc = ep_->categories[s];
-        if (!(rc.search & mine)) continue;
-        const auto& hs = rc.contexts.headers;
-        if (!hs.empty() && std::find(hs.begin(), hs.end(), name) == hs.end()) continue;
-        cp_->AddCategoryFinders(rc.category, &finders);
-      }
+      const std::vector<int>& finders =
+          plan_->named_header_finders.empty() ? plan_->header_finders : plan_->HeaderFinders(AsciiToLower(raw_name));
       if (finders.empty()) continue;
-      Segment seg;
-      seg.context = "header";
-      seg.path = "header:" + name;
-      seg.header = true;
-      seg_ = seg;
+      seg_ = Segment();
+      seg_.context = "header";
+      seg_.header = true;
+      seg_.header_name = raw_name;
+      seg_.lazy_path = true;
       scanner_.Begin(&finders);
       scanner_.Feed(value, OnHitsCallback());
       scanner_.End(OnHitsCallback());
@@ -244,7 +234,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     uint64_t raw_end = 0;    // known once the scalar ended
     bool ended = false;
     std::string path;
-    bool lazy_path = false;  // path is the tokenizer's current path
+    bool lazy_path = false;  // path is "header:" and the header's name, or the tokenizer's current path
+    std::string_view header_name;  // while a header value is scanned
     const char* context = "text";
   };
   struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
@@ -756,7 +747,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::sort(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
     hits.erase(std::unique(hits.begin(), hits.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
                hits.end());
-    if (seg_.lazy_path && structured_) {
+    if (seg_.lazy_path && seg_.header) {
+      seg_.path = "header:" + AsciiToLower(seg_.header_name);
+      seg_.lazy_path = false;
+    } else if (seg_.lazy_path && structured_) {
       seg_.path = structured_->CurrentPath();
       seg_.lazy_path = false;
     }
