@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/ascii.h"
 #include "engine/byte_scan.h"
 #include "engine/clean_texts.h"
 #include "engine/internal_matcher.h"
@@ -197,10 +198,10 @@ struct ScanPlan {
   // categories name (`contexts: - header: NAME`, lower-cased) those plus the naming categories'.
   std::vector<int> header_finders;
   std::vector<std::pair<std::string, std::vector<int>>> named_header_finders;
-  // The finders for header `lower_name` (lower-cased), in endpoint category order.
-  const std::vector<int>& HeaderFinders(std::string_view lower_name) const {
-    for (const auto& [name, finders] : named_header_finders) {
-      if (name == lower_name) return finders;
+  // The finders for header `name` (any case), in endpoint category order.
+  const std::vector<int>& HeaderFinders(std::string_view name) const {
+    for (const auto& [named, finders] : named_header_finders) {
+      if (AsciiEqualsIgnoreCase(named, name)) return finders;
     }
     return header_finders;
   }

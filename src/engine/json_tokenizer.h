@@ -76,6 +76,7 @@ class JsonTokenizer final : public ScalarParser {
   // if it ends inside the chunk without escapes, and moves *i past it.
   bool WholeString(std::string_view chunk, size_t* i, bool is_key);
   bool WholeNumber(std::string_view chunk, size_t* i);
+  bool WholeValue(std::string_view chunk, size_t* i);
   void TakeComma();
   size_t AfterComma(std::string_view chunk, size_t i);
   void CompactRun(std::string_view chunk, size_t* i);

@@ -39,13 +39,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
  public:
   DirectionState(const CompiledPolicy* cp, std::shared_ptr<const ResolvedEndpoint> endpoint,
                  const TransactionOptions* opts, Direction d, PolicyCache* cache)
-      : cp_(cp), endpoint_(std::move(endpoint)), ep_(endpoint_.get()), opts_(opts), cache_(cache), scanner_(cp) {
+      : cp_(cp), endpoint_(std::move(endpoint)), opts_(opts), cache_(cache), scanner_(cp) {
     hits_cb_ = [this](std::vector<SegmentScanner::Hit>& hits, std::string_view buf, uint64_t base) {
       OnHits(hits, buf, base);
     };
     decoded_sink_ = [this](std::string_view piece) { return OnDecoded(piece); };
     report_.direction = d;
-    report_.policy_path = ep_->policy_path;
+    report_.policy_path = endpoint_->policy_path;
   }
 
   void OnHeaders(const HeaderList& headers) {
@@ -60,8 +60,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // Header scanning: one short segment per header value, with the plan's finders for it (its
     // path is written only if something matches).
     for (const auto& [raw_name, value] : headers) {
-      const std::vector<int>& finders =
-          plan_->named_header_finders.empty() ? plan_->header_finders : plan_->HeaderFinders(AsciiToLower(raw_name));
+      const std::vector<int>& finders = plan_->HeaderFinders(raw_name);
       if (finders.empty()) continue;
       seg_ = Segment();
       seg_.context = "header";
@@ -74,7 +73,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       EvaluateCorrelations(0, /*final=*/true);
       seg_ = Segment();
     }
-    report_.analyzed = report_.analyzed || ep_->matched;
+    report_.analyzed = report_.analyzed || endpoint_->matched;
   }
 
   void OnBody(std::string_view chunk, bool end_of_stream, std::string* out) {
@@ -271,13 +270,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     const SearchScope body_scope =
         report_.direction == Direction::kRequest ? SearchScope::kRequestBody : SearchScope::kResponseBody;
     plan_ = cache_ != nullptr ? cache_->Plan(cp, endpoint_, body_scope, report_.content_type)
-                              : std::make_shared<const ScanPlan>(cp.PlanScan(*ep_, body_scope, report_.content_type));
+                              : std::make_shared<const ScanPlan>(cp.PlanScan(*endpoint_, body_scope, report_.content_type));
     report_.parser = plan_->parser;
     cat_state_.resize(cp.categories().size());  // queues made by Correlating on first use
     redacting_ = plan_->redacts;
     if (opts_->hold_bodies) redacting_ = true;
-    active_ = ep_->matched && plan_->parser != "none" && plan_->has_finders();
-    report_.analyzed = ep_->matched;
+    active_ = endpoint_->matched && plan_->parser != "none" && plan_->has_finders();
+    report_.analyzed = endpoint_->matched;
     if (!active_) redacting_ = false;
     if (!content_encoding_.empty()) {
       std::unique_ptr<ContentDecoder> decoder = ContentDecoder::Create(content_encoding_, DecoderOptions());
@@ -886,7 +885,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   }
 
   void Record(int slot, const Candidate& cand) {
-    const ResolvedCategory& rc = ep_->categories[slot];
+    const ResolvedCategory& rc = endpoint_->categories[slot];
     CategoryReport* cr = nullptr;
     for (CategoryReport& existing : report_.categories) {
       if (existing.name == rc.report_name) cr = &existing;
@@ -946,8 +945,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   }
 
   int SlotOf(const std::string& report_name) const {
-    for (size_t s = 0; s < ep_->categories.size(); ++s) {
-      if (ep_->categories[s].report_name == report_name) return static_cast<int>(s);
+    for (size_t s = 0; s < endpoint_->categories.size(); ++s) {
+      if (endpoint_->categories[s].report_name == report_name) return static_cast<int>(s);
     }
     return -1;
   }
@@ -1031,7 +1030,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   const CompiledPolicy* cp_;
   std::shared_ptr<const ResolvedEndpoint> endpoint_;
-  const ResolvedEndpoint* ep_;  // endpoint_
   const TransactionOptions* opts_;
   PolicyCache* cache_;  // the host's, or nullptr
   DirectionReport report_;
