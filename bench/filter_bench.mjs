@@ -9,6 +9,9 @@
 //      body sent over and over would be a best case real traffic does not give;
 //   2. added latency per request: per-transaction wall time in the wasm filter, p50 and p99;
 //   3. native throughput: `leakscope bench` on the same bodies, and the wasm/native ratio;
+//   3a. the module's own time: a second VM whose host times its callbacks and its own imports
+//      (ProxyWasmHost timeGuest); per transaction, callbacks minus host calls: MB/s and p50/p99
+//      of the filter's code in V8 without this JavaScript host's work;
 //   4. memory per VM: the guest's linear memory after configure, after the 1 MiB runs, and
 //      before/after streaming a 64 MiB body through one stream.
 // Prints a Markdown table for BENCHMARKS.md. Plain Node >= 20, no packages. See bench/README.md.
@@ -300,9 +303,10 @@ function transaction(host, body) {
 
 // max_analyzed_bytes is raised from its 16 MiB default so the 64 MiB stream is analysed whole
 // (it changes nothing for the smaller bodies).
-async function startVm(wasm, policyText, logReports) {
+async function startVm(wasm, policyText, logReports, timeGuest = false) {
   const host = await ProxyWasmHost.load(wasm, {
     pluginConfig: JSON.stringify({ local_policy: policyText, log_reports: logReports, max_analyzed_bytes: 2 * STREAM_BYTES }),
+    timeGuest,
   });
   if (!host.startVm()) throw new Error('proxy_on_vm_start failed');
   if (!host.configure()) {
@@ -358,6 +362,32 @@ function measureWasm(host, bodies, seconds, minSamples) {
     p50: percentile(samples, 50),
     p99: percentile(samples, 99),
   };
+}
+
+// As measureWasm, on a VM started with timeGuest: the time of each transaction spent in the
+// module's own code (callbacks minus host calls). The timing wraps every host call, so this VM's
+// wall times are not the ones reported above.
+function measureGuest(host, bodies, seconds, minSamples) {
+  let next = 0;
+  const body = () => { const b = bodies[next]; next = (next + 1) % bodies.length; return b; };
+  for (let i = 0; i < 3; i++) transaction(host, body());
+  const samples = [];
+  const limitNs = BigInt(Math.round(seconds * 1e9));
+  let total = 0n;
+  let bytes = 0;
+  while (total < limitNs || samples.length < minSamples) {
+    const b = body();
+    const g0 = host.guestNs;
+    transaction(host, b);
+    const dt = host.guestNs - g0;
+    samples.push(dt);
+    total += dt;
+    bytes += b.length;
+    host.logs.length = 0;
+  }
+  if (host.trapped) throw new Error(`the VM trapped: ${host.trapped.error.message}`);
+  samples.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { mbps: mbps(bytes, total), p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
 // One stream carrying `b` with `cycled` bytes of its cycle in the middle (analysed whole: the VM
@@ -475,14 +505,17 @@ async function main() {
     }
 
     const host = await startVm(wasm, policyText, false);
+    const guestHost = await startVm(wasm, policyText, false, /*timeGuest=*/true);
     const memConfigured = host.memoryBytes;
     const rows = [];
     for (const b of bodies) {
       const w = measureWasm(host, b.variants, seconds, MIN_SAMPLES.get(b.size));
       checkQuiet(`${fmtSize(b.size)} wasm`);
+      const g = measureGuest(guestHost, b.variants, seconds / 2, MIN_SAMPLES.get(b.size));
+      checkQuiet(`${fmtSize(b.size)} guest`);
       const n = measureNative(cli, policyFile, b.files, b.size, seconds);
       checkQuiet(`${fmtSize(b.size)} native`);
-      rows.push({ ...b, w, n });
+      rows.push({ ...b, w, g, n });
     }
     const memAfter1MiB = host.memoryBytes;
     // As BM_StreamMemory does: one stream over one cycle of the data first, so the policy's
@@ -505,12 +538,17 @@ async function main() {
       bodies.map((b) => `${fmtSize(b.size)}: ${b.variants.length}`).join(', ') +
       ' bodies, seeds from 42, sent in turn), application/json, 16 KiB chunks (wasm).');
     console.log('');
-    console.log('| size | native MB/s | wasm MB/s | wasm/native | p50 µs | p99 µs |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| size | native MB/s | wasm MB/s | wasm/native | p50 µs | p99 µs | ' +
+      'module MB/s | module/native | module p50 µs | module p99 µs |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       console.log(`| ${fmtSize(r.size)} | ${fmt1(r.n.mbps)} | ${fmt1(r.w.mbps)} | ${(r.w.mbps / r.n.mbps).toFixed(2)} | ` +
-        `${r.w.p50.toFixed(0)} | ${r.w.p99.toFixed(0)} |`);
+        `${r.w.p50.toFixed(0)} | ${r.w.p99.toFixed(0)} | ${fmt1(r.g.mbps)} | ${(r.g.mbps / r.n.mbps).toFixed(2)} | ` +
+        `${r.g.p50.toFixed(0)} | ${r.g.p99.toFixed(0)} |`);
     }
+    console.log('');
+    console.log('wasm: whole transactions through the JavaScript test host. module: the time of the same ' +
+      "transactions in the module's own code (callbacks minus host calls, on a second VM that times them).");
     console.log('');
     for (const r of rows) {
       const mm = r.wasmMatches === r.nativeMatches ? 'same as native' : `native ${r.nativeMatches}`;

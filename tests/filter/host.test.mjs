@@ -78,6 +78,48 @@ describe('proxy_wasm_host', { skip }, () => {
     ]);
   });
 
+  test('timeGuest splits callback time between the module and the host calls it makes', async () => {
+    // The first tick spins in the module; the second makes host calls that each take >= 20 µs.
+    const wasm = buildRaw('timed', `
+      __attribute__((import_module("env"), import_name("proxy_set_tick_period_milliseconds"))) int set_tick(int);
+      __attribute__((import_module("env"), import_name("proxy_get_current_time_nanoseconds"))) int now_ns(unsigned long long*);
+      void proxy_abi_version_0_2_1(void) {}
+      void* proxy_on_memory_allocate(unsigned long n) { return 0; }
+      int proxy_on_configure(int a, int b) { return set_tick(1000) == 0; }
+      static int ticks;
+      volatile unsigned sink;
+      void proxy_on_tick(int root) {
+        if (ticks++ == 0) { for (unsigned i = 0; i < 20000000; ++i) sink += i; return; }
+        unsigned long long t;
+        for (int i = 0; i < 200; ++i) now_ns(&t);
+      }`);
+    const busyNow = () => {
+      const until = process.hrtime.bigint() + 20000n;
+      while (process.hrtime.bigint() < until) { /* a slow host call */ }
+      return 1n;
+    };
+    const untimed = await ProxyWasmHost.load(wasm, { now: busyNow });
+    untimed.startVm();
+    assert.equal(untimed.configure(), true);
+    untimed.tick();
+    assert.equal(untimed.callbackNs, 0n);
+
+    const host = await ProxyWasmHost.load(wasm, { now: busyNow, timeGuest: true });
+    host.startVm();
+    assert.equal(host.configure(), true);
+    const before = { callback: host.callbackNs, imports: host.importNs };
+    host.tick();
+    const spin = { callback: host.callbackNs - before.callback, imports: host.importNs - before.imports };
+    assert.ok(spin.callback > 1000000n, `the spinning tick took ${spin.callback} ns`);
+    assert.ok(spin.imports * 100n < spin.callback, `host calls ${spin.imports} of ${spin.callback} ns while spinning`);
+    const g0 = host.guestNs;
+    const i0 = host.importNs;
+    host.tick();
+    const calls = host.importNs - i0;
+    assert.ok(calls >= 200n * 20000n, `200 host calls of >= 20 µs took ${calls} ns`);
+    assert.ok(host.guestNs - g0 < calls / 4n, `module time ${host.guestNs - g0} ns next to ${calls} ns of host calls`);
+  });
+
   test('logging is allowed from static constructors; other host calls there trap', async () => {
     const host = await ProxyWasmHost.load(built.fixture, { logLevel: 'debug' });
     assert.ok(host.logs.some((l) => l.level === 'debug' && l.message === 'fixture static constructor'));

@@ -254,7 +254,7 @@ export class ProxyWasmHost {
     pluginConfig = '', vmConfig = '', logLevel = 'info', now = () => BigInt(Date.now()) * 1000000n,
     clusters = [], bufferLimit = 1024 * 1024, allowOnHeadersStopIteration = false,
     properties = {}, streamProperties = {}, env = {}, sharedData, sharedQueues,
-    vmId = '', rootId = '', echoLogs = process.env.PROXY_WASM_HOST_ECHO === '1',
+    vmId = '', rootId = '', echoLogs = process.env.PROXY_WASM_HOST_ECHO === '1', timeGuest = false,
   } = {}) {
     this.module = module;
     this.pluginConfig = toBytes(pluginConfig);
@@ -277,6 +277,12 @@ export class ProxyWasmHost {
     };
     this.env = Object.entries(env).map(([k, v]) => Buffer.from(`${k}=${v}\0`, 'utf8'));
     this.echoLogs = echoLogs;
+    // timeGuest: account wall time in callbacks (guestNs: outermost callbacks, minus the time
+    // spent in this host's imports during them) so that benchmarks can tell the module's own
+    // cost from this JavaScript host's, which Envoy's C++ host does not have.
+    this.timeGuest = timeGuest;
+    this.callbackNs = 0n;
+    this.importNs = 0n;
 
     this.sharedData = sharedData ?? { map: new Map(), cas: 0 };
     this.sharedQueues = sharedQueues ?? { byName: new Map(), byToken: new Map(), next: 1 };
@@ -328,8 +334,8 @@ export class ProxyWasmHost {
     }
 
     const instance = new WebAssembly.Instance(this.module, {
-      env: this.#envImports(),
-      wasi_snapshot_preview1: this.#wasiImports(),
+      env: this.#timedImports(this.#envImports()),
+      wasi_snapshot_preview1: this.#timedImports(this.#wasiImports()),
     });
     this.instance = instance;
     this.exports = instance.exports;
@@ -359,10 +365,33 @@ export class ProxyWasmHost {
 
   // ---- calls into the guest ----
 
+  // Wall time in the module's own code: outermost callbacks minus the host calls they make.
+  get guestNs() { return this.callbackNs - this.importNs; }
+
+  // With timeGuest, each import adds its wall time to importNs (a host call into the guest, such
+  // as malloc for a returned buffer, counts as the host's).
+  #timedImports(imports) {
+    if (!this.timeGuest) return imports;
+    const timed = {};
+    for (const [name, fn] of Object.entries(imports)) {
+      timed[name] = (...args) => {
+        const t0 = process.hrtime.bigint();
+        try {
+          return fn(...args);
+        } finally {
+          this.importNs += process.hrtime.bigint() - t0;
+        }
+      };
+    }
+    return timed;
+  }
+
   #invoke(contextId, name, ...args) {
     if (this.trapped) throw new VmFailedError(this.trapped);
     const fn = this.exports[name];
     if (typeof fn !== 'function') return undefined;
+    const outermost = this.timeGuest && this._stack.length === 0;
+    const t0 = outermost ? process.hrtime.bigint() : 0n;
     this._stack.push({ contextId, effective: 0 });
     try {
       return fn(...args);
@@ -378,6 +407,7 @@ export class ProxyWasmHost {
       throw e instanceof WasmTrapError ? e : new WasmTrapError(name, e);
     } finally {
       this._stack.pop();
+      if (outermost) this.callbackNs += process.hrtime.bigint() - t0;
     }
   }
 
