@@ -249,4 +249,29 @@ describe('leakscope.wasm in Envoy', { skip: wasmSkipReason() }, () => {
     assert.ok(host.metrics.size > 0);
     for (const name of host.metrics.keys()) assert.ok(name.startsWith('leakscope.'), `metric ${name}`);
   });
+
+  test('each direction keeps its own stats across transactions: transactions, header and body matches, histograms', async () => {
+    const host = await start(config(ALERT_POLICY.replace('      ssn: {}', '      ssn:\n        search: all')));
+    const value = (re) => [...host.metrics].filter(([n]) => re.test(n)).map(([, m]) => m);
+    const body = Buffer.from('mail ann@corp.io\n');
+    const rounds = 3;
+    for (let i = 0; i < rounds; i++) {
+      const s = host.newHttpStream();
+      s.requestHeaders([...REQUEST, ['x-note', '123-45-6789']], true);
+      s.responseHeaders([[':status', '200'], ['content-type', 'text/plain'], ['x-note', 'ok']], false);
+      s.responseBody(Buffer.from('ssn 987-65-4321 ' + body), true);
+      s.complete();
+    }
+    for (const dir of ['request', 'response']) {
+      const tx = value(new RegExp(`^leakscope\\.direction\\.${dir}\\..*transactions$`));
+      assert.equal(tx.length, 1, `one ${dir} transactions counter`);
+      assert.equal(tx[0].value, rounds, `${dir} transactions`);
+      const sizes = value(new RegExp(`^leakscope\\.direction\\.${dir}\\.body_bytes$`));
+      assert.equal(sizes.length, 1, `one ${dir} body_bytes histogram`);
+      assert.deepEqual(sizes[0].values, Array(rounds).fill(dir === 'request' ? 0 : body.length + 16));
+    }
+    const counted = [...host.metrics].filter(([n]) => /\.(ssn|email)\..*matches$/.test(n))
+      .map(([n, m]) => `${/category\.(\w+)\.direction\.(\w+)\.part\.(\w+)/.exec(n).slice(1).join(' ')} ${m.value}`).sort();
+    assert.deepEqual(counted, [`email response body ${rounds}`, `ssn request header ${rounds}`, `ssn response body ${rounds}`]);
+  });
 });
