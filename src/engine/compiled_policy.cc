@@ -327,6 +327,17 @@ class TriggeredFinder : public Finder {
       for (int b = 0; b < 256; ++b) e.set[b] = all[i].set.test(b);
       e.count = all[i].count;
       e.max = all[i].max_count;
+      if (all[i].next != nullptr) {
+        // One lookup for the byte, its pair and the next element's class (the sequence check
+        // runs at every anchor: a space, in the street-word case).
+        e.pairs.assign(65536 / 64, 0);
+        for (int a = 0; a < 256; ++a) {
+          if (!all[i].set.test(a)) continue;
+          for (int b = 0; b < 256; ++b) {
+            if ((*all[i].next)[a][b] && all[i + 1].set[b]) e.pairs[(a << 8 | b) >> 6] |= uint64_t{1} << (b & 63);
+          }
+        }
+      }
       if (i == anchor) anchor_offset_ = offset;
       offset += e.count;
       fixed_ = fixed_ && e.count == e.max;
@@ -345,6 +356,7 @@ class TriggeredFinder : public Finder {
       longest += e.max_count;
       all.push_back(e);
     }
+    if (all.back().next != nullptr) all.back().next = nullptr;  // its pairs' second byte was cut off
     return all;
   }
 
@@ -553,6 +565,12 @@ class TriggeredFinder : public Finder {
   bool SequenceAt(const unsigned char* at, size_t avail) const {
     if (fixed_) {
       for (const SequenceElement& e : sequence_) {
+        // An element with pairs is one byte, followed by another element: at[1] is there.
+        if (!e.pairs.empty()) {
+          if (!PairAt(e, at)) return false;
+          ++at;
+          continue;
+        }
         for (uint32_t i = 0; i < e.count; ++i) {
           if (!e.set[*at++]) return false;
         }
@@ -568,7 +586,9 @@ class TriggeredFinder : public Finder {
         uint64_t stepped = 0;
         for (uint64_t rest = cur; rest != 0; rest &= rest - 1) {
           const auto o = static_cast<size_t>(__builtin_ctzll(rest));
-          if (o < avail && e.set[at[o]]) stepped |= uint64_t{1} << (o + 1);
+          if (o < avail && (e.pairs.empty() ? e.set[at[o]] : o + 1 < avail && PairAt(e, at + o))) {
+            stepped |= uint64_t{1} << (o + 1);
+          }
         }
         cur = stepped;
         if (j >= e.count) after |= cur;
@@ -583,7 +603,14 @@ class TriggeredFinder : public Finder {
     bool set[256];
     uint32_t count;  // bytes of `set`: count to max
     uint32_t max;
+    // With TriggerElement::next (then count is 1): bit (a << 8 | b) says a may start the element
+    // followed by b (b also in the next element's class). Empty otherwise.
+    std::vector<uint64_t> pairs;
   };
+  static bool PairAt(const SequenceElement& e, const unsigned char* at) {
+    const unsigned k = static_cast<unsigned>(at[0]) << 8 | at[1];
+    return (e.pairs[k >> 6] >> (k & 63)) & 1;
+  }
   std::unique_ptr<RegexFinder> inner_;
   ByteSetScanner anchor_;   // the trigger sequence's rarest element
   int anchor_class_;        // TriggerIndex class id of anchor_
@@ -662,8 +689,18 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::o
     }
     sequence = tables->SequenceId(elements);
   }
-  const int anchor = tables->ClassId(TriggeredFinder::AnchorSet(*s));
-  if (sequence < 0) ++tables->anchor_users[static_cast<size_t>(anchor)];
+  const ByteSet anchor_set = TriggeredFinder::AnchorSet(*s);
+  const int anchor = tables->ClassId(anchor_set);
+  // A class bitmap pays for itself once two finders search the class, or at once for a byte
+  // that is common in traffic: memchr for a space stopped every few bytes of log text and cost
+  // more than marking the text once (measured; for classes of several bytes, which are searched
+  // with vectors, not). Such a finder counts as two users.
+  int anchor_byte = -1;
+  for (int b = 0; b < 256 && anchor_set.count() == 1; ++b) {
+    if (anchor_set.test(b)) anchor_byte = b;
+  }
+  const bool common_byte = anchor_byte >= 0 && ByteWeight(static_cast<unsigned char>(anchor_byte)) >= 4.0;
+  if (sequence < 0) tables->anchor_users[static_cast<size_t>(anchor)] += common_byte ? 2 : 1;
   return std::make_unique<TriggeredFinder>(std::move(finder), *s, anchor, sequence);
 }
 

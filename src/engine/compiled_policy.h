@@ -61,7 +61,8 @@ struct TriggerTables {
 
   std::vector<ByteSetScanner> classes;
   std::vector<ByteSet> class_sets;  // classes[i] scans class_sets[i]
-  std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it
+  std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it (a
+                                    // common class counts twice: see AddFinder)
   std::vector<Sequence> sequences;
 
   // The id of `set`, added if new.

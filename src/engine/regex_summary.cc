@@ -122,12 +122,26 @@ std::optional<Candidate> Union(const std::optional<Candidate>& a, const std::opt
   return u;
 }
 
+// Pairs of either of two parts (null if either is unknown).
+std::shared_ptr<const BytePairs> UnitePairs(const std::shared_ptr<const BytePairs>& a,
+                                            const std::shared_ptr<const BytePairs>& b) {
+  if (a == nullptr || b == nullptr) return nullptr;
+  auto u = std::make_shared<BytePairs>(*a);
+  for (size_t i = 0; i < u->size(); ++i) (*u)[i] |= (*b)[i];
+  return u;
+}
+
 struct Info {
   uint64_t min_len = 0;
   uint64_t max_len = 0;
   uint64_t reach = 0;
   ByteSet alphabet;
   Candidates cand;      // triggers every match of this part contains
+  // Every byte a non-empty match of this part can start with (all bytes when unknown).
+  ByteSet first = ~ByteSet();
+  // When every match is at least 2 bytes long: for each first byte, the second bytes that can
+  // follow it (null when unknown).
+  std::shared_ptr<const BytePairs> pairs;
   bool atom = false;    // one character from `alphabet`
   bool leading_literal = false;  // starts with one fixed byte
   // One single-byte class (`alphabet`) repeated rep_lo..rep_hi times: an element of trigger
@@ -197,6 +211,8 @@ class Analyzer {
       out->max_len = std::max(out->max_len, b.max_len);
       out->reach = std::max(out->reach, b.reach);
       out->alphabet |= b.alphabet;
+      out->first |= b.first;
+      out->pairs = UnitePairs(out->pairs, b.pairs);
       out->atom = false;
       out->byte_atom = false;
       out->leading_literal = false;
@@ -221,6 +237,16 @@ class Analyzer {
     // it): a trigger sequence, much rarer than any one of its classes.
     Candidate seq;
     bool in_seq = false;
+    ByteSet first;             // what the pieces so far can start a match with
+    bool all_can_be_empty = true;  // whether the pieces so far can all match empty
+    // Pairs: from the first piece that consumes, if it is one character (its ASCII bytes are
+    // followed by what the pieces after it start with, collected in `after_char`) or always
+    // two bytes or more (its own pairs).
+    std::optional<Info> first_char;
+    std::shared_ptr<const BytePairs> out_pairs;
+    ByteSet after_char;
+    bool after_char_open = false;  // the pieces after first_char can all be empty so far
+    bool optional_before = false;  // a piece that may consume nothing came before: no pairs
     auto emit = [&]() {
       if (in_seq) {
         // Optional elements at the end add nothing a match must contain.
@@ -285,7 +311,40 @@ class Analyzer {
         seq.lead = Add(offset, piece.max_len - 1);
         in_seq = true;
       } else if (piece.max_len != 0) {
+        // A longer piece (a group, an alternation) ends the sequence. When it cannot be empty,
+        // the byte after the sequence is one of its first bytes: a last element. It makes a
+        // common trigger rare where the piece starts with few bytes: a space followed by one of
+        // the letters that begin `(street|road|…)`, not every space of a log line.
+        // With a second byte in every match, and known pairs, the second byte joins too.
+        if (in_seq && piece.min_len > 0 && !piece.first.all()) {
+          const bool two = piece.min_len >= 2 && piece.pairs != nullptr;
+          seq.rest.push_back(TriggerElement{piece.first, 1, 1, two ? piece.pairs : nullptr});
+          if (two) {
+            ByteSet second;
+            for (int b = 0; b < 256; ++b) {
+              if (piece.first.test(b)) second |= (*piece.pairs)[b];
+            }
+            seq.rest.push_back(TriggerElement{second, 1, 1, nullptr});
+          }
+        }
         emit();
+      }
+      if (after_char_open) {
+        after_char |= piece.first;
+        after_char_open = piece.min_len == 0;
+      }
+      if (all_can_be_empty) {
+        first |= piece.first;
+        all_can_be_empty = piece.min_len == 0;
+        if (all_can_be_empty && piece.max_len != 0) optional_before = true;
+        if (!all_can_be_empty && !optional_before) {
+          if (piece.atom) {
+            first_char = piece;
+            after_char_open = true;
+          } else if (piece.min_len >= 2) {
+            out_pairs = piece.pairs;
+          }
+        }
       }
       if (piece.min_len > 0) {
         for (const std::optional<Candidate>& pc : {piece.cand.any, piece.cand.bounded}) {
@@ -308,6 +367,18 @@ class Analyzer {
     }
     emit();
     out->reach = std::max(out->reach, out->max_len);
+    out->first = first;
+    if (first_char && out->min_len >= 2) {
+      // A one-byte (ASCII) character is followed by the next piece's first byte, or by anything
+      // when the pieces after it can be empty; a longer character by its own next byte.
+      auto pairs = std::make_shared<BytePairs>();
+      const ByteSet follow = after_char_open ? ~ByteSet() : after_char;
+      for (int b = 0; b < 256; ++b) {
+        if (first_char->first.test(b)) (*pairs)[b] = b < 0x80 ? follow : ~ByteSet();
+      }
+      out_pairs = std::move(pairs);
+    }
+    out->pairs = out->min_len >= 2 ? out_pairs : nullptr;
     return true;
   }
 
@@ -375,6 +446,7 @@ class Analyzer {
     if (hi == 0) {
       info->reach = 0;
       info->alphabet.reset();
+      info->first.reset();
     } else if (info->max_len == kInf || child.reach == kInf) {
       info->reach = kInf;
     } else {
@@ -392,6 +464,8 @@ class Analyzer {
       info->cand.Reset();
       info->cand.Offer(c);
     }
+    // A repeat of a part whose every match has two bytes starts as that part does.
+    info->pairs = lo >= 1 && child.min_len >= 2 ? child.pairs : nullptr;
     info->atom = child.atom && lo == 1 && hi == 1;
     info->byte_atom = child.byte_atom && child.rep_lo == 1 && child.rep_hi == 1;
     info->rep_lo = lo;
@@ -404,6 +478,7 @@ class Analyzer {
     i.max_len = max_bytes;
     i.reach = max_bytes;
     i.alphabet = set;
+    i.first = set;  // a character's first byte is one of its bytes
     i.atom = true;
     Candidate c;
     c.set = set;
@@ -433,11 +508,16 @@ class Analyzer {
     return Atom(s, max_bytes);
   }
 
-  static Info Empty() { return Info(); }
+  // Matches only the empty string: no first byte.
+  static Info Empty() {
+    Info i;
+    i.first.reset();
+    return i;
+  }
 
   // Zero-width assertion: reads at most one byte on either side, which the search always
   // supplies as context.
-  static Info Assertion() { return Info(); }
+  static Info Assertion() { return Empty(); }
 
   bool ParseAtom(Flags* flags, Info* out, bool* is_piece, bool* zero_width) {
     char c = Peek();
@@ -566,7 +646,7 @@ class Analyzer {
       separator_exact_ = false;
       if (negative) separator_safe_ = false;
     }
-    *out = Info();
+    *out = Empty();
     *zero_width = true;
     if (kind == kLookahead) out->reach = body.reach;
     return true;
@@ -661,11 +741,14 @@ class Analyzer {
         size_t end = p_.find("\\E", pos_);
         std::string_view lit = p_.substr(pos_, end == std::string_view::npos ? std::string_view::npos : end - pos_);
         pos_ = end == std::string_view::npos ? p_.size() : end + 2;
-        Info seq;
+        Info seq = Empty();
         uint64_t offset = 0;
         for (unsigned char b : lit) {
           Info a = LiteralByte(b, flags);
-          if (seq.min_len == 0) seq.leading_literal = a.leading_literal;
+          if (seq.min_len == 0) {
+            seq.leading_literal = a.leading_literal;
+            seq.first = a.first;
+          }
           Candidate c = *a.cand.any;
           c.lead = offset;
           seq.cand.Offer(c);
@@ -705,6 +788,7 @@ class Analyzer {
       r.max_len = g.max_len;
       r.reach = g.max_len;
       r.alphabet = g.alphabet;
+      r.first = g.first;
       *out = r;
       return true;
     }

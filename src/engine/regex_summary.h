@@ -17,6 +17,8 @@
 
 #include <bitset>
 #include <cstdint>
+#include <array>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -25,11 +27,18 @@ namespace leakscope {
 
 using ByteSet = std::bitset<256>;
 
+// For each byte, the bytes that may follow it (a row per first byte).
+using BytePairs = std::array<ByteSet, 256>;
+
 // `count` to `max_count` consecutive bytes from `set` (count may be 0 after the first element).
+// With `next` (an element of one byte, always followed by another element of the sequence), the
+// byte after it is one of (*next)[its byte]: pairs are rarer than their bytes apart, as the
+// two-letter starts of street words after a space are rarer than a space and any two letters.
 struct TriggerElement {
   ByteSet set;
   uint32_t count = 1;
   uint32_t max_count = 1;
+  std::shared_ptr<const BytePairs> next;
 };
 
 struct RegexSummary {

@@ -117,10 +117,47 @@ TEST(RegexSummary, OneByteAlternativesAndOptionalBytesAreSequenceElements) {
   s = SummarizeRegex("@[a-z]{2}-?", RegexDialect::kRe2);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->trigger_rest.size(), 1u);
-  // A choice between a byte and a longer branch is no element.
+  // A choice between a byte and a longer branch ends the sequence with its first byte.
   s = SummarizeRegex("\\d{3}(-|--)\\d{2}", RegexDialect::kRe2);
   ASSERT_TRUE(s);
-  EXPECT_TRUE(s->trigger_rest.empty());
+  ASSERT_EQ(s->trigger_rest.size(), 1u);
+  EXPECT_EQ(s->trigger_rest[0].set, Bytes("-"));
+  EXPECT_EQ(s->trigger_rest[0].next, nullptr);  // its matches may be one byte
+}
+
+TEST(RegexSummary, AGroupAfterASequenceAddsItsFirstBytesAndTheirPairs) {
+  // The reference `address` pattern's shape: a space is common, a space followed by the start
+  // of a street word is not.
+  auto s = SummarizeRegex("\\d (street|road|rd)x", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger, Bytes("0123456789"));
+  ASSERT_EQ(s->trigger_rest.size(), 3u);
+  EXPECT_EQ(s->trigger_rest[0].set, Bytes(" "));
+  EXPECT_EQ(s->trigger_rest[1].set, Bytes("rs"));
+  ASSERT_NE(s->trigger_rest[1].next, nullptr);
+  EXPECT_EQ((*s->trigger_rest[1].next)['s'], Bytes("t"));
+  EXPECT_EQ((*s->trigger_rest[1].next)['r'], Bytes("do"));
+  EXPECT_EQ(s->trigger_rest[2].set, Bytes("dot"));
+  // Case folding: 's' may also be U+017F (bytes C5 BF), so a non-ASCII first byte may be
+  // followed by anything.
+  s = SummarizeRegex("(?i)\\d (st|rd)", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->trigger_rest.size(), 3u);
+  ASSERT_NE(s->trigger_rest[1].next, nullptr);
+  EXPECT_TRUE(s->trigger_rest[1].set.test('S') && s->trigger_rest[1].set.test(0xC5));
+  EXPECT_TRUE((*s->trigger_rest[1].next)['S'].test('t') && (*s->trigger_rest[1].next)['S'].test('T'));
+  EXPECT_FALSE((*s->trigger_rest[1].next)['S'].test('d'));
+  EXPECT_TRUE((*s->trigger_rest[1].next)[0xC5].all());
+  // An optional piece before the first character: no pairs (x may come first).
+  s = SummarizeRegex("\\d (x?ab|cd)", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  ASSERT_GE(s->trigger_rest.size(), 2u);
+  EXPECT_EQ(s->trigger_rest[1].set, Bytes("acx"));
+  EXPECT_EQ(s->trigger_rest[1].next, nullptr);
+  // A group that can be empty adds nothing.
+  s = SummarizeRegex("\\d (ab)?c", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger_rest.size(), 1u);
 }
 
 TEST(RegexSummary, AlternationUnitesTheBranchesTriggers) {
@@ -418,6 +455,11 @@ TEST(TriggerSearch, SameMatchesAsFullScanForEdgePatterns) {
       "[0-9]{1,2}[/-][0-9]{1,2}[/-][0-9]{2,4}",
       "a(b|c|)d{0,3}[0-9]{2}",
       "(?:-|\\.)?\\d{2,4}x?\\d",
+      // A group after a sequence: its first bytes and their pairs (with case folding and an
+      // optional first piece).
+      "(?i)\\d+[a-z.]* (?:st\\.?|rd|road|ave)\\b",
+      "(?i)\\d (st|kw)",
+      "[0-9]{2} (?:x?ab|cd|e)",
   };
   std::string yaml = "categories:\n";
   int i = 0;
