@@ -169,16 +169,16 @@ std::string GrpcWalker::Unread() const {
          " bytes) were not analysed";
 }
 
-void GrpcWalker::AppendCurrentPath(std::string* out) const {
+void GrpcWalker::AppendCurrentPath(ByteBuffer* out) const {
   if (in_trailers_) {
-    out->append("trailers");
+    out->Append("trailers");
     return;
   }
   for (size_t i = 0; i < path_.size(); ++i) {
-    if (i > 0) out->push_back('.');
+    if (i > 0) out->Push('.');
     char digits[16];
     auto r = std::to_chars(digits, digits + sizeof(digits), path_[i]);
-    out->append(digits, r.ptr);
+    out->Append(std::string_view(digits, static_cast<size_t>(r.ptr - digits)));
   }
 }
 

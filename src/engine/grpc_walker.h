@@ -51,7 +51,7 @@ class GrpcWalker final : public ScalarParser {
   const std::string& error() const override { return error_; }
   uint64_t error_offset() const override { return error_offset_; }
   uint64_t undelivered_from() const override;
-  void AppendCurrentPath(std::string* out) const override;
+  void AppendCurrentPath(ByteBuffer* out) const override;
   // Compressed messages (per-message grpc-encoding is not decoded): how many, how many bytes.
   std::string Unread() const override;
 

@@ -119,10 +119,10 @@ void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
   error_offset_ = offset;
 }
 
-void JsonTokenizer::AppendCurrentPath(std::string* out) const {
+void JsonTokenizer::AppendCurrentPath(ByteBuffer* out) const {
   if (depth_ == 0) return;
   const std::string_view prefix = std::string_view(prefix_).substr(0, prefix_lengths_[depth_]);
-  // Once per scalar: one resize and plain copies, not a string append per part.
+  // Once per scalar: short copies into the buffer (ByteBuffer), no library call per part.
   const Frame& last = stack_[depth_ - 1];
   char digits[24];
   std::string_view component;
@@ -134,17 +134,10 @@ void JsonTokenizer::AppendCurrentPath(std::string* out) const {
   } else {
     component = last.key;
   }
-  const bool dot = !last.is_array && !prefix.empty();
-  const bool ellipsis = !last.is_array && last.key_truncated;
-  const size_t start = out->size();
-  out->resize(start + prefix.size() + (dot ? 1 : 0) + component.size() + (ellipsis ? 3 : 0));
-  char* at = out->data() + start;
-  std::memcpy(at, prefix.data(), prefix.size());
-  at += prefix.size();
-  if (dot) *at++ = '.';
-  std::memcpy(at, component.data(), component.size());
-  at += component.size();
-  if (ellipsis) std::memcpy(at, "...", 3);
+  out->Append(prefix);
+  if (!last.is_array && !prefix.empty()) out->Push('.');
+  out->Append(component);
+  if (!last.is_array && last.key_truncated) out->Append("...");
 }
 
 // One frame's part of a path ("[3]" or the key); the caller adds the '.' before a key.

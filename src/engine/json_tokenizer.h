@@ -44,7 +44,7 @@ class JsonTokenizer final : public ScalarParser {
 
   // The path of the current scalar, e.g. `users[3].ssn`; for a key, the path of the object member
   // it names. No allocation once *out has the capacity.
-  void AppendCurrentPath(std::string* out) const override;
+  void AppendCurrentPath(ByteBuffer* out) const override;
 
  private:
   enum class State : uint8_t {

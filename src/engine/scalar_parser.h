@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/short_bytes.h"
+
 namespace leakscope {
 
 // Receives scalar contents. Offsets are raw byte offsets in the body.
@@ -60,11 +62,11 @@ class ScalarParser {
   virtual std::string Unread() const { return {}; }
 
   // Appends the path of the scalar being delivered (e.g. `users[3].ssn`) to *out.
-  virtual void AppendCurrentPath(std::string* out) const = 0;
+  virtual void AppendCurrentPath(ByteBuffer* out) const = 0;
   std::string CurrentPath() const {
-    std::string out;
+    ByteBuffer out;
     AppendCurrentPath(&out);
-    return out;
+    return std::string(out.view());
   }
 };
 

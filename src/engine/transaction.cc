@@ -14,6 +14,7 @@
 #include "engine/clean_texts.h"
 #include "engine/grpc_walker.h"
 #include "engine/json_tokenizer.h"
+#include "engine/short_bytes.h"
 #include "engine/segment_scanner.h"
 
 namespace leakscope {
@@ -299,9 +300,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       batch_.reserve(64);
       for (int kind = 0; kind < 2; ++kind) {
         batch_of_kind_[kind].reserve(64);
-        batch_text_[kind].reserve(2048);
+        batch_text_[kind].Reserve(2048);
       }
-      batch_paths_.reserve(2048);
+      batch_paths_.Reserve(2048);
       marks_.reserve(64);
     }
     if (plan_->parser == "json" && active_) {
@@ -460,12 +461,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     dec_total_ += decoded.size();
     if (collecting_) {
-      std::string& text = batch_text_[seg_.is_key ? 0 : 1];
-      text.append(decoded);
+      ByteBuffer& text = batch_text_[seg_.is_key ? 0 : 1];
+      text.Append(decoded);
       if (text.size() - value_begin_ <= kMaxBatchedValueBytes) return;
       // Too long for the batch: scan what precedes it, then stream this scalar.
-      std::string so_far = text.substr(value_begin_);
-      text.resize(value_begin_);
+      std::string so_far(text.view().substr(value_begin_));
+      text.Truncate(value_begin_);
       pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(value_piece_begin_), batch_pieces_.end());
       batch_pieces_.resize(value_piece_begin_);
       collecting_ = false;
@@ -492,9 +493,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       return;
     }
     if (clean_[is_key ? 0 : 1] != nullptr && clean_[is_key ? 0 : 1]->Contains(text)) return;
-    std::string& joined = batch_text_[is_key ? 0 : 1];
+    ByteBuffer& joined = batch_text_[is_key ? 0 : 1];
     const size_t text_begin = joined.size();
-    joined.append(text);
+    joined.Append(text);
     AddToBatch(is_key, is_number, text_begin, batch_pieces_.size(), raw_offset, raw_offset + text.size(),
                /*identity=*/true);
   }
@@ -516,11 +517,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on).
   void AddToBatch(bool is_key, bool is_number, size_t text_begin, size_t piece_begin, uint64_t raw_base,
                   uint64_t raw_end, bool identity) {
-    std::string& joined = batch_text_[is_key ? 0 : 1];
+    ByteBuffer& joined = batch_text_[is_key ? 0 : 1];
     BatchedValue v;
     v.text_begin = text_begin;
     v.text_end = joined.size();
-    joined.push_back('\n');
+    joined.Push('\n');
     v.path_begin = batch_paths_.size();
     structured_->AppendCurrentPath(&batch_paths_);
     v.path_end = batch_paths_.size();
@@ -556,7 +557,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       const std::vector<size_t>& members = batch_of_kind_[kind];
       if (members.empty()) continue;
       const std::vector<int>& finders = kind == 0 ? plan_->key_finders : plan_->value_finders;
-      std::string_view joined(batch_text_[kind]);
+      std::string_view joined = batch_text_[kind].view();
       TriggerIndex& index = TriggerIndex::ForThread(TriggerIndex::Scratch::kBatch);
       index.Reset(cp_, joined);
       bool per_value = false;
@@ -605,7 +606,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       const size_t value = marks_[i].value;
       const BatchedValue& v = batch_[value];
       std::string_view text =
-          std::string_view(batch_text_[v.is_key ? 0 : 1]).substr(v.text_begin, v.text_end - v.text_begin);
+          batch_text_[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin);
       batch_hits_.clear();
       while (i < marks_.size() && marks_[i].value == value) {
         const int f = marks_[i].finder;
@@ -633,7 +634,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       seg_.raw_end = v.raw_end;
       seg_.ended = true;
       seg_.context = v.is_key ? "key" : "value";
-      seg_.path.assign(batch_paths_, v.path_begin, v.path_end - v.path_begin);
+      seg_.path.assign(batch_paths_.view().substr(v.path_begin, v.path_end - v.path_begin));
       pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
                      batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
       OnHits(batch_hits_, text, 0);
@@ -651,7 +652,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       for (const BatchedValue& v : batch_) {
         CleanTexts* clean = clean_[v.is_key ? 0 : 1];
         if (clean == nullptr || v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
-        clean->Insert(std::string_view(batch_text_[v.is_key ? 0 : 1]).substr(v.text_begin, v.text_end - v.text_begin));
+        clean->Insert(batch_text_[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin));
       }
     }
     seg_ = std::move(open_segment);
@@ -659,7 +660,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // Keep only the text of a scalar still being collected.
     for (int kind = 0; kind < 2; ++kind) {
       const bool open = collecting_ && (kind == 0) == seg_.is_key;
-      batch_text_[kind].erase(0, open ? value_begin_ : batch_text_[kind].size());
+      batch_text_[kind].EraseFront(open ? value_begin_ : batch_text_[kind].size());
       batch_of_kind_[kind].clear();
     }
     value_begin_ = 0;
@@ -667,7 +668,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     batch_pieces_.erase(batch_pieces_.begin(), batch_pieces_.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
     value_piece_begin_ = 0;
     batch_.clear();
-    batch_paths_.clear();
+    batch_paths_.Truncate(0);
   }
 
   // The first of `members` (batched scalars in text order), at or after `from`, whose text with
@@ -1067,9 +1068,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   bool collecting_ = false;  // the open scalar goes to the batch
   size_t value_begin_ = 0;   // its start in batch_text_ of its kind
   size_t value_piece_begin_ = 0;  // its first piece in batch_pieces_
-  std::string batch_text_[2];  // keys, values: each joined by '\n'
+  ByteBuffer batch_text_[2];  // keys, values: each joined by '\n'
   std::vector<size_t> batch_of_kind_[2];  // indices into batch_ of the keys, of the values
-  std::string batch_paths_;
+  ByteBuffer batch_paths_;
   std::vector<Piece> batch_pieces_;
   std::vector<BatchedValue> batch_;
   std::vector<Mark> marks_;
