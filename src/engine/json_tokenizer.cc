@@ -132,7 +132,7 @@ void JsonTokenizer::AppendCurrentPath(ByteBuffer* out) const {
     *end++ = ']';
     component = std::string_view(digits, static_cast<size_t>(end - digits));
   } else {
-    component = last.key;
+    component = last.key.view();
   }
   out->Append(prefix);
   if (!last.is_array && !prefix.empty()) out->Push('.');
@@ -150,7 +150,7 @@ void JsonTokenizer::AppendComponent(const Frame& f, std::string* out) {
     out->push_back(']');
     return;
   }
-  out->append(f.key);
+  out->append(f.key.view());
   if (f.key_truncated) out->append("...");
 }
 
@@ -159,10 +159,10 @@ void JsonTokenizer::AppendKey(std::string_view decoded) {
   Frame& f = stack_[depth_ - 1];
   size_t room = limits_.max_key_bytes > f.key.size() ? limits_.max_key_bytes - f.key.size() : 0;
   if (decoded.size() > room) {
-    f.key.append(decoded.substr(0, room));
+    f.key.Append(decoded.substr(0, room));
     f.key_truncated = true;
   } else {
-    f.key.append(decoded);
+    f.key.Append(decoded);
   }
 }
 
@@ -188,7 +188,7 @@ void JsonTokenizer::Push(bool is_array) {
   Frame& f = stack_[depth_++];
   f.is_array = is_array;
   f.index = 0;
-  f.key.clear();
+  f.key.Truncate(0);
   f.key_truncated = false;
 }
 
@@ -254,7 +254,7 @@ bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) 
   const std::string_view text = chunk.substr(begin, end - begin);
   if (is_key) {
     Frame& f = stack_[depth_ - 1];
-    f.key.clear();
+    f.key.Truncate(0);
     f.key_truncated = false;
     AppendKey(text);
     sink_->OnScalar(true, false, offset_ + begin, text);
@@ -507,7 +507,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
           continue;
         } else if (c == '"') {
           Frame& f = stack_[depth_ - 1];
-          f.key.clear();
+          f.key.Truncate(0);
           f.key_truncated = false;
           in_key_ = true;
           state_ = State::kString;

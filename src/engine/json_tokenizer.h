@@ -64,7 +64,7 @@ class JsonTokenizer final : public ScalarParser {
   struct Frame {
     bool is_array = false;
     uint64_t index = 0;
-    std::string key;
+    ByteBuffer key;  // the current key (short copies: one per object member)
     bool key_truncated = false;
   };
 
