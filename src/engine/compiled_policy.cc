@@ -316,8 +316,14 @@ class TriggeredFinder : public Finder {
   TriggeredFinder(std::unique_ptr<RegexFinder> inner, const RegexSummary& s, int anchor_class, int sequence)
       : inner_(std::move(inner)), anchor_(AnchorSet(s)), anchor_class_(anchor_class), sequence_id_(sequence),
         lead_(s.max_lead), reach_(s.max_reach), min_length_(s.min_length),
-        use_alphabet_(s.alphabet_restricted()) {
+        use_alphabet_(s.alphabet_restricted()), has_prefix_(s.trigger_prefix.has_value()) {
     for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
+    if (has_prefix_) {
+      for (int b = 0; b < 256; ++b) {
+        prefix_first_[b] = s.trigger_prefix->first.test(b);
+        prefix_run_[b] = s.trigger_prefix->run.test(b);
+      }
+    }
     // The sequence, and where its rarest element starts: the scan looks for that one.
     const std::vector<TriggerElement> all = Sequence(s);
     const size_t anchor = AnchorIndex(s);
@@ -436,7 +442,10 @@ class TriggeredFinder : public Finder {
       return ahead;
     };
     while (pos < n) {
-      const size_t p = trigger_from(pos);
+      size_t p = trigger_from(pos);
+      // Every match's own trigger has the prefix. A trigger without it is skipped, but not the
+      // positions before it: a match may start there and have its trigger further on.
+      while (has_prefix_ && p < n && !PrefixBefore(bytes, p)) p = trigger_from(p + 1);
       if (p == n) break;
       size_t lo = pos;
       if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
@@ -506,6 +515,19 @@ class TriggeredFinder : public Finder {
       *confined = true;
     }
   }
+  // Whether the bytes before trigger t end with the summary's TriggerPrefix: a `prefix_first_`
+  // byte, then `prefix_run_` bytes up to t. True when the text (which may start inside a match:
+  // a block's context) or a long run ends the look back first.
+  bool PrefixBefore(const unsigned char* bytes, size_t t) const {
+    constexpr size_t kMaxLookBack = 256;
+    for (size_t q = t; q > 0 && t - q < kMaxLookBack; --q) {
+      const unsigned char b = bytes[q - 1];
+      if (prefix_first_[b]) return true;
+      if (!prefix_run_[b]) return false;
+    }
+    return true;
+  }
+
   // The rarest element of the trigger sequence (by byte count: a smaller class is rarer) among
   // those that always start at the same offset and cannot be empty.
   static size_t AnchorIndex(const RegexSummary& s) {
@@ -624,6 +646,9 @@ class TriggeredFinder : public Finder {
   uint64_t min_length_;
   bool use_alphabet_;
   bool alphabet_[256];
+  bool has_prefix_;
+  bool prefix_first_[256] = {};  // RegexSummary::trigger_prefix
+  bool prefix_run_[256] = {};
 };
 
 // A PCRE2 pattern located by its RE2 relaxation (RelaxToRe2): every PCRE2 match is a match of

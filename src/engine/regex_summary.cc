@@ -58,6 +58,7 @@ struct Candidate {
   ByteSet set;
   uint32_t run = 1;
   std::vector<TriggerElement> rest;
+  std::optional<TriggerPrefix> prefix;
   uint64_t lead = 0;
   double cost = 0;
 };
@@ -90,7 +91,8 @@ double Cost(const Candidate& c) {
 
 bool Better(const Candidate& a, const Candidate& b) {
   if (a.cost != b.cost) return a.cost < b.cost;
-  return a.lead < b.lead;
+  if (a.lead != b.lead) return a.lead < b.lead;
+  return a.prefix.has_value() && !b.prefix.has_value();  // the same trigger, checked further
 }
 
 // The best trigger of a part: the rarest, and the rarest with a bounded lead (an unbounded lead
@@ -115,6 +117,7 @@ std::optional<Candidate> Union(const std::optional<Candidate>& a, const std::opt
   if (!a || !b) return std::nullopt;
   Candidate u = *a;  // first elements only: the branches' sequences differ
   u.rest.clear();
+  u.prefix.reset();
   u.set |= b->set;
   u.run = std::min(a->run, b->run);
   u.lead = std::max(a->lead, b->lead);
@@ -247,6 +250,16 @@ class Analyzer {
     ByteSet after_char;
     bool after_char_open = false;  // the pieces after first_char can all be empty so far
     bool optional_before = false;  // a piece that may consume nothing came before: no pairs
+    // The two pieces before the current one (reset by a zero-width piece), for TriggerPrefix: a
+    // sequence that starts after `X*` that follows a class repeated at least once.
+    std::optional<Info> before1, before2;
+    auto prefix_here = [&]() -> std::optional<TriggerPrefix> {
+      if (!before1 || !before2 || before1->rep_lo != 0 || before1->min_len != 0 || before1->max_len == 0) {
+        return std::nullopt;
+      }
+      if (!before2->byte_atom || before2->rep_lo < 1) return std::nullopt;
+      return TriggerPrefix{before2->alphabet, before1->alphabet};
+    };
     auto emit = [&]() {
       if (in_seq) {
         // Optional elements at the end add nothing a match must contain.
@@ -273,6 +286,7 @@ class Analyzer {
           seq.set = piece.alphabet;
           seq.run = static_cast<uint32_t>(lo);
           seq.lead = offset;
+          seq.prefix = prefix_here();
           in_seq = true;
           if (hi > lo) seq.rest.push_back(TriggerElement{piece.alphabet, 0, static_cast<uint32_t>(hi - lo)});
         } else {
@@ -285,6 +299,7 @@ class Analyzer {
           seq.set = piece.alphabet;
           seq.run = count;
           seq.lead = offset;
+          seq.prefix = prefix_here();
           in_seq = true;
         } else {
           seq.rest.push_back(TriggerElement{piece.alphabet, count, count});
@@ -328,6 +343,13 @@ class Analyzer {
           }
         }
         emit();
+      }
+      if (piece.max_len == 0) {
+        before1.reset();
+        before2.reset();
+      } else {
+        before2 = std::move(before1);
+        before1 = piece;
       }
       if (after_char_open) {
         after_char |= piece.first;
@@ -959,6 +981,7 @@ std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialec
     s.trigger = cand->set;
     s.trigger_run = cand->run;
     s.trigger_rest = cand->rest;
+    s.trigger_prefix = cand->prefix;
     s.max_lead = cand->lead;
   } else {
     s.trigger.set();

@@ -41,6 +41,14 @@ struct TriggerElement {
   std::shared_ptr<const BytePairs> next;
 };
 
+// What a trigger sequence is preceded by in every match: a byte of `first`, then any number of
+// bytes of `run` (in `\d+[a-z]* (street|...)`: a digit, then letters, then the sequence). Checked
+// at each trigger by reading back from it.
+struct TriggerPrefix {
+  ByteSet first;
+  ByteSet run;
+};
+
 struct RegexSummary {
   static constexpr uint64_t kUnbounded = UINT64_MAX;
 
@@ -52,6 +60,7 @@ struct RegexSummary {
   ByteSet trigger;
   uint32_t trigger_run = 1;
   std::vector<TriggerElement> trigger_rest;
+  std::optional<TriggerPrefix> trigger_prefix;
   uint64_t max_lead = kUnbounded;
   // Bytes of the shortest match.
   uint64_t min_length = 0;

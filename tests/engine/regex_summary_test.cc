@@ -160,6 +160,27 @@ TEST(RegexSummary, AGroupAfterASequenceAddsItsFirstBytesAndTheirPairs) {
   EXPECT_EQ(s->trigger_rest.size(), 1u);
 }
 
+TEST(RegexSummary, ASequenceAfterARunAfterAClassIsPrecededByThem) {
+  // `[0-9]+[a-z]* ` before the street word: the space is preceded by letters, then a digit.
+  auto s = SummarizeRegex("[0-9]+[a-z]* (st|rd)", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->trigger, Bytes(" "));
+  ASSERT_TRUE(s->trigger_prefix.has_value());
+  EXPECT_EQ(s->trigger_prefix->first, Bytes("0123456789"));
+  EXPECT_EQ(s->trigger_prefix->run, Bytes("abcdefghijklmnopqrstuvwxyz"));
+  // Same trigger, and the prefix breaks a tie with the bare one.
+  s = SummarizeRegex("\\d+x*y", RegexDialect::kRe2);
+  ASSERT_TRUE(s && s->trigger_prefix.has_value());
+  EXPECT_EQ(s->trigger_prefix->run, Bytes("x"));
+  // Nothing is known across a zero-width piece, or when the class may be absent.
+  s = SummarizeRegex("[0-9]+\\b[a-z]* (st|rd)", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->trigger_prefix.has_value());
+  s = SummarizeRegex("[0-9]*[a-z]* (st|rd)", RegexDialect::kRe2);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->trigger_prefix.has_value());
+}
+
 TEST(RegexSummary, AlternationUnitesTheBranchesTriggers) {
   auto s = SummarizeRegex("(?:cat|dog)s?", RegexDialect::kRe2);
   ASSERT_TRUE(s);
