@@ -47,6 +47,10 @@ class RegexFinder : public Finder {
   // The leftmost match starting at or after `begin` that ends at or before `end`.
   virtual bool FindFirstIn(std::string_view text, size_t begin, size_t end, Span* out,
                            bool* limit_hit) const = 0;
+  // Whether a match starts exactly at `begin` (and ends by `end`; *out is then the one
+  // FindFirstIn would give), for engines that find it cheaper that way than FindFirstIn does;
+  // false for the others, which are then asked FindFirstIn.
+  virtual bool MatchAtIn(std::string_view, size_t, size_t, Span*) const { return false; }
 };
 
 class Re2Finder : public RegexFinder {
@@ -80,6 +84,15 @@ class Re2Finder : public RegexFinder {
     if (!re_->Match(re2::StringPiece(text.data(), text.size()), begin, end, RE2::UNANCHORED, &m, 1)) return false;
     out->begin = static_cast<size_t>(m.data() - text.data());
     out->end = out->begin + m.size();
+    return true;
+  }
+  // Anchored, RE2 makes one forward pass; unanchored, a forward pass to find where the leftmost
+  // match ends and a reverse one to find where it starts.
+  bool MatchAtIn(std::string_view text, size_t begin, size_t end, Span* out) const override {
+    re2::StringPiece m;
+    if (!re_->Match(re2::StringPiece(text.data(), text.size()), begin, end, RE2::ANCHOR_START, &m, 1)) return false;
+    out->begin = begin;
+    out->end = begin + m.size();
     return true;
   }
   bool MatchesWhole(std::string_view text) const override {
@@ -449,9 +462,13 @@ class TriggeredFinder : public Finder {
       if (p == n) break;
       size_t lo = pos;
       if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
+      // `run_start`: lo begins the alphabet run around p, where a match that contains p starts
+      // if any starts at its first possible byte (an email's local part, a house number).
+      bool run_start = false;
       if (use_alphabet_) {
         size_t a = p;
         while (a > lo && alphabet_[bytes[a - 1]]) --a;
+        run_start = a == 0 || !alphabet_[bytes[a - 1]];
         lo = a;
       }
       // `confined`: no match crosses hi, so the region's result is final; otherwise only
@@ -477,7 +494,8 @@ class TriggeredFinder : public Finder {
         continue;
       }
       Span m;
-      if (!inner_->FindFirstIn(text, lo, hi, &m, limit_hit)) {
+      // A match at lo is the leftmost in the region: one anchored search finds it.
+      if (!(run_start && inner_->MatchAtIn(text, lo, hi, &m)) && !inner_->FindFirstIn(text, lo, hi, &m, limit_hit)) {
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
         continue;
       }
