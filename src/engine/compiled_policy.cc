@@ -330,7 +330,10 @@ class TriggeredFinder : public Finder {
       : inner_(std::move(inner)), anchor_(AnchorSet(s)), anchor_class_(anchor_class), sequence_id_(sequence),
         lead_(s.max_lead), reach_(s.max_reach), min_length_(s.min_length),
         use_alphabet_(s.alphabet_restricted()), has_prefix_(s.trigger_prefix.has_value()) {
-    for (int b = 0; b < 256; ++b) alphabet_[b] = s.alphabet.test(b);
+    for (int b = 0; b < 256; ++b) {
+      alphabet_[b] = s.alphabet.test(b);
+      first_[b] = s.first.test(b);
+    }
     if (has_prefix_) {
       for (int b = 0; b < 256; ++b) {
         prefix_first_[b] = s.trigger_prefix->first.test(b);
@@ -463,12 +466,13 @@ class TriggeredFinder : public Finder {
       size_t lo = pos;
       if (lead_ != RegexSummary::kUnbounded && p - pos > lead_) lo = p - static_cast<size_t>(lead_);
       // `run_start`: lo begins the alphabet run around p, where a match that contains p starts
-      // if any starts at its first possible byte (an email's local part, a house number).
+      // if any starts at its first possible byte (an email's local part, a house number), and
+      // a match may start with the byte there.
       bool run_start = false;
       if (use_alphabet_) {
         size_t a = p;
         while (a > lo && alphabet_[bytes[a - 1]]) --a;
-        run_start = a == 0 || !alphabet_[bytes[a - 1]];
+        run_start = (a == 0 || !alphabet_[bytes[a - 1]]) && first_[bytes[a]];
         lo = a;
       }
       // `confined`: no match crosses hi, so the region's result is final; otherwise only
@@ -487,6 +491,7 @@ class TriggeredFinder : public Finder {
         if (q < n && q <= hi + kJoinGapBytes) {
           RegionEnd(bytes, n, p, kSlackBytes, &run_end, &hi, &confined);
           settled = confined ? hi : hi - static_cast<size_t>(reach_);
+          run_start = false;  // triggers close together: the first is less often a match's
         }
       }
       if (hi - lo < min_length_) {  // too short for any match: no need to ask the engine
@@ -494,7 +499,9 @@ class TriggeredFinder : public Finder {
         continue;
       }
       Span m;
-      // A match at lo is the leftmost in the region: one anchored search finds it.
+      // A match at lo is the leftmost in the region: one anchored search finds it. Asked only
+      // for a lone trigger: where triggers are dense (log lines of digits for a phone pattern),
+      // the first run rarely starts a match and the anchored search cost more than it saved.
       if (!(run_start && inner_->MatchAtIn(text, lo, hi, &m)) && !inner_->FindFirstIn(text, lo, hi, &m, limit_hit)) {
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
         continue;
@@ -664,6 +671,7 @@ class TriggeredFinder : public Finder {
   uint64_t min_length_;
   bool use_alphabet_;
   bool alphabet_[256];
+  bool first_[256];               // RegexSummary::first
   bool has_prefix_;
   bool prefix_first_[256] = {};  // RegexSummary::trigger_prefix
   bool prefix_run_[256] = {};

@@ -972,6 +972,7 @@ std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialec
   s.separator_safe = a.separator_safe();
   s.separator_exact = a.separator_exact();
   s.alphabet = info->alphabet;
+  s.first = info->first;
   s.max_reach = std::max(info->reach, info->max_len);
   s.can_be_empty = info->min_len == 0;
   s.min_length = info->min_len;

@@ -54,6 +54,8 @@ struct RegexSummary {
 
   // Every byte any match can consume. Matches lie inside maximal runs of these bytes.
   ByteSet alphabet;
+  // Every byte a match can start with.
+  ByteSet first;
   // Every non-empty match contains `trigger_run` consecutive bytes from `trigger`, immediately
   // followed by the elements of `trigger_rest` in order (each some number of bytes of its class
   // within its count range), starting at most `max_lead` bytes after the match's start.
