@@ -371,7 +371,7 @@ class TriggeredFinder : public Finder {
   // The trigger sequence of `s` as the finder checks it: at most 63 bytes long at its longest
   // (a shorter prefix of a sequence is a weaker but still necessary condition).
   static std::vector<TriggerElement> Sequence(const RegexSummary& s) {
-    std::vector<TriggerElement> all = {TriggerElement{s.trigger, s.trigger_run, s.trigger_run}};
+    std::vector<TriggerElement> all = {TriggerElement{s.trigger, s.trigger_run, s.trigger_run, nullptr}};
     uint64_t longest = s.trigger_run;
     for (const TriggerElement& e : s.trigger_rest) {
       if (longest + e.max_count > 63) break;

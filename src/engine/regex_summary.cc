@@ -288,9 +288,9 @@ class Analyzer {
           seq.lead = offset;
           seq.prefix = prefix_here();
           in_seq = true;
-          if (hi > lo) seq.rest.push_back(TriggerElement{piece.alphabet, 0, static_cast<uint32_t>(hi - lo)});
+          if (hi > lo) seq.rest.push_back(TriggerElement{piece.alphabet, 0, static_cast<uint32_t>(hi - lo), nullptr});
         } else {
-          seq.rest.push_back(TriggerElement{piece.alphabet, static_cast<uint32_t>(lo), static_cast<uint32_t>(hi)});
+          seq.rest.push_back(TriggerElement{piece.alphabet, static_cast<uint32_t>(lo), static_cast<uint32_t>(hi), nullptr});
         }
       } else if (piece.byte_atom && lo >= 1) {
         const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(lo, kMaxTriggerRun));
@@ -302,7 +302,7 @@ class Analyzer {
           seq.prefix = prefix_here();
           in_seq = true;
         } else {
-          seq.rest.push_back(TriggerElement{piece.alphabet, count, count});
+          seq.rest.push_back(TriggerElement{piece.alphabet, count, count, nullptr});
         }
         if (hi != lo || count != lo) {
           // A variable count: what follows is preceded by exactly rep_lo bytes of the class.
@@ -318,7 +318,7 @@ class Analyzer {
         // letter): the byte next to its neighbours is one of its bytes, so it ends the current
         // sequence as a one-byte element and starts the next one the same way (its last byte
         // starts at most max_len - 1 bytes after the character does).
-        if (in_seq) seq.rest.push_back(TriggerElement{piece.alphabet, 1, 1});
+        if (in_seq) seq.rest.push_back(TriggerElement{piece.alphabet, 1, 1, nullptr});
         emit();
         seq = Candidate();
         seq.set = piece.alphabet;
