@@ -241,7 +241,24 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
     uint64_t dec, dec_len, raw, raw_len;
   };
+  // A match as found: views of the scanned text and of the scalar's path, valid while the hits
+  // are delivered. Recorded from them directly; kept as a Candidate only while a correlation
+  // decides (most matches are recorded at once, and copying their text and path cost two
+  // allocations per match).
+  struct MatchView {
+    uint64_t begin, end;  // raw offsets
+    std::string_view text;
+    std::string_view path;
+    const char* context;
+    bool number;
+    uint64_t scalar_begin, scalar_end;
+  };
   struct Candidate {
+    Candidate() = default;
+    explicit Candidate(const MatchView& m)
+        : begin(m.begin), end(m.end), text(m.text), path(m.path), context(m.context), number(m.number),
+          scalar_begin(m.scalar_begin), scalar_end(m.scalar_end) {}
+    MatchView view() const { return MatchView{begin, end, text, path, context, number, scalar_begin, scalar_end}; }
     uint64_t begin, end;  // raw offsets
     std::string text;
     std::string path;
@@ -758,10 +775,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       int c = cp.finder_owner(h.finder);
       int role = cp.finder_correlate(h.finder);
       std::string_view text = buf.substr(h.span.begin - base, h.span.end - h.span.begin);
-      Candidate cand{MapBegin(h.span.begin), MapEnd(h.span.end), std::string(text), seg_.path, seg_.context,
-                     seg_.is_number, seg_.raw_base, seg_.raw_end};
+      const MatchView cand{MapBegin(h.span.begin), MapEnd(h.span.end), text, seg_.path, seg_.context,
+                           seg_.is_number, seg_.raw_base, seg_.raw_end};
       if (role >= 0) {
-        Correlating(c).secondaries[role].push_back(std::move(cand));
+        Correlating(c).secondaries[role].emplace_back(cand);
         continue;
       }
       const CompiledCategory& cat = cp.categories()[c];
@@ -778,14 +795,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       for (int k : cat.correlated_by) {
         const auto& corrs = cp.categories()[k].correlates;
         for (size_t j = 0; j < corrs.size(); ++j) {
-          if (corrs[j].match_group == c) Correlating(k).secondaries[j].push_back(cand);
+          if (corrs[j].match_group == c) Correlating(k).secondaries[j].emplace_back(cand);
         }
       }
       if (plan_->slot_of_category[c] < 0) continue;  // scanned only as another category's match_group
       if (cat.correlates.empty()) {
         Record(plan_->slot_of_category[c], cand);
       } else {
-        for (size_t j = 0; j < cat.correlates.size(); ++j) Correlating(c).pending[j].push_back(cand);
+        for (size_t j = 0; j < cat.correlates.size(); ++j) Correlating(c).pending[j].emplace_back(cand);
       }
     }
   }
@@ -882,10 +899,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void RecordOnce(size_t c, const Candidate& cand) {
     if (!cat_state_[c].reported.insert({cand.begin, cand.end}).second) return;
-    Record(plan_->slot_of_category[c], cand);
+    Record(plan_->slot_of_category[c], cand.view());
   }
 
-  void Record(int slot, const Candidate& cand) {
+  void Record(int slot, const MatchView& cand) {
     const ResolvedCategory& rc = endpoint_->categories[slot];
     CategoryReport* cr = nullptr;
     for (CategoryReport& existing : report_.categories) {
@@ -913,7 +930,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         cr->values.push_back(ApplyReportStyle(reported, rc.report_style, rc.report_bits));
       }
       MatchRecord m;
-      m.path = cand.path;
+      m.path.assign(cand.path);
       m.context = cand.context;
       m.offset = cand.begin;
       m.length = cand.end - cand.begin;
@@ -952,7 +969,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     return -1;
   }
 
-  void AddRedaction(const ResolvedCategory& rc, const Candidate& cand) {
+  void AddRedaction(const ResolvedCategory& rc, const MatchView& cand) {
     Redaction r;
     if (plan_->parser == "json" && cand.number && std::string_view(cand.context) == "value") {
       // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
