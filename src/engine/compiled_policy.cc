@@ -6,6 +6,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -1137,6 +1138,9 @@ int TriggerTables::ClassId(const ByteSet& set) {
   class_sets.push_back(set);
   classes.emplace_back(set);
   anchor_users.push_back(0);
+  double weight = 0;
+  for (int b = 0; b < 256; ++b) weight += set.test(b) ? ByteWeight(static_cast<unsigned char>(b)) : 0;
+  class_density.push_back(std::min(1.0, weight / 100.0));
   return static_cast<int>(class_sets.size() - 1);
 }
 
@@ -1242,6 +1246,40 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
       sequence_built_[static_cast<size_t>(id)] = 1;
       return starts.data();
     }
+  }
+  // Every count fixed: element k starts at a fixed offset from the sequence's start, and a start
+  // is where each element's run begins at its offset. Word by word, rarest element first, so most
+  // words are decided after one or two elements (digit-dense JSON kept every element busy in the
+  // general pass below: measured).
+  bool fixed = true;
+  for (const TriggerTables::Element& e : seq) fixed = fixed && e.min == e.max && e.min >= 1;
+  if (fixed) {
+    struct Part {
+      const uint64_t* bits;
+      unsigned offset;  // < 64: sequences are at most 63 bytes long
+      double density;
+    };
+    Part parts[64];
+    size_t count = 0;
+    unsigned offset = 0;
+    for (const TriggerTables::Element& e : seq) {
+      const double density =
+          std::pow(policy_->triggers().class_density[static_cast<size_t>(e.class_id)], static_cast<double>(e.min));
+      parts[count++] = Part{RunBits(e.class_id, e.min), offset, density};
+      offset += e.min;
+    }
+    std::sort(parts, parts + count, [](const Part& a, const Part& b) { return a.density < b.density; });
+    starts.assign(words, 0);
+    for (size_t w = 0; w + 1 < words; ++w) {
+      uint64_t any = ~uint64_t{0};
+      for (size_t k = 0; k < count && any != 0; ++k) {
+        const Part& part = parts[k];
+        any &= part.offset == 0 ? part.bits[w] : ShiftedWord(part.bits, w, part.offset);
+      }
+      starts[w] = any;
+    }
+    sequence_built_[static_cast<size_t>(id)] = 1;
+    return starts.data();
   }
   const uint64_t* runs[64];
   // The last element first: what may follow it is every position up to the text's end, so it

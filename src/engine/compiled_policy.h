@@ -61,6 +61,7 @@ struct TriggerTables {
 
   std::vector<ByteSetScanner> classes;
   std::vector<ByteSet> class_sets;  // classes[i] scans class_sets[i]
+  std::vector<double> class_density;  // how often a byte is in class i, roughly (ByteWeight)
   std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it (a
                                     // common class counts twice: see AddFinder)
   std::vector<Sequence> sequences;
