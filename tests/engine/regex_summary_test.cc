@@ -406,9 +406,15 @@ TEST(TriggerSearch, SequenceBitmapsAreExactlyWhereSequencesOccur) {
   for (int t = 0; t < 300; ++t) {
     std::string text;
     const size_t n = rng() % (t % 10 == 0 ? 2000 : 200);
-    // Every third text mostly digits, so that long runs occur.
+    // Every third text mostly digits, so that long runs occur; every third other one groups of
+    // 1 to 5 digits between separators, so that grouped sequences (4-4-4) occur.
     const bool digits = t % 3 == 0;
-    for (size_t i = 0; i < n; ++i) {
+    const bool groups = t % 3 == 1;
+    while (groups && text.size() < n) {
+      for (size_t i = 1 + rng() % 5; i > 0; --i) text.push_back(static_cast<char>('0' + rng() % 10));
+      text.push_back("/- .x"[rng() % 5]);
+    }
+    for (size_t i = text.size(); i < n; ++i) {
       text.push_back(digits && rng() % 40 != 0 ? static_cast<char>('0' + rng() % 10)
                                                : kBytes[rng() % (sizeof(kBytes) - 1)]);
     }
