@@ -330,8 +330,9 @@ function wasmMatches(host, body) {
 }
 
 // Timed transactions (over `bodies` in turn) until both `seconds` and `minSamples` are reached,
-// after a warm-up.
-function measureWasm(host, bodies, seconds, minSamples) {
+// after a warm-up. `clock` (ns) is wall time, or, on a VM started with timeGuest, the time spent
+// in the module's own code (host.guestNs: callbacks minus host calls).
+function measureWasm(host, bodies, seconds, minSamples, clock = () => process.hrtime.bigint()) {
   const warmNs = BigInt(Math.round(Math.min(0.5, seconds / 4) * 1e9));
   const w0 = process.hrtime.bigint();
   let next = 0;
@@ -345,9 +346,9 @@ function measureWasm(host, bodies, seconds, minSamples) {
   let bytes = 0;
   while (total < limitNs || samples.length < minSamples) {
     const b = body();
-    const t0 = process.hrtime.bigint();
+    const t0 = clock();
     transaction(host, b);
-    const dt = process.hrtime.bigint() - t0;
+    const dt = clock() - t0;
     samples.push(dt);
     total += dt;
     bytes += b.length;
@@ -362,32 +363,6 @@ function measureWasm(host, bodies, seconds, minSamples) {
     p50: percentile(samples, 50),
     p99: percentile(samples, 99),
   };
-}
-
-// As measureWasm, on a VM started with timeGuest: the time of each transaction spent in the
-// module's own code (callbacks minus host calls). The timing wraps every host call, so this VM's
-// wall times are not the ones reported above.
-function measureGuest(host, bodies, seconds, minSamples) {
-  let next = 0;
-  const body = () => { const b = bodies[next]; next = (next + 1) % bodies.length; return b; };
-  for (let i = 0; i < 3; i++) transaction(host, body());
-  const samples = [];
-  const limitNs = BigInt(Math.round(seconds * 1e9));
-  let total = 0n;
-  let bytes = 0;
-  while (total < limitNs || samples.length < minSamples) {
-    const b = body();
-    const g0 = host.guestNs;
-    transaction(host, b);
-    const dt = host.guestNs - g0;
-    samples.push(dt);
-    total += dt;
-    bytes += b.length;
-    host.logs.length = 0;
-  }
-  if (host.trapped) throw new Error(`the VM trapped: ${host.trapped.error.message}`);
-  samples.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return { mbps: mbps(bytes, total), p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
 // One stream carrying `b` with `cycled` bytes of its cycle in the middle (analysed whole: the VM
@@ -511,7 +486,8 @@ async function main() {
     for (const b of bodies) {
       const w = measureWasm(host, b.variants, seconds, MIN_SAMPLES.get(b.size));
       checkQuiet(`${fmtSize(b.size)} wasm`);
-      const g = measureGuest(guestHost, b.variants, seconds / 2, MIN_SAMPLES.get(b.size));
+      // The timing wraps every host call, so this VM's wall times are not the ones above.
+      const g = measureWasm(guestHost, b.variants, seconds / 2, MIN_SAMPLES.get(b.size), () => guestHost.guestNs);
       checkQuiet(`${fmtSize(b.size)} guest`);
       const n = measureNative(cli, policyFile, b.files, b.size, seconds);
       checkQuiet(`${fmtSize(b.size)} native`);

@@ -241,30 +241,25 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
     uint64_t dec, dec_len, raw, raw_len;
   };
-  // A match as found: views of the scanned text and of the scalar's path, valid while the hits
-  // are delivered. Recorded from them directly; kept as a Candidate only while a correlation
-  // decides (most matches are recorded at once, and copying their text and path cost two
-  // allocations per match).
-  struct MatchView {
+  // A match: raw offsets, its text, the scalar's path and context. Recorded from views of the
+  // scanned text and path (MatchView, valid while hits are delivered); copied (Candidate) only
+  // while a correlation decides on it: most matches are recorded at once, and copying their text
+  // and path cost two allocations per match.
+  template <typename Text>
+  struct Match {
     uint64_t begin, end;  // raw offsets
-    std::string_view text;
-    std::string_view path;
+    Text text;
+    Text path;
     const char* context;
     bool number;
     uint64_t scalar_begin, scalar_end;
   };
-  struct Candidate {
-    Candidate() = default;
+  using MatchView = Match<std::string_view>;
+  struct Candidate : Match<std::string> {
     explicit Candidate(const MatchView& m)
-        : begin(m.begin), end(m.end), text(m.text), path(m.path), context(m.context), number(m.number),
-          scalar_begin(m.scalar_begin), scalar_end(m.scalar_end) {}
+        : Match<std::string>{m.begin, m.end, std::string(m.text), std::string(m.path), m.context, m.number,
+                             m.scalar_begin, m.scalar_end} {}
     MatchView view() const { return MatchView{begin, end, text, path, context, number, scalar_begin, scalar_end}; }
-    uint64_t begin, end;  // raw offsets
-    std::string text;
-    std::string path;
-    const char* context;
-    bool number;
-    uint64_t scalar_begin, scalar_end;
   };
   struct CategoryState {
     std::vector<std::deque<Candidate>> pending;      // per correlate: primaries awaiting a verdict
