@@ -245,19 +245,22 @@ class Analyzer {
     // Pairs: from the first piece that consumes, if it is one character (its ASCII bytes are
     // followed by what the pieces after it start with, collected in `after_char`) or always
     // two bytes or more (its own pairs).
-    std::optional<Info> first_char;
+    std::optional<ByteSet> first_char;  // the first bytes of that character
     std::shared_ptr<const BytePairs> out_pairs;
     ByteSet after_char;
     bool after_char_open = false;  // the pieces after first_char can all be empty so far
     bool optional_before = false;  // a piece that may consume nothing came before: no pairs
-    // The two pieces before the current one (reset by a zero-width piece), for TriggerPrefix: a
-    // sequence that starts after `X*` that follows a class repeated at least once.
-    std::optional<Info> before1, before2;
+    // The two pieces before the current one (forgotten at a zero-width piece), for
+    // TriggerPrefix: a sequence that starts after `X*` that follows a class repeated at least
+    // once.
+    struct Before {
+      ByteSet alphabet;
+      bool optional_run;  // X* (may be empty, may consume)
+      bool class_run;     // one byte class, at least once
+    };
+    std::optional<Before> before1, before2;
     auto prefix_here = [&]() -> std::optional<TriggerPrefix> {
-      if (!before1 || !before2 || before1->rep_lo != 0 || before1->min_len != 0 || before1->max_len == 0) {
-        return std::nullopt;
-      }
-      if (!before2->byte_atom || before2->rep_lo < 1) return std::nullopt;
+      if (!before1 || !before2 || !before1->optional_run || !before2->class_run) return std::nullopt;
       return TriggerPrefix{before2->alphabet, before1->alphabet};
     };
     auto emit = [&]() {
@@ -348,8 +351,8 @@ class Analyzer {
         before1.reset();
         before2.reset();
       } else {
-        before2 = std::move(before1);
-        before1 = piece;
+        before2 = before1;
+        before1 = Before{piece.alphabet, piece.rep_lo == 0 && piece.min_len == 0, piece.byte_atom && piece.rep_lo >= 1};
       }
       if (after_char_open) {
         after_char |= piece.first;
@@ -361,7 +364,7 @@ class Analyzer {
         if (all_can_be_empty && piece.max_len != 0) optional_before = true;
         if (!all_can_be_empty && !optional_before) {
           if (piece.atom) {
-            first_char = piece;
+            first_char = piece.first;
             after_char_open = true;
           } else if (piece.min_len >= 2) {
             out_pairs = piece.pairs;
@@ -396,7 +399,7 @@ class Analyzer {
       auto pairs = std::make_shared<BytePairs>();
       const ByteSet follow = after_char_open ? ~ByteSet() : after_char;
       for (int b = 0; b < 256; ++b) {
-        if (first_char->first.test(b)) (*pairs)[b] = b < 0x80 ? follow : ~ByteSet();
+        if (first_char->test(b)) (*pairs)[b] = b < 0x80 ? follow : ~ByteSet();
       }
       out_pairs = std::move(pairs);
     }
