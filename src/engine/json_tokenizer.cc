@@ -132,7 +132,7 @@ void JsonTokenizer::AppendCurrentPath(ByteBuffer* out) const {
     *end++ = ']';
     component = std::string_view(digits, static_cast<size_t>(end - digits));
   } else {
-    component = last.key.view();
+    component = Key(last);
   }
   out->Append(prefix);
   if (!last.is_array && !prefix.empty()) out->Push('.');
@@ -150,7 +150,7 @@ void JsonTokenizer::AppendComponent(const Frame& f, std::string* out) {
     out->push_back(']');
     return;
   }
-  out->append(f.key.view());
+  out->append(Key(f));
   if (f.key_truncated) out->append("...");
 }
 
@@ -188,8 +188,7 @@ void JsonTokenizer::Push(bool is_array) {
   Frame& f = stack_[depth_++];
   f.is_array = is_array;
   f.index = 0;
-  f.key.Truncate(0);
-  f.key_truncated = false;
+  ResetKey(&f);
 }
 
 void JsonTokenizer::ValueDone() {
@@ -254,9 +253,9 @@ bool JsonTokenizer::WholeString(std::string_view chunk, size_t* i, bool is_key) 
   const std::string_view text = chunk.substr(begin, end - begin);
   if (is_key) {
     Frame& f = stack_[depth_ - 1];
-    f.key.Truncate(0);
-    f.key_truncated = false;
-    AppendKey(text);
+    f.key_truncated = text.size() > limits_.max_key_bytes;
+    f.key_view = f.key_truncated ? text.substr(0, limits_.max_key_bytes) : text;
+    f.key_in_chunk = true;
     sink_->OnScalar(true, false, offset_ + begin, text);
     state_ = State::kColon;
     // Compact JSON: the colon right after the key (what kColon would do, without a loop turn).
@@ -324,6 +323,19 @@ bool JsonTokenizer::BeginValue(char c, uint64_t offset) {
 }
 
 bool JsonTokenizer::Feed(std::string_view chunk) {
+  const bool ok = FeedChunk(chunk);
+  // The chunk may go once Feed returns: keys still needed for paths are copied now.
+  for (size_t d = 0; d < depth_; ++d) {
+    Frame& f = stack_[d];
+    if (!f.key_in_chunk) continue;
+    f.key.Truncate(0);
+    f.key.Append(f.key_view);
+    f.key_in_chunk = false;
+  }
+  return ok;
+}
+
+bool JsonTokenizer::FeedChunk(std::string_view chunk) {
   if (failed_) return false;
   const size_t n = chunk.size();
   size_t i = 0;
@@ -506,9 +518,7 @@ bool JsonTokenizer::Feed(std::string_view chunk) {
           CompactRun(chunk, &i);
           continue;
         } else if (c == '"') {
-          Frame& f = stack_[depth_ - 1];
-          f.key.Truncate(0);
-          f.key_truncated = false;
+          ResetKey(&stack_[depth_ - 1]);
           in_key_ = true;
           state_ = State::kString;
           sink_->OnScalarBegin(true, false, off + 1);

@@ -35,8 +35,13 @@ std::vector<std::string> Tokenize(const std::string& json, size_t chunk, bool* o
   JsonTokenizer t(&r, limits);
   r.tok = &t;
   *ok = true;
+  // Each chunk from a buffer that is overwritten once Feed returns, as a proxy's would be: the
+  // tokenizer must keep nothing of it (a key it still needs for paths, say).
+  std::string buffer;
   for (size_t i = 0; i < json.size() && *ok; i += chunk) {
-    *ok = t.Feed(std::string_view(json).substr(i, chunk));
+    buffer.assign(json, i, chunk);
+    *ok = t.Feed(buffer);
+    buffer.assign(buffer.size(), '#');
   }
   if (*ok) *ok = t.Finish();
   if (error) *error = t.error();
