@@ -6,7 +6,6 @@
 #include <re2/set.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -1260,8 +1259,8 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
     size_t count = 0;
     unsigned offset = 0;
     for (const TriggerTables::Element& e : seq) {
-      const double density =
-          std::pow(policy_->triggers().class_density[static_cast<size_t>(e.class_id)], static_cast<double>(e.min));
+      double density = 1;  // of a run of e.min bytes of the class
+      for (uint32_t j = 0; j < e.min; ++j) density *= policy_->triggers().class_density[static_cast<size_t>(e.class_id)];
       parts[count++] = Part{RunBits(e.class_id, e.min), offset, density};
       offset += e.min;
     }
