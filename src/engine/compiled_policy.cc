@@ -1134,9 +1134,7 @@ int TriggerTables::ClassId(const ByteSet& set) {
   class_sets.push_back(set);
   classes.emplace_back(set);
   anchor_users.push_back(0);
-  double weight = 0;
-  for (int b = 0; b < 256; ++b) weight += set.test(b) ? ByteWeight(static_cast<unsigned char>(b)) : 0;
-  class_density.push_back(std::min(1.0, weight / 100.0));
+  class_density.push_back(ClassDensity(set));
   return static_cast<int>(class_sets.size() - 1);
 }
 
@@ -1150,6 +1148,26 @@ int TriggerTables::SequenceId(const Sequence& sequence) {
     }
   }
   sequences.push_back(sequence);
+  std::vector<FixedPart> parts;
+  std::vector<double> density;  // of each part's run
+  uint32_t offset = 0;
+  bool fixed = true;
+  for (size_t k = 0; k < sequence.size() && fixed; ++k) {
+    const Element& e = sequence[k];
+    fixed = e.min == e.max && e.min >= 1;
+    parts.push_back(FixedPart{k, offset});
+    double d = 1;
+    for (uint32_t j = 0; j < e.min; ++j) d *= class_density[static_cast<size_t>(e.class_id)];
+    density.push_back(d);
+    offset += e.min;
+  }
+  if (fixed) {
+    std::stable_sort(parts.begin(), parts.end(),
+                     [&](const FixedPart& a, const FixedPart& b) { return density[a.element] < density[b.element]; });
+  } else {
+    parts.clear();
+  }
+  fixed_parts.push_back(std::move(parts));
   return static_cast<int>(sequences.size() - 1);
 }
 
@@ -1244,33 +1262,22 @@ const uint64_t* TriggerIndex::SequenceStarts(int id) {
     }
   }
   // Every count fixed: element k starts at a fixed offset from the sequence's start, and a start
-  // is where each element's run begins at its offset. Word by word, rarest element first, so most
-  // words are decided after one or two elements (digit-dense JSON kept every element busy in the
-  // general pass below: measured).
-  bool fixed = true;
-  for (const TriggerTables::Element& e : seq) fixed = fixed && e.min == e.max && e.min >= 1;
-  if (fixed) {
-    struct Part {
-      const uint64_t* bits;
-      unsigned offset;  // < 64: sequences are at most 63 bytes long
-      double density;
-    };
-    Part parts[64];
-    size_t count = 0;
-    unsigned offset = 0;
-    for (const TriggerTables::Element& e : seq) {
-      double density = 1;  // of a run of e.min bytes of the class
-      for (uint32_t j = 0; j < e.min; ++j) density *= policy_->triggers().class_density[static_cast<size_t>(e.class_id)];
-      parts[count++] = Part{RunBits(e.class_id, e.min), offset, density};
-      offset += e.min;
+  // is where each element's run begins at its offset. Word by word, rarest element first
+  // (TriggerTables::fixed_parts), so most words are decided after one or two elements
+  // (digit-dense JSON kept every element busy in the general pass below: measured).
+  const std::vector<TriggerTables::FixedPart>& fixed = policy_->triggers().fixed_parts[static_cast<size_t>(id)];
+  if (!fixed.empty()) {
+    const uint64_t* bits[64];
+    for (size_t k = 0; k < fixed.size(); ++k) {
+      const TriggerTables::Element& e = seq[fixed[k].element];
+      bits[k] = RunBits(e.class_id, e.min);
     }
-    std::sort(parts, parts + count, [](const Part& a, const Part& b) { return a.density < b.density; });
     starts.assign(words, 0);
     for (size_t w = 0; w + 1 < words; ++w) {
       uint64_t any = ~uint64_t{0};
-      for (size_t k = 0; k < count && any != 0; ++k) {
-        const Part& part = parts[k];
-        any &= part.offset == 0 ? part.bits[w] : ShiftedWord(part.bits, w, part.offset);
+      for (size_t k = 0; k < fixed.size() && any != 0; ++k) {
+        const uint32_t offset = fixed[k].offset;
+        any &= offset == 0 ? bits[k][w] : ShiftedWord(bits[k], w, offset);
       }
       starts[w] = any;
     }

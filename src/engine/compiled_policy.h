@@ -61,10 +61,17 @@ struct TriggerTables {
 
   std::vector<ByteSetScanner> classes;
   std::vector<ByteSet> class_sets;  // classes[i] scans class_sets[i]
-  std::vector<double> class_density;  // how often a byte is in class i, roughly (ByteWeight)
+  std::vector<double> class_density;  // ClassDensity(class_sets[i])
   std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it (a
                                     // common class counts twice: see AddFinder)
   std::vector<Sequence> sequences;
+  // For a sequence whose every count is fixed, its elements rarest first, each with its offset
+  // from the sequence's start (TriggerIndex::SequenceStarts); empty for the others.
+  struct FixedPart {
+    size_t element;
+    uint32_t offset;  // < 64: sequences are at most 63 bytes long
+  };
+  std::vector<std::vector<FixedPart>> fixed_parts;
 
   // The id of `set`, added if new.
   int ClassId(const ByteSet& set);

@@ -64,11 +64,7 @@ struct Candidate {
 };
 
 double Cost(const ByteSet& set, uint32_t run) {
-  double p = 0;
-  for (int b = 0; b < 256; ++b) {
-    if (set.test(b)) p += ByteWeight(static_cast<unsigned char>(b));
-  }
-  p = std::min(1.0, p / 100.0);
+  const double p = ClassDensity(set);
   double c = 1.0;
   for (uint32_t i = 0; i < std::min<uint32_t>(run, 8); ++i) c *= p;
   return c;
@@ -952,6 +948,14 @@ class Analyzer {
 };
 
 }  // namespace
+
+double ClassDensity(const ByteSet& set) {
+  double weight = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (set.test(b)) weight += ByteWeight(static_cast<unsigned char>(b));
+  }
+  return std::min(1.0, weight / 100.0);
+}
 
 double ByteWeight(unsigned char b) {
   if (b >= 'a' && b <= 'z') return 3.0;

@@ -94,6 +94,8 @@ enum class RegexDialect { kRe2, kPcre2 };
 // How often byte `b` occurs in API traffic, roughly (JSON and log text), as a weight (' ' 8,
 // lower-case letters 3, '@' 0.05): used only to pick the rarest part of what must be searched.
 double ByteWeight(unsigned char b);
+// How often a byte of API traffic is in `set`, roughly: its bytes' weights over 100, at most 1.
+double ClassDensity(const ByteSet& set);
 
 // Summarises a pattern in the syntax of the engine that will run it (after TranslateRegex).
 // nullopt if the pattern uses syntax the analysis does not handle.
