@@ -378,7 +378,7 @@ class TriggeredFinder : public Finder {
       longest += e.max_count;
       all.push_back(e);
     }
-    if (all.back().next != nullptr) all.back().next = nullptr;  // its pairs' second byte was cut off
+    all.back().next = nullptr;  // a last element's pairs would name a byte the sequence cut off
     return all;
   }
 
@@ -740,15 +740,8 @@ std::unique_ptr<Finder> Guided(std::unique_ptr<RegexFinder> finder, const std::o
     }
     sequence = tables->SequenceId(elements);
   }
-  const ByteSet anchor_set = TriggeredFinder::AnchorSet(*s);
-  const int anchor = tables->ClassId(anchor_set);
-  // A class bitmap pays for itself once two finders search the class, or at once for a byte
-  // that is common in traffic (a space or a quote: ByteWeight 8 and 4): memchr for a space
-  // stopped every few bytes of log text and cost more than marking the text once (measured; for
-  // classes of several bytes, which are searched with vectors, not). Such a finder counts as two
-  // users.
-  const bool common_byte = anchor_set.count() == 1 && tables->class_density[static_cast<size_t>(anchor)] >= 0.04;
-  if (sequence < 0) tables->anchor_users[static_cast<size_t>(anchor)] += common_byte ? 2 : 1;
+  const int anchor = tables->ClassId(TriggeredFinder::AnchorSet(*s));
+  if (sequence < 0) ++tables->anchor_users[static_cast<size_t>(anchor)];
   return std::make_unique<TriggeredFinder>(std::move(finder), *s, anchor, sequence);
 }
 
@@ -1135,6 +1128,7 @@ int TriggerTables::ClassId(const ByteSet& set) {
   classes.emplace_back(set);
   anchor_users.push_back(0);
   class_density.push_back(ClassDensity(set));
+  common_byte.push_back(set.count() == 1 && class_density.back() >= 0.04);
   return static_cast<int>(class_sets.size() - 1);
 }
 
@@ -1189,8 +1183,13 @@ void TriggerIndex::Reset(const CompiledPolicy* policy, std::string_view text) {
   runs_used_ = 0;
 }
 
+// A class bitmap pays for itself once two finders search the class, or at once for a byte that
+// is common in traffic (a space or a quote: ByteWeight 8 and 4): memchr for a space stopped every
+// few bytes of log text and cost more than marking the text once (measured; for classes of
+// several bytes, which are searched with vectors, not).
 const uint64_t* TriggerIndex::Bits(int id) {
-  if (policy_->triggers().anchor_users[static_cast<size_t>(id)] < 2) return nullptr;
+  const TriggerTables& t = policy_->triggers();
+  if (t.anchor_users[static_cast<size_t>(id)] < 2 && !t.common_byte[static_cast<size_t>(id)]) return nullptr;
   return ClassBits(id);
 }
 

@@ -62,8 +62,8 @@ struct TriggerTables {
   std::vector<ByteSetScanner> classes;
   std::vector<ByteSet> class_sets;  // classes[i] scans class_sets[i]
   std::vector<double> class_density;  // ClassDensity(class_sets[i])
-  std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it (a
-                                    // common class counts twice: see AddFinder)
+  std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it
+  std::vector<bool> common_byte;    // per class: one byte, common in traffic (TriggerIndex::Bits)
   std::vector<Sequence> sequences;
   // For a sequence whose every count is fixed, its elements rarest first, each with its offset
   // from the sequence's start (TriggerIndex::SequenceStarts); empty for the others.
@@ -94,7 +94,8 @@ class TriggerIndex {
   // Starts indexing `text`, which must stay valid while the index is used.
   void Reset(const CompiledPolicy* policy, std::string_view text);
   // Bit i of word i / 64 is set if the byte at position i is in anchor class `id`; nullptr when
-  // only one finder is anchored on the class (its own scan is then as cheap as marking it).
+  // only one finder is anchored on the class and it is not a common byte (its own scan is then as
+  // cheap as marking it).
   const uint64_t* Bits(int id);
   // Bit i is set if sequence `id` occurs at position i (TriggerTables::Sequence).
   const uint64_t* SequenceStarts(int id);
