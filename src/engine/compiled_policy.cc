@@ -1479,6 +1479,20 @@ CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, bool keys, 
   return reused.texts.get();
 }
 
+std::unique_ptr<TransactionScratch> PolicyCache::TakeScratch() {
+  if (scratches_.empty()) return nullptr;
+  std::unique_ptr<TransactionScratch> scratch = std::move(scratches_.back());
+  scratches_.pop_back();
+  return scratch;
+}
+
+void PolicyCache::ReturnScratch(std::unique_ptr<TransactionScratch> scratch) {
+  if (scratch == nullptr || scratches_.size() >= kPooledScratches || scratch->CapacityBytes() > kMaxPooledScratchBytes) {
+    return;
+  }
+  scratches_.push_back(std::move(scratch));
+}
+
 namespace {
 
 // Whether a `content_types` whitelist admits a body: an entry names a parser ("json", "text")

@@ -305,6 +305,16 @@ class CompiledPolicy {
   TriggerTables triggers_;
 };
 
+// Buffers a transaction works in, given back to its PolicyCache when it ends so that the next
+// transaction reuses their capacity (PolicyCache::TakeScratch). What they hold is the owner's
+// business: a scratch comes back emptied.
+class TransactionScratch {
+ public:
+  virtual ~TransactionScratch() = default;
+  // The bytes its buffers keep allocated: a scratch a large body grew is freed, not kept.
+  virtual size_t CapacityBytes() const = 0;
+};
+
 // What the transactions a host runs under one policy share, so that traffic that repeats itself
 // is not analysed from scratch each time:
 //  - endpoint resolutions, per target (authority + path). Resolving merges every matching
@@ -313,7 +323,10 @@ class CompiledPolicy {
 //    unique paths cost no more than resolving each;
 //  - scan plans, per endpoint, direction and content type (at most kMaxPlans);
 //  - CleanTexts tables, per set of finders (an endpoint's keys or values, say): keys and enum
-//    values recur in every response of an API, not only within one body.
+//    values recur in every response of an API, not only within one body;
+//  - the scratch buffers of ended transactions, for the next ones: allocating and freeing them
+//    was a tenth of a 1 KiB transaction's cost, more in wasm's allocator. Kept across policy
+//    changes (they hold no policy data).
 // A different policy than last time starts over. Not thread-safe: one per thread, or per
 // Proxy-WASM VM (which is single-threaded).
 class PolicyCache {
@@ -334,7 +347,16 @@ class PolicyCache {
   // again for every body chunk rather than keep it.
   CleanTexts* CleanTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders);
 
+  // A scratch an ended transaction gave back, or nullptr (the caller then makes its own).
+  std::unique_ptr<TransactionScratch> TakeScratch();
+  // Keeps an emptied `scratch` for TakeScratch: at most kPooledScratches, each of at most
+  // kMaxPooledScratchBytes, so that what a VM keeps does not follow its largest bodies or its
+  // busiest moment.
+  void ReturnScratch(std::unique_ptr<TransactionScratch> scratch);
+
   static constexpr size_t kCleanTables = 8;
+  static constexpr size_t kPooledScratches = 8;
+  static constexpr size_t kMaxPooledScratchBytes = 128 * 1024;
   static constexpr size_t kMaxPlans = 64;  // content types come from clients: bounded
 
  private:
@@ -357,6 +379,7 @@ class PolicyCache {
   std::vector<PlanEntry> plans_;
   std::vector<CleanTable> clean_tables_;
   size_t next_replaced_ = 0;  // the clean table to reuse when all are taken (round robin)
+  std::vector<std::unique_ptr<TransactionScratch>> scratches_;
 };
 
 // Lower-cased MIME type without parameters: "Application/JSON; charset=utf-8" -> "application/json".

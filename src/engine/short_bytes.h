@@ -61,6 +61,7 @@ class ByteBuffer {
  public:
   std::string_view view() const { return std::string_view(data_.get(), size_); }
   size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
   bool empty() const { return size_ == 0; }
   void Reserve(size_t n) {
     if (n > capacity_) Grow(n);

@@ -48,6 +48,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     report_.direction = d;
     report_.policy_path = endpoint_->policy_path;
   }
+  ~DirectionState() {
+    if (batch_ != nullptr && cache_ != nullptr) {
+      batch_->Clear();
+      cache_->ReturnScratch(std::move(batch_));
+    }
+  }
+  DirectionState(const DirectionState&) = delete;
+  DirectionState& operator=(const DirectionState&) = delete;
 
   void OnHeaders(const HeaderList& headers) {
     for (const auto& [name, value] : headers) {
@@ -308,14 +316,19 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
     }
     if (structured_batches()) {
-      // One allocation each rather than a series of growths (a 1 KiB body has ~50 scalars).
-      batch_.reserve(64);
-      for (int kind = 0; kind < 2; ++kind) {
-        batch_of_kind_[kind].reserve(64);
-        batch_text_[kind].Reserve(2048);
+      // The pool holds nothing but batch scratches.
+      if (cache_ != nullptr) batch_.reset(static_cast<BatchScratch*>(cache_->TakeScratch().release()));
+      if (batch_ == nullptr) {
+        batch_ = std::make_unique<BatchScratch>();
+        // One allocation each rather than a series of growths (a 1 KiB body has ~50 scalars).
+        batch_->values.reserve(64);
+        for (int kind = 0; kind < 2; ++kind) {
+          batch_->of_kind[kind].reserve(64);
+          batch_->text[kind].Reserve(2048);
+        }
+        batch_->paths.Reserve(2048);
+        batch_->marks.reserve(64);
       }
-      batch_paths_.Reserve(2048);
-      marks_.reserve(64);
     }
     if (plan_->parser == "json" && active_) {
       JsonTokenizer::Limits limits;
@@ -421,9 +434,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   // A scalar waiting in the batch.
   struct BatchedValue {
-    size_t text_begin, text_end;    // in batch_text_ of its kind
-    size_t path_begin, path_end;    // in batch_paths_
-    size_t piece_begin, piece_end;  // in batch_pieces_
+    size_t text_begin, text_end;    // in batch_->text of its kind
+    size_t path_begin, path_end;    // in batch_->paths
+    size_t piece_begin, piece_end;  // in batch_->pieces
     uint64_t raw_base, raw_end;
     bool is_key, is_number;
     bool identity = false;          // its bytes are the body's from raw_base on (no pieces)
@@ -449,15 +462,15 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     dec_total_ = 0;
     if (opts_->batch_values) {
       collecting_ = true;
-      value_begin_ = batch_text_[is_key ? 0 : 1].size();
-      value_piece_begin_ = batch_pieces_.size();
+      value_begin_ = batch_->text[is_key ? 0 : 1].size();
+      value_piece_begin_ = batch_->pieces.size();
     } else {
       scanner_.Begin(is_key ? &plan_->key_finders : &plan_->value_finders);
     }
   }
   void OnScalarData(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end) override {
     // A collected scalar's mapping goes straight to the batch; a streamed one's to pieces_.
-    std::vector<Piece>& pieces = collecting_ ? batch_pieces_ : pieces_;
+    std::vector<Piece>& pieces = collecting_ ? batch_->pieces : pieces_;
     const size_t first_piece = collecting_ ? value_piece_begin_ : 0;
     if (pieces.size() > first_piece) {
       Piece& last = pieces.back();
@@ -473,14 +486,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     dec_total_ += decoded.size();
     if (collecting_) {
-      ByteBuffer& text = batch_text_[seg_.is_key ? 0 : 1];
+      ByteBuffer& text = batch_->text[seg_.is_key ? 0 : 1];
       text.Append(decoded);
       if (text.size() - value_begin_ <= kMaxBatchedValueBytes) return;
       // Too long for the batch: scan what precedes it, then stream this scalar.
       std::string so_far(text.view().substr(value_begin_));
       text.Truncate(value_begin_);
-      pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(value_piece_begin_), batch_pieces_.end());
-      batch_pieces_.resize(value_piece_begin_);
+      pieces_.assign(batch_->pieces.begin() + static_cast<std::ptrdiff_t>(value_piece_begin_), batch_->pieces.end());
+      batch_->pieces.resize(value_piece_begin_);
       collecting_ = false;
       FlushBatch();
       scanner_.Begin(seg_.is_key ? &plan_->key_finders : &plan_->value_finders);
@@ -505,10 +518,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       return;
     }
     if (clean_[is_key ? 0 : 1] != nullptr && clean_[is_key ? 0 : 1]->Contains(text)) return;
-    ByteBuffer& joined = batch_text_[is_key ? 0 : 1];
+    ByteBuffer& joined = batch_->text[is_key ? 0 : 1];
     const size_t text_begin = joined.size();
     joined.Append(text);
-    AddToBatch(is_key, is_number, text_begin, batch_pieces_.size(), raw_offset, raw_offset + text.size(),
+    AddToBatch(is_key, is_number, text_begin, batch_->pieces.size(), raw_offset, raw_offset + text.size(),
                /*identity=*/true);
   }
 
@@ -529,24 +542,24 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on).
   void AddToBatch(bool is_key, bool is_number, size_t text_begin, size_t piece_begin, uint64_t raw_base,
                   uint64_t raw_end, bool identity) {
-    ByteBuffer& joined = batch_text_[is_key ? 0 : 1];
+    ByteBuffer& joined = batch_->text[is_key ? 0 : 1];
     BatchedValue v;
     v.text_begin = text_begin;
     v.text_end = joined.size();
     joined.Push('\n');
-    v.path_begin = batch_paths_.size();
-    structured_->AppendCurrentPath(&batch_paths_);
-    v.path_end = batch_paths_.size();
+    v.path_begin = batch_->paths.size();
+    structured_->AppendCurrentPath(&batch_->paths);
+    v.path_end = batch_->paths.size();
     v.piece_begin = piece_begin;
-    v.piece_end = batch_pieces_.size();
+    v.piece_end = batch_->pieces.size();
     v.raw_base = raw_base;
     v.raw_end = raw_end;
     v.is_key = is_key;
     v.is_number = is_number;
     v.identity = identity;
-    batch_of_kind_[is_key ? 0 : 1].push_back(batch_.size());
-    batch_.push_back(v);
-    if (joined.size() >= kMaxBatchBytes || batch_paths_.size() >= kMaxBatchBytes || batch_.size() >= kMaxBatchValues) {
+    batch_->of_kind[is_key ? 0 : 1].push_back(batch_->values.size());
+    batch_->values.push_back(v);
+    if (joined.size() >= kMaxBatchBytes || batch_->paths.size() >= kMaxBatchBytes || batch_->values.size() >= kMaxBatchValues) {
       FlushBatch();
     }
   }
@@ -559,17 +572,17 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // way the result is exactly what a scan of each scalar alone gives (tested). Other finders
   // run on each scalar, behind the short-text prefilter.
   void FlushBatch() {
-    if (batch_.empty()) return;
+    if (batch_ == nullptr || batch_->values.empty()) return;
     // Delivering hits borrows seg_ and pieces_; a scalar still being collected keeps its own.
     Segment open_segment = std::move(seg_);
     open_pieces_.swap(pieces_);
     const CompiledPolicy& cp = *cp_;
-    marks_.clear();
+    batch_->marks.clear();
     for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values, each joined on its own
-      const std::vector<size_t>& members = batch_of_kind_[kind];
+      const std::vector<size_t>& members = batch_->of_kind[kind];
       if (members.empty()) continue;
       const std::vector<int>& finders = kind == 0 ? plan_->key_finders : plan_->value_finders;
-      std::string_view joined = batch_text_[kind].view();
+      std::string_view joined = batch_->text[kind].view();
       TriggerIndex& index = TriggerIndex::ForThread(TriggerIndex::Scratch::kBatch);
       index.Reset(cp_, joined);
       bool per_value = false;
@@ -578,66 +591,66 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
           per_value = true;
           continue;
         }
-        found_.clear();
-        cp.finders()[f]->FindAll(joined, 0, &found_, &batch_limit_hit_, &index);
+        batch_->found.clear();
+        cp.finders()[f]->FindAll(joined, 0, &batch_->found, &batch_limit_hit_, &index);
         const bool exact = cp.joined_exact(f);
         size_t from = 0;  // no scalar before this one reaches past the previous hit's start
         uint64_t previous_begin = 0;
-        for (const Span& hit : found_) {
+        for (const Span& hit : batch_->found) {
           if (hit.begin < previous_begin) from = 0;  // finders give matches in order; in case not
           previous_begin = hit.begin;
           size_t k = FirstReaching(members, from, hit.begin);
           from = k;
           if (k == members.size()) break;
-          const BatchedValue& first = batch_[members[k]];
+          const BatchedValue& first = batch_->values[members[k]];
           if (exact && hit.begin >= first.text_begin && hit.end <= first.text_end) {
-            marks_.push_back(Mark{members[k], f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
+            batch_->marks.push_back(Mark{members[k], f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
             continue;
           }
-          for (; k < members.size() && batch_[members[k]].text_begin < hit.end; ++k) {
-            marks_.push_back(Mark{members[k], f, true, Span{}});
+          for (; k < members.size() && batch_->values[members[k]].text_begin < hit.end; ++k) {
+            batch_->marks.push_back(Mark{members[k], f, true, Span{}});
           }
         }
       }
       if (!per_value) continue;
       for (size_t v : members) {
-        if (batch_[v].text_end == batch_[v].text_begin) continue;
-        std::string_view text = joined.substr(batch_[v].text_begin, batch_[v].text_end - batch_[v].text_begin);
-        bool prefiltered = cp.Prefilter(CompiledPolicy::PrefilterKind::kShortText, text, &may_match_);
+        if (batch_->values[v].text_end == batch_->values[v].text_begin) continue;
+        std::string_view text = joined.substr(batch_->values[v].text_begin, batch_->values[v].text_end - batch_->values[v].text_begin);
+        bool prefiltered = cp.Prefilter(CompiledPolicy::PrefilterKind::kShortText, text, &batch_->may_match);
         for (int f : finders) {
           if (cp.joinable(f)) continue;
-          if (prefiltered && cp.prefiltered(CompiledPolicy::PrefilterKind::kShortText, f) && !may_match_[f]) continue;
-          marks_.push_back(Mark{v, f, true, Span{}});
+          if (prefiltered && cp.prefiltered(CompiledPolicy::PrefilterKind::kShortText, f) && !batch_->may_match[f]) continue;
+          batch_->marks.push_back(Mark{v, f, true, Span{}});
         }
       }
     }
     // Per scalar and finder: the joined scan's own matches when they are exact, else a scan of
     // the scalar alone.
     GroupMarksByValue();
-    for (size_t i = 0; i < marks_.size();) {
-      const size_t value = marks_[i].value;
-      const BatchedValue& v = batch_[value];
+    for (size_t i = 0; i < batch_->marks.size();) {
+      const size_t value = batch_->marks[i].value;
+      const BatchedValue& v = batch_->values[value];
       std::string_view text =
-          batch_text_[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin);
-      batch_hits_.clear();
-      while (i < marks_.size() && marks_[i].value == value) {
-        const int f = marks_[i].finder;
+          batch_->text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin);
+      batch_->hits.clear();
+      while (i < batch_->marks.size() && batch_->marks[i].value == value) {
+        const int f = batch_->marks[i].finder;
         size_t end = i;
         bool rescan = false;
-        for (; end < marks_.size() && marks_[end].value == value && marks_[end].finder == f; ++end) {
-          rescan |= marks_[end].rescan;
+        for (; end < batch_->marks.size() && batch_->marks[end].value == value && batch_->marks[end].finder == f; ++end) {
+          rescan |= batch_->marks[end].rescan;
         }
         if (rescan) {  // replaces the joined scan's matches of this finder in this scalar
-          found_.clear();
-          cp.finders()[f]->FindAll(text, 0, &found_, &batch_limit_hit_);
-          for (const Span& m : found_) batch_hits_.push_back(SegmentScanner::Hit{f, m});
+          batch_->found.clear();
+          cp.finders()[f]->FindAll(text, 0, &batch_->found, &batch_limit_hit_);
+          for (const Span& m : batch_->found) batch_->hits.push_back(SegmentScanner::Hit{f, m});
         } else {
-          for (; i < end; ++i) batch_hits_.push_back(SegmentScanner::Hit{f, marks_[i].span});
+          for (; i < end; ++i) batch_->hits.push_back(SegmentScanner::Hit{f, batch_->marks[i].span});
         }
         i = end;
       }
-      if (batch_hits_.empty()) continue;
-      batch_[value].hit = true;
+      if (batch_->hits.empty()) continue;
+      batch_->values[value].hit = true;
       ResetSegment();
       seg_.identity = v.identity;
       seg_.is_key = v.is_key;
@@ -646,25 +659,25 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       seg_.raw_end = v.raw_end;
       seg_.ended = true;
       seg_.context = v.is_key ? "key" : "value";
-      seg_.path.assign(batch_paths_.view().substr(v.path_begin, v.path_end - v.path_begin));
-      pieces_.assign(batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
-                     batch_pieces_.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
-      OnHits(batch_hits_, text, 0);
+      seg_.path.assign(batch_->paths.view().substr(v.path_begin, v.path_end - v.path_begin));
+      pieces_.assign(batch_->pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
+                     batch_->pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
+      OnHits(batch_->hits, text, 0);
     }
     // Remember clean scalars: in the shared tables from the first byte, in the transaction's own
     // once the body is long enough for repeats to pay for a table. Not after a PCRE2 limit hit:
     // a scalar may then look clean only because of the limit.
     if (!batch_limit_hit_) {
       for (int kind = 0; kind < 2; ++kind) {
-        if (clean_[kind] == nullptr && batch_.back().raw_end >= kCleanTextsFromBytes && !batch_of_kind_[kind].empty()) {
+        if (clean_[kind] == nullptr && batch_->values.back().raw_end >= kCleanTextsFromBytes && !batch_->of_kind[kind].empty()) {
           own_clean_[kind] = std::make_unique<CleanTexts>();
           clean_[kind] = own_clean_[kind].get();
         }
       }
-      for (const BatchedValue& v : batch_) {
+      for (const BatchedValue& v : batch_->values) {
         CleanTexts* clean = clean_[v.is_key ? 0 : 1];
         if (clean == nullptr || v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
-        clean->Insert(batch_text_[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin));
+        clean->Insert(batch_->text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin));
       }
     }
     seg_ = std::move(open_segment);
@@ -672,15 +685,15 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // Keep only the text of a scalar still being collected.
     for (int kind = 0; kind < 2; ++kind) {
       const bool open = collecting_ && (kind == 0) == seg_.is_key;
-      batch_text_[kind].EraseFront(open ? value_begin_ : batch_text_[kind].size());
-      batch_of_kind_[kind].clear();
+      batch_->text[kind].EraseFront(open ? value_begin_ : batch_->text[kind].size());
+      batch_->of_kind[kind].clear();
     }
     value_begin_ = 0;
-    const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch_pieces_.size();
-    batch_pieces_.erase(batch_pieces_.begin(), batch_pieces_.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
+    const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch_->pieces.size();
+    batch_->pieces.erase(batch_->pieces.begin(), batch_->pieces.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
     value_piece_begin_ = 0;
-    batch_.clear();
-    batch_paths_.Truncate(0);
+    batch_->values.clear();
+    batch_->paths.Truncate(0);
   }
 
   // The first of `members` (batched scalars in text order), at or after `from`, whose text with
@@ -688,7 +701,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // order, so the search gallops forward from the previous match's scalar: a binary search over
   // the whole batch per match cost a third of the batch bookkeeping (cache misses, measured).
   size_t FirstReaching(const std::vector<size_t>& members, size_t from, uint64_t pos) const {
-    auto before = [&](size_t v) { return batch_[v].text_end + 1 <= pos; };
+    auto before = [&](size_t v) { return batch_->values[v].text_end + 1 <= pos; };
     size_t lo = from;
     size_t hi = from;
     for (size_t step = 1; hi < members.size() && before(members[hi]); step *= 2) {
@@ -700,23 +713,23 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                                members.begin());
   }
 
-  // Orders marks_ by scalar, keeping their order within a scalar: marks are made finder by
+  // Orders batch_->marks by scalar, keeping their order within a scalar: marks are made finder by
   // finder, so each finder's marks of a scalar stay together. A counting sort (batches hold at
   // most kMaxBatchValues scalars) where std::sort cost a tenth of a key-heavy scan.
   void GroupMarksByValue() {
-    if (marks_.size() < 2) return;
-    mark_starts_.assign(batch_.size() + 1, 0);
-    for (const Mark& m : marks_) ++mark_starts_[m.value + 1];
-    for (size_t v = 1; v < mark_starts_.size(); ++v) mark_starts_[v] += mark_starts_[v - 1];
-    grouped_marks_.resize(marks_.size());
-    for (const Mark& m : marks_) grouped_marks_[mark_starts_[m.value]++] = m;
-    marks_.swap(grouped_marks_);
+    if (batch_->marks.size() < 2) return;
+    batch_->mark_starts.assign(batch_->values.size() + 1, 0);
+    for (const Mark& m : batch_->marks) ++batch_->mark_starts[m.value + 1];
+    for (size_t v = 1; v < batch_->mark_starts.size(); ++v) batch_->mark_starts[v] += batch_->mark_starts[v - 1];
+    batch_->grouped_marks.resize(batch_->marks.size());
+    for (const Mark& m : batch_->marks) batch_->grouped_marks[batch_->mark_starts[m.value]++] = m;
+    batch_->marks.swap(batch_->grouped_marks);
   }
 
   // Raw offset before which no new match can start.
   uint64_t Progress() const {
     const uint64_t held = structured_ ? structured_->undelivered_from() : UINT64_MAX;
-    if (!batch_.empty()) return std::min(held, batch_.front().raw_base);  // not yet scanned
+    if (batch_ != nullptr && !batch_->values.empty()) return std::min(held, batch_->values.front().raw_base);  // not yet scanned
     if (!seg_.active) return std::min(held, raw_consumed_);
     if (collecting_) return std::min(held, seg_.raw_base);
     return std::min(held, MapBegin(scanner_.finalized()));
@@ -1078,19 +1091,48 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     Span span;
   };
   bool collecting_ = false;  // the open scalar goes to the batch
-  size_t value_begin_ = 0;   // its start in batch_text_ of its kind
-  size_t value_piece_begin_ = 0;  // its first piece in batch_pieces_
-  ByteBuffer batch_text_[2];  // keys, values: each joined by '\n'
-  std::vector<size_t> batch_of_kind_[2];  // indices into batch_ of the keys, of the values
-  ByteBuffer batch_paths_;
-  std::vector<Piece> batch_pieces_;
-  std::vector<BatchedValue> batch_;
-  std::vector<Mark> marks_;
-  std::vector<Mark> grouped_marks_;   // GroupMarksByValue's scratch
-  std::vector<size_t> mark_starts_;   // likewise
-  std::vector<Span> found_;
-  std::vector<SegmentScanner::Hit> batch_hits_;
-  std::vector<bool> may_match_;
+  size_t value_begin_ = 0;   // its start in batch_->text of its kind
+  size_t value_piece_begin_ = 0;  // its first piece in batch_->pieces
+  // The batch's buffers. A 1 KiB body's transaction allocated and freed them each time (a
+  // tenth of its cost, more in wasm), so they come from the PolicyCache's pool when there is one
+  // and go back to it, emptied, when the direction ends.
+  struct BatchScratch : TransactionScratch {
+    ByteBuffer text[2];  // keys, values: each joined by '\n'
+    std::vector<size_t> of_kind[2];  // indices into values of the keys, of the values
+    ByteBuffer paths;
+    std::vector<Piece> pieces;
+    std::vector<BatchedValue> values;
+    std::vector<Mark> marks;
+    std::vector<Mark> grouped_marks;  // GroupMarksByValue's scratch
+    std::vector<size_t> mark_starts;  // likewise
+    std::vector<Span> found;
+    std::vector<SegmentScanner::Hit> hits;
+    std::vector<bool> may_match;
+
+    void Clear() {
+      for (int kind = 0; kind < 2; ++kind) {
+        text[kind].Truncate(0);
+        of_kind[kind].clear();
+      }
+      paths.Truncate(0);
+      pieces.clear();
+      values.clear();
+      marks.clear();
+      grouped_marks.clear();
+      mark_starts.clear();
+      found.clear();
+      hits.clear();
+      may_match.clear();
+    }
+    size_t CapacityBytes() const override {
+      size_t bytes = paths.capacity() + pieces.capacity() * sizeof(Piece) + values.capacity() * sizeof(BatchedValue) +
+                     (marks.capacity() + grouped_marks.capacity()) * sizeof(Mark) + mark_starts.capacity() * sizeof(size_t) +
+                     found.capacity() * sizeof(Span) + hits.capacity() * sizeof(SegmentScanner::Hit) + may_match.capacity() / 8;
+      for (int kind = 0; kind < 2; ++kind) bytes += text[kind].capacity() + of_kind[kind].capacity() * sizeof(size_t);
+      return bytes;
+    }
+  };
+  std::unique_ptr<BatchScratch> batch_;  // set up by Setup when scalars are batched
   std::vector<Piece> open_pieces_;  // pieces_ of the open scalar while FlushBatch borrows it
   bool batch_limit_hit_ = false;
   uint64_t dec_total_ = 0;

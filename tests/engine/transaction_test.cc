@@ -747,6 +747,64 @@ endpoints:
   EXPECT_EQ(scan(&cache, Direction::kRequest, "application/json").find("ssn"), std::string::npos);
 }
 
+TEST(PolicyCache, PooledBatchScratchNeverCarriesOneTransactionIntoAnother) {
+  auto cp = Compile(kSharedCleanPolicy);
+  // An escaped string split across chunks is collected in the batch's buffers between them.
+  const std::string body =
+      R"({"note":"ssn 123-45-6789","items":[{"plan":"basic","note":"call \u0031\u0032\u0033-45-6789 now"},)"
+      R"({"currency":"USD","note":"ssn 987-65-4321"}]})";
+  const size_t split = body.find("\\u0032");
+  ASSERT_NE(split, std::string::npos);
+  const std::string reference = ScanThrough(nullptr, cp, "/users/1", body);
+  ASSERT_NE(reference.find("ssn"), std::string::npos);
+  PolicyCache cache;
+  {
+    // Abandoned mid-string (a reset stream): its scratch goes back holding the open scalar.
+    Transaction abandoned(cp, "h", "/users/1", {}, &cache);
+    abandoned.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+    std::string out;
+    abandoned.OnBody(Direction::kResponse, std::string_view(body).substr(0, split), false, &out);
+  }
+  std::unique_ptr<TransactionScratch> pooled = cache.TakeScratch();
+  ASSERT_NE(pooled, nullptr) << "an ended transaction gives its batch buffers back";
+  cache.ReturnScratch(std::move(pooled));
+  // Transactions alive at once, fed in turn, each taking a scratch others used before.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::unique_ptr<Transaction>> live;
+    std::vector<std::string> outs(3);
+    for (int t = 0; t < 3; ++t) {
+      live.push_back(std::make_unique<Transaction>(cp, "h", "/users/1", TransactionOptions{}, &cache));
+      live.back()->OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+    }
+    for (size_t i = 0; i < body.size(); i += 9) {
+      for (int t = 0; t < 3; ++t) {
+        live[t]->OnBody(Direction::kResponse, std::string_view(body).substr(i, 9), i + 9 >= body.size(), &outs[t]);
+      }
+    }
+    for (int t = 0; t < 3; ++t) {
+      EXPECT_EQ(outs[t], body);
+      EXPECT_EQ(testing::MatchSummary(live[t]->report(Direction::kResponse)), reference) << "round " << round << " tx " << t;
+    }
+    EXPECT_EQ(ScanThrough(&cache, cp, "/users/1", body, 5), reference) << "round " << round;
+  }
+}
+
+TEST(PolicyCache, KeepsFewAndSmallScratches) {
+  struct Sized : TransactionScratch {
+    explicit Sized(size_t n) : bytes(n) {}
+    size_t CapacityBytes() const override { return bytes; }
+    size_t bytes;
+  };
+  PolicyCache cache;
+  EXPECT_EQ(cache.TakeScratch(), nullptr);
+  cache.ReturnScratch(std::make_unique<Sized>(PolicyCache::kMaxPooledScratchBytes + 1));
+  EXPECT_EQ(cache.TakeScratch(), nullptr) << "a scratch a large body grew is freed";
+  for (size_t i = 0; i < PolicyCache::kPooledScratches + 3; ++i) cache.ReturnScratch(std::make_unique<Sized>(i));
+  size_t kept = 0;
+  while (cache.TakeScratch() != nullptr) ++kept;
+  EXPECT_EQ(kept, PolicyCache::kPooledScratches);
+}
+
 TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
   // Endpoints with a category each: more finder sets than the cache keeps tables for.
   std::string yaml = "categories:\n";
