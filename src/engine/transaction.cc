@@ -4,7 +4,6 @@
 #include <array>
 #include <bitset>
 #include <cstring>
-#include <deque>
 #include <vector>
 #include <functional>
 #include <set>
@@ -12,6 +11,7 @@
 #include "engine/content_decoder.h"
 #include "engine/ascii.h"
 #include "engine/clean_texts.h"
+#include "engine/front_queue.h"
 #include "engine/grpc_walker.h"
 #include "engine/json_tokenizer.h"
 #include "engine/short_bytes.h"
@@ -176,7 +176,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // boundaries only, so a chunk leaves once everything it decoded to is safe.
     if (block_at_ == UINT64_MAX && !chunk.empty()) {
       held_.append(chunk);
-      held_chunks_.push_back({released_ + held_.size(), raw_consumed_});
+      held_chunks_.emplace_back(HeldChunk{released_ + held_.size(), raw_consumed_});
     }
     ReleaseEncoded(stopped_ ? UINT64_MAX : SafeReleasePoint(), out);
   }
@@ -205,11 +205,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void ReleaseEncoded(uint64_t safe, std::string* out) {
     const uint64_t limit = std::min(safe, block_at_);
     uint64_t upto = released_;
-    size_t& head = held_chunks_head_;
-    for (; head < held_chunks_.size() && held_chunks_[head].dec_end <= limit; ++head) upto = held_chunks_[head].raw_end;
-    if (head == held_chunks_.size() || head * 2 > held_chunks_.size()) {  // amortised: each chunk moves once
-      held_chunks_.erase(held_chunks_.begin(), held_chunks_.begin() + static_cast<std::ptrdiff_t>(head));
-      head = 0;
+    for (; !held_chunks_.empty() && held_chunks_.front().dec_end <= limit; held_chunks_.pop_front()) {
+      upto = held_chunks_.front().raw_end;
     }
     const size_t n = static_cast<size_t>(upto - released_);
     out->append(held_, 0, n);
@@ -217,8 +214,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     released_ = upto;
     if (block_at_ != UINT64_MAX) {
       // Chunks that decode past the blocked match never leave: keep none of them in memory.
-      while (held_chunks_.size() > head && held_chunks_.back().dec_end > block_at_) held_chunks_.pop_back();
-      held_.resize(held_chunks_.size() == head ? 0 : static_cast<size_t>(held_chunks_.back().raw_end - released_));
+      while (!held_chunks_.empty() && held_chunks_.back().dec_end > block_at_) held_chunks_.pop_back();
+      held_.resize(held_chunks_.empty() ? 0 : static_cast<size_t>(held_chunks_.back().raw_end - released_));
     }
   }
 
@@ -270,8 +267,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     MatchView view() const { return MatchView{begin, end, text, path, context, number, scalar_begin, scalar_end}; }
   };
   struct CategoryState {
-    std::vector<std::deque<Candidate>> pending;      // per correlate: primaries awaiting a verdict
-    std::vector<std::deque<Candidate>> secondaries;  // per correlate
+    std::vector<FrontQueue<Candidate>> pending;      // per correlate: primaries awaiting a verdict
+    std::vector<FrontQueue<Candidate>> secondaries;  // per correlate
     std::set<std::pair<uint64_t, uint64_t>> reported;  // spans reported via correlation
   };
   struct Redaction {
@@ -518,10 +515,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       return;
     }
     if (clean_[is_key ? 0 : 1] != nullptr && clean_[is_key ? 0 : 1]->Contains(text)) return;
-    ByteBuffer& joined = batch_->text[is_key ? 0 : 1];
+    BatchScratch& batch = *batch_;
+    ByteBuffer& joined = batch.text[is_key ? 0 : 1];
     const size_t text_begin = joined.size();
     joined.Append(text);
-    AddToBatch(is_key, is_number, text_begin, batch_->pieces.size(), raw_offset, raw_offset + text.size(),
+    AddToBatch(is_key, is_number, text_begin, batch.pieces.size(), raw_offset, raw_offset + text.size(),
                /*identity=*/true);
   }
 
@@ -542,24 +540,25 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on).
   void AddToBatch(bool is_key, bool is_number, size_t text_begin, size_t piece_begin, uint64_t raw_base,
                   uint64_t raw_end, bool identity) {
-    ByteBuffer& joined = batch_->text[is_key ? 0 : 1];
+    BatchScratch& batch = *batch_;  // once: stores through the buffers could alias batch_
+    ByteBuffer& joined = batch.text[is_key ? 0 : 1];
     BatchedValue v;
     v.text_begin = text_begin;
     v.text_end = joined.size();
     joined.Push('\n');
-    v.path_begin = batch_->paths.size();
-    structured_->AppendCurrentPath(&batch_->paths);
-    v.path_end = batch_->paths.size();
+    v.path_begin = batch.paths.size();
+    structured_->AppendCurrentPath(&batch.paths);
+    v.path_end = batch.paths.size();
     v.piece_begin = piece_begin;
-    v.piece_end = batch_->pieces.size();
+    v.piece_end = batch.pieces.size();
     v.raw_base = raw_base;
     v.raw_end = raw_end;
     v.is_key = is_key;
     v.is_number = is_number;
     v.identity = identity;
-    batch_->of_kind[is_key ? 0 : 1].push_back(batch_->values.size());
-    batch_->values.push_back(v);
-    if (joined.size() >= kMaxBatchBytes || batch_->paths.size() >= kMaxBatchBytes || batch_->values.size() >= kMaxBatchValues) {
+    batch.of_kind[is_key ? 0 : 1].push_back(batch.values.size());
+    batch.values.push_back(v);
+    if (joined.size() >= kMaxBatchBytes || batch.paths.size() >= kMaxBatchBytes || batch.values.size() >= kMaxBatchValues) {
       FlushBatch();
     }
   }
@@ -573,16 +572,17 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // run on each scalar, behind the short-text prefilter.
   void FlushBatch() {
     if (batch_ == nullptr || batch_->values.empty()) return;
+    BatchScratch& batch = *batch_;  // once: stores through the buffers could alias batch_
     // Delivering hits borrows seg_ and pieces_; a scalar still being collected keeps its own.
     Segment open_segment = std::move(seg_);
     open_pieces_.swap(pieces_);
     const CompiledPolicy& cp = *cp_;
-    batch_->marks.clear();
+    batch.marks.clear();
     for (int kind = 0; kind < 2; ++kind) {  // 0: keys, 1: values, each joined on its own
-      const std::vector<size_t>& members = batch_->of_kind[kind];
+      const std::vector<size_t>& members = batch.of_kind[kind];
       if (members.empty()) continue;
       const std::vector<int>& finders = kind == 0 ? plan_->key_finders : plan_->value_finders;
-      std::string_view joined = batch_->text[kind].view();
+      std::string_view joined = batch.text[kind].view();
       TriggerIndex& index = TriggerIndex::ForThread(TriggerIndex::Scratch::kBatch);
       index.Reset(cp_, joined);
       bool per_value = false;
@@ -591,66 +591,66 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
           per_value = true;
           continue;
         }
-        batch_->found.clear();
-        cp.finders()[f]->FindAll(joined, 0, &batch_->found, &batch_limit_hit_, &index);
+        batch.found.clear();
+        cp.finders()[f]->FindAll(joined, 0, &batch.found, &batch_limit_hit_, &index);
         const bool exact = cp.joined_exact(f);
         size_t from = 0;  // no scalar before this one reaches past the previous hit's start
         uint64_t previous_begin = 0;
-        for (const Span& hit : batch_->found) {
+        for (const Span& hit : batch.found) {
           if (hit.begin < previous_begin) from = 0;  // finders give matches in order; in case not
           previous_begin = hit.begin;
           size_t k = FirstReaching(members, from, hit.begin);
           from = k;
           if (k == members.size()) break;
-          const BatchedValue& first = batch_->values[members[k]];
+          const BatchedValue& first = batch.values[members[k]];
           if (exact && hit.begin >= first.text_begin && hit.end <= first.text_end) {
-            batch_->marks.push_back(Mark{members[k], f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
+            batch.marks.push_back(Mark{members[k], f, false, Span{hit.begin - first.text_begin, hit.end - first.text_begin}});
             continue;
           }
-          for (; k < members.size() && batch_->values[members[k]].text_begin < hit.end; ++k) {
-            batch_->marks.push_back(Mark{members[k], f, true, Span{}});
+          for (; k < members.size() && batch.values[members[k]].text_begin < hit.end; ++k) {
+            batch.marks.push_back(Mark{members[k], f, true, Span{}});
           }
         }
       }
       if (!per_value) continue;
       for (size_t v : members) {
-        if (batch_->values[v].text_end == batch_->values[v].text_begin) continue;
-        std::string_view text = joined.substr(batch_->values[v].text_begin, batch_->values[v].text_end - batch_->values[v].text_begin);
-        bool prefiltered = cp.Prefilter(CompiledPolicy::PrefilterKind::kShortText, text, &batch_->may_match);
+        if (batch.values[v].text_end == batch.values[v].text_begin) continue;
+        std::string_view text = joined.substr(batch.values[v].text_begin, batch.values[v].text_end - batch.values[v].text_begin);
+        bool prefiltered = cp.Prefilter(CompiledPolicy::PrefilterKind::kShortText, text, &batch.may_match);
         for (int f : finders) {
           if (cp.joinable(f)) continue;
-          if (prefiltered && cp.prefiltered(CompiledPolicy::PrefilterKind::kShortText, f) && !batch_->may_match[f]) continue;
-          batch_->marks.push_back(Mark{v, f, true, Span{}});
+          if (prefiltered && cp.prefiltered(CompiledPolicy::PrefilterKind::kShortText, f) && !batch.may_match[f]) continue;
+          batch.marks.push_back(Mark{v, f, true, Span{}});
         }
       }
     }
     // Per scalar and finder: the joined scan's own matches when they are exact, else a scan of
     // the scalar alone.
     GroupMarksByValue();
-    for (size_t i = 0; i < batch_->marks.size();) {
-      const size_t value = batch_->marks[i].value;
-      const BatchedValue& v = batch_->values[value];
+    for (size_t i = 0; i < batch.marks.size();) {
+      const size_t value = batch.marks[i].value;
+      const BatchedValue& v = batch.values[value];
       std::string_view text =
-          batch_->text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin);
-      batch_->hits.clear();
-      while (i < batch_->marks.size() && batch_->marks[i].value == value) {
-        const int f = batch_->marks[i].finder;
+          batch.text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin);
+      batch.hits.clear();
+      while (i < batch.marks.size() && batch.marks[i].value == value) {
+        const int f = batch.marks[i].finder;
         size_t end = i;
         bool rescan = false;
-        for (; end < batch_->marks.size() && batch_->marks[end].value == value && batch_->marks[end].finder == f; ++end) {
-          rescan |= batch_->marks[end].rescan;
+        for (; end < batch.marks.size() && batch.marks[end].value == value && batch.marks[end].finder == f; ++end) {
+          rescan |= batch.marks[end].rescan;
         }
         if (rescan) {  // replaces the joined scan's matches of this finder in this scalar
-          batch_->found.clear();
-          cp.finders()[f]->FindAll(text, 0, &batch_->found, &batch_limit_hit_);
-          for (const Span& m : batch_->found) batch_->hits.push_back(SegmentScanner::Hit{f, m});
+          batch.found.clear();
+          cp.finders()[f]->FindAll(text, 0, &batch.found, &batch_limit_hit_);
+          for (const Span& m : batch.found) batch.hits.push_back(SegmentScanner::Hit{f, m});
         } else {
-          for (; i < end; ++i) batch_->hits.push_back(SegmentScanner::Hit{f, batch_->marks[i].span});
+          for (; i < end; ++i) batch.hits.push_back(SegmentScanner::Hit{f, batch.marks[i].span});
         }
         i = end;
       }
-      if (batch_->hits.empty()) continue;
-      batch_->values[value].hit = true;
+      if (batch.hits.empty()) continue;
+      batch.values[value].hit = true;
       ResetSegment();
       seg_.identity = v.identity;
       seg_.is_key = v.is_key;
@@ -659,25 +659,25 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       seg_.raw_end = v.raw_end;
       seg_.ended = true;
       seg_.context = v.is_key ? "key" : "value";
-      seg_.path.assign(batch_->paths.view().substr(v.path_begin, v.path_end - v.path_begin));
-      pieces_.assign(batch_->pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
-                     batch_->pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
-      OnHits(batch_->hits, text, 0);
+      seg_.path.assign(batch.paths.view().substr(v.path_begin, v.path_end - v.path_begin));
+      pieces_.assign(batch.pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
+                     batch.pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
+      OnHits(batch.hits, text, 0);
     }
     // Remember clean scalars: in the shared tables from the first byte, in the transaction's own
     // once the body is long enough for repeats to pay for a table. Not after a PCRE2 limit hit:
     // a scalar may then look clean only because of the limit.
     if (!batch_limit_hit_) {
       for (int kind = 0; kind < 2; ++kind) {
-        if (clean_[kind] == nullptr && batch_->values.back().raw_end >= kCleanTextsFromBytes && !batch_->of_kind[kind].empty()) {
+        if (clean_[kind] == nullptr && batch.values.back().raw_end >= kCleanTextsFromBytes && !batch.of_kind[kind].empty()) {
           own_clean_[kind] = std::make_unique<CleanTexts>();
           clean_[kind] = own_clean_[kind].get();
         }
       }
-      for (const BatchedValue& v : batch_->values) {
+      for (const BatchedValue& v : batch.values) {
         CleanTexts* clean = clean_[v.is_key ? 0 : 1];
         if (clean == nullptr || v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
-        clean->Insert(batch_->text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin));
+        clean->Insert(batch.text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin));
       }
     }
     seg_ = std::move(open_segment);
@@ -685,15 +685,15 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // Keep only the text of a scalar still being collected.
     for (int kind = 0; kind < 2; ++kind) {
       const bool open = collecting_ && (kind == 0) == seg_.is_key;
-      batch_->text[kind].EraseFront(open ? value_begin_ : batch_->text[kind].size());
-      batch_->of_kind[kind].clear();
+      batch.text[kind].EraseFront(open ? value_begin_ : batch.text[kind].size());
+      batch.of_kind[kind].clear();
     }
     value_begin_ = 0;
-    const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch_->pieces.size();
-    batch_->pieces.erase(batch_->pieces.begin(), batch_->pieces.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
+    const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch.pieces.size();
+    batch.pieces.erase(batch.pieces.begin(), batch.pieces.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
     value_piece_begin_ = 0;
-    batch_->values.clear();
-    batch_->paths.Truncate(0);
+    batch.values.clear();
+    batch.paths.Truncate(0);
   }
 
   // The first of `members` (batched scalars in text order), at or after `from`, whose text with
@@ -815,8 +815,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   }
 
-  // The state of category `c`, a category with correlates, with its queues made: a std::deque
-  // allocates even when empty, and most transactions never see a correlate's candidate.
+  // The state of category `c`, a category with correlates, with its queues made: most
+  // transactions never see a correlate's candidate.
   CategoryState& Correlating(int c) {
     CategoryState& st = cat_state_[static_cast<size_t>(c)];
     if (st.pending.empty()) {
@@ -1147,10 +1147,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::string content_encoding_;               // the header's value(s)
   std::unique_ptr<ContentDecoder> decoder_;    // set when the body is analysed decoded
   ContentDecoder::Sink decoded_sink_;          // built once, like hits_cb_
-  // Block hold-back of a compressed body: the held chunks from held_chunks_head_ on (a vector
-  // with a moving front rather than a std::deque, which allocates even when empty).
-  std::vector<HeldChunk> held_chunks_;
-  size_t held_chunks_head_ = 0;
+  // Block hold-back of a compressed body: the chunks held.
+  FrontQueue<HeldChunk> held_chunks_;
 };
 
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
