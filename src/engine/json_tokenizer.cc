@@ -112,6 +112,32 @@ JsonTokenizer::JsonTokenizer(Sink* sink, Limits limits) : sink_(sink), limits_(l
   stack_.reserve(8);  // API bodies nest a few levels: one allocation, not one per doubling
 }
 
+void JsonTokenizer::Reset(Sink* sink, Limits limits) {
+  // Every member as the constructor leaves it, but for the buffers, emptied: what one body left
+  // (an open string, a failure, deep frames) cannot reach the next.
+  std::vector<Frame> stack = std::move(stack_);
+  std::string prefix = std::move(prefix_);
+  std::vector<size_t> prefix_lengths = std::move(prefix_lengths_);
+  *this = JsonTokenizer(sink, limits, Unreserved{});
+  for (Frame& f : stack) {
+    ByteBuffer key = std::move(f.key);
+    f = Frame();
+    f.key = std::move(key);
+    f.key.Truncate(0);
+  }
+  stack_ = std::move(stack);
+  prefix.clear();
+  prefix_ = std::move(prefix);
+  prefix_lengths.clear();
+  prefix_lengths_ = std::move(prefix_lengths);
+}
+
+size_t JsonTokenizer::CapacityBytes() const {
+  size_t bytes = stack_.capacity() * sizeof(Frame) + prefix_.capacity() + prefix_lengths_.capacity() * sizeof(size_t);
+  for (const Frame& f : stack_) bytes += f.key.capacity();
+  return bytes;
+}
+
 void JsonTokenizer::Fail(const std::string& message, uint64_t offset) {
   if (failed_) return;
   failed_ = true;

@@ -30,6 +30,13 @@ class JsonTokenizer final : public ScalarParser {
   JsonTokenizer(Sink* sink, Limits limits);
   explicit JsonTokenizer(Sink* sink) : JsonTokenizer(sink, Limits()) {}
 
+  // Starts over on a new body, for `sink`, as a tokenizer constructed afresh would, keeping only
+  // its buffers' capacity: a transaction's tokenizer comes from a pool (see PolicyCache), and
+  // constructing one and growing its frames and paths cost several allocations per body.
+  void Reset(Sink* sink, Limits limits);
+  // The bytes its buffers keep allocated (for the pool's bound).
+  size_t CapacityBytes() const;
+
   const char* name() const override { return "JSON"; }
   bool Feed(std::string_view chunk) override;
   // Returns false if the input ended inside a value (truncated JSON).
@@ -72,6 +79,8 @@ class JsonTokenizer final : public ScalarParser {
     ByteBuffer key;
     bool key_truncated = false;
   };
+  struct Unreserved {};
+  JsonTokenizer(Sink* sink, Limits limits, Unreserved) : sink_(sink), limits_(limits) {}
   static std::string_view Key(const Frame& f) { return f.key_in_chunk ? f.key_view : f.key.view(); }
   static void ResetKey(Frame* f) {
     f->key_in_chunk = false;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 namespace leakscope {
 
@@ -59,6 +60,17 @@ inline void CopyBytes(char* dst, const char* src, size_t n) {
 // and size dispatch cost more than copying ~10 bytes (2 % of JSON scanning, measured).
 class ByteBuffer {
  public:
+  ByteBuffer() = default;
+  // A moved-from buffer is empty and usable (its capacity went with its bytes).
+  ByteBuffer(ByteBuffer&& other) noexcept
+      : data_(std::move(other.data_)), size_(std::exchange(other.size_, 0)), capacity_(std::exchange(other.capacity_, 0)) {}
+  ByteBuffer& operator=(ByteBuffer&& other) noexcept {
+    data_ = std::move(other.data_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+
   std::string_view view() const { return std::string_view(data_.get(), size_); }
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }

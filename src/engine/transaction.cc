@@ -330,9 +330,17 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (plan_->parser == "json" && active_) {
       JsonTokenizer::Limits limits;
       limits.max_depth = opts_->json_max_depth;
-      structured_ = std::make_unique<JsonTokenizer>(this, limits);
+      if (batch_ != nullptr && batch_->json != nullptr) {
+        batch_->json->Reset(this, limits);
+      } else if (batch_ != nullptr) {
+        batch_->json = std::make_unique<JsonTokenizer>(this, limits);
+      } else {
+        own_parser_ = std::make_unique<JsonTokenizer>(this, limits);
+      }
+      structured_ = batch_ != nullptr ? batch_->json.get() : own_parser_.get();
     } else if (plan_->parser == "grpc" && active_) {
-      structured_ = std::make_unique<GrpcWalker>(this);
+      own_parser_ = std::make_unique<GrpcWalker>(this);
+      structured_ = own_parser_.get();
     }
   }
 
@@ -1070,7 +1078,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<CategoryState> cat_state_;
   SegmentScanner scanner_;
   SegmentScanner::Callback hits_cb_;
-  std::unique_ptr<ScalarParser> structured_;  // the JSON or gRPC parser, if the body has one
+  ScalarParser* structured_ = nullptr;  // the JSON or gRPC parser, if the body has one: batch_->json,
+  std::unique_ptr<ScalarParser> own_parser_;  // or this
   Segment seg_;
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
@@ -1108,6 +1117,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::vector<Span> found;
     std::vector<SegmentScanner::Hit> hits;
     std::vector<bool> may_match;
+    // The JSON tokenizer, reset for each body (JsonTokenizer::Reset): its frames and paths keep
+    // their capacity too.
+    std::unique_ptr<JsonTokenizer> json;
 
     void Clear() {
       for (int kind = 0; kind < 2; ++kind) {
@@ -1129,6 +1141,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                      (marks.capacity() + grouped_marks.capacity()) * sizeof(Mark) + mark_starts.capacity() * sizeof(size_t) +
                      found.capacity() * sizeof(Span) + hits.capacity() * sizeof(SegmentScanner::Hit) + may_match.capacity() / 8;
       for (int kind = 0; kind < 2; ++kind) bytes += text[kind].capacity() + of_kind[kind].capacity() * sizeof(size_t);
+      if (json != nullptr) bytes += json->CapacityBytes();
       return bytes;
     }
   };

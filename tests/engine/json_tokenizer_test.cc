@@ -48,6 +48,59 @@ std::vector<std::string> Tokenize(const std::string& json, size_t chunk, bool* o
   return r.scalars;
 }
 
+// Feeds `json` in chunks of `chunk` bytes to `t` (set up for `r`), as Tokenize does; returns the
+// scalars, and whether and how it failed, as one comparable record.
+std::vector<std::string> FeedAll(JsonTokenizer* t, Recorder* r, const std::string& json, size_t chunk) {
+  r->tok = t;
+  bool ok = true;
+  for (size_t i = 0; i < json.size() && ok; i += chunk) ok = t->Feed(std::string_view(json).substr(i, chunk));
+  if (ok) ok = t->Finish();
+  std::vector<std::string> out = r->scalars;
+  out.push_back(ok ? "ok" : "failed: " + t->error());
+  out.push_back("documents " + std::to_string(t->documents()));
+  return out;
+}
+
+TEST(JsonTokenizer, AResetTokenizerIsAFreshOne) {
+  // Bodies that leave the tokenizer in every kind of state: inside a key, a string, an escape,
+  // a \u escape after a high surrogate, a number and a literal; deep, with long keys; failed;
+  // several documents. The next body on the same tokenizer, reset, must go as on a new one.
+  const std::vector<std::string> bodies = {
+      R"({"users":[{"ssn":"123-45-6789","n":42},{"a":[true,null,"x"]}]})",
+      R"({"open key)",
+      R"({"k":"open \n string)",
+      R"({"k":"escape \)",
+      R"({"k":"\ud83d\u00)",
+      R"({"k":[1,2,-12.5e)",
+      R"({"k":[tr)",
+      R"({"a":{"b":{"c":{"a very long key indeed, longer than the limit":{"e":["deep"]}}}}})",
+      R"({"a":1,,})",
+      R"({"doc":1} {"doc":2} [3])",
+      R"(["after", {"all": "that"}])",
+  };
+  JsonTokenizer::Limits small;
+  small.max_depth = 4;
+  small.max_key_bytes = 8;
+  Recorder first;
+  JsonTokenizer reused(&first);
+  bool started = false;
+  for (int round = 0; round < 2; ++round) {
+    for (size_t b = 0; b < bodies.size(); ++b) {
+      for (size_t chunk : {size_t{1}, size_t{5}, size_t{1000}}) {
+        const JsonTokenizer::Limits limits = (b + chunk) % 2 == 0 ? small : JsonTokenizer::Limits();
+        Recorder fresh_sink;
+        JsonTokenizer fresh(&fresh_sink, limits);
+        const std::vector<std::string> want = FeedAll(&fresh, &fresh_sink, bodies[b], chunk);
+        Recorder sink;
+        if (started) reused.Reset(&sink, limits);
+        Recorder* used = started ? &sink : &first;
+        EXPECT_EQ(FeedAll(&reused, used, bodies[b], chunk), want) << "body " << b << " chunk " << chunk;
+        started = true;
+      }
+    }
+  }
+}
+
 TEST(JsonTokenizer, KeysValuesAndPaths) {
   bool ok;
   auto s = Tokenize(R"({"users":[{"ssn":"123-45-6789","n":42},{"a":[true,null,"x"]}]})", 1000, &ok);

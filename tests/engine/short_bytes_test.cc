@@ -60,5 +60,23 @@ TEST(ShortBytes, ByteBufferBehavesAsAStringUnderAppendsPushesAndErasures) {
   }
 }
 
+TEST(ShortBytes, AMovedFromByteBufferIsEmptyAndUsable) {
+  ByteBuffer a;
+  a.Append("some bytes that need the heap");
+  ByteBuffer b = std::move(a);
+  EXPECT_EQ(b.view(), "some bytes that need the heap");
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the state a move leaves is the point
+  EXPECT_EQ(a.capacity(), 0u);
+  a.Append("again");
+  EXPECT_EQ(a.view(), "again");
+  ByteBuffer c;
+  c.Append("x");
+  c = std::move(b);
+  EXPECT_EQ(c.view(), "some bytes that need the heap");
+  EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move)
+  b.Push('y');
+  EXPECT_EQ(b.view(), "y");
+}
+
 }  // namespace
 }  // namespace leakscope
