@@ -121,10 +121,37 @@ bool IsMessage(std::string_view bytes, uint64_t declared, bool cut_tail) {
 
 }  // namespace
 
+// Hands the scalars of a decoded message on with the message's raw span for offsets: decoded
+// bytes have no raw bytes of their own.
+class GrpcWalker::CompressedScalarSink final : public ScalarSink {
+ public:
+  explicit CompressedScalarSink(ScalarSink* outer) : outer_(outer) {}
+  void SetSpan(uint64_t begin, uint64_t end) {
+    begin_ = begin;
+    end_ = end;
+  }
+  void OnScalarBegin(bool is_key, bool is_number, uint64_t) override { outer_->OnScalarBegin(is_key, is_number, begin_); }
+  void OnScalarData(std::string_view decoded, uint64_t, uint64_t) override { outer_->OnScalarData(decoded, begin_, end_); }
+  void OnScalarEnd(uint64_t) override { outer_->OnScalarEnd(end_); }
+
+ private:
+  ScalarSink* outer_;
+  uint64_t begin_ = 0;
+  uint64_t end_ = 0;
+};
+
 GrpcWalker::GrpcWalker(ScalarSink* sink, Limits limits) : sink_(sink), limits_(limits) {
   limits_.probe_bytes = std::max<size_t>(limits_.probe_bytes, 16);
   limits_.max_buffered_field = std::max(limits_.max_buffered_field, limits_.probe_bytes);
 }
+
+GrpcWalker::GrpcWalker(ScalarSink* sink, Limits limits, BareMessage) : GrpcWalker(sink, limits) {
+  bare_ = true;
+  open_.push_back(OpenMessage{UINT64_MAX, 0});
+  state_ = State::kTag;
+}
+
+GrpcWalker::~GrpcWalker() = default;
 
 bool GrpcWalker::Feed(std::string_view chunk) {
   if (failed_) return false;
@@ -134,6 +161,17 @@ bool GrpcWalker::Feed(std::string_view chunk) {
 
 bool GrpcWalker::Finish() {
   if (failed_) return false;
+  // A decoded message ends with its input, between two fields.
+  if (bare_ && state_ == State::kTag && varint_shift_ == 0 && open_.size() == 1) return true;
+  if (state_ == State::kInflate) {
+    // The body ended inside a compressed message: what decoded of it is delivered.
+    if (inflating_ && !inner_->failed()) (void)inflater_->Finish(to_inner_);  // cut off: an error, expected
+    if (!inner_->failed()) (void)inner_->Finish();
+    inner_.reset();
+    inflater_.reset();
+    Fail("truncated gRPC message");
+    return false;
+  }
   switch (state_) {
     case State::kFrameHeader:
       if (header_bytes_ == 0) return true;
@@ -148,8 +186,79 @@ bool GrpcWalker::Finish() {
     default:
       break;
   }
-  Fail("truncated gRPC message");
+  Fail(bare_ ? "truncated protobuf message" : "truncated gRPC message");
   return false;
+}
+
+bool GrpcWalker::StartCompressed(uint64_t length) {
+  if (length == 0 || bare_) return false;
+  std::string why;
+  std::unique_ptr<ContentDecoder> decoder;
+  if (message_encoding_.empty()) {
+    why = "the stream has no grpc-encoding header";
+  } else if (decoded_bytes_ >= limits_.max_decoded_bytes) {
+    why = "the messages before decoded to " + std::to_string(limits_.max_decoded_bytes) + " bytes, the limit";
+  } else {
+    ContentDecoderOptions options;
+    options.max_decoded_bytes = limits_.max_decoded_bytes - decoded_bytes_;
+    decoder = ContentDecoder::Create(message_encoding_, options);
+    if (!decoder->status().ok() || decoder->identity()) why = "no decoder for grpc-encoding '" + message_encoding_ + "'";
+  }
+  if (!why.empty()) {
+    if (skipped_why_.empty()) skipped_why_ = why;
+    return false;
+  }
+  inflater_ = std::move(decoder);
+  if (inner_sink_ == nullptr) {
+    inner_sink_ = std::make_unique<CompressedScalarSink>(sink_);
+    to_inner_ = [this](std::string_view piece) { return inner_->Feed(piece); };
+  }
+  inner_sink_->SetSpan(offset_, offset_ + length);
+  inner_.reset(new GrpcWalker(inner_sink_.get(), limits_, BareMessage{}));
+  inflating_ = true;
+  message_begin_ = offset_;
+  remaining_ = length;
+  state_ = State::kInflate;
+  ++messages_;
+  ++decoded_messages_;
+  return true;
+}
+
+void GrpcWalker::Inflate(std::string_view compressed) {
+  if (!inflating_) return;
+  const Status s = inflater_->Decode(compressed, to_inner_);
+  if (inner_->failed()) return;  // EndCompressed reports it
+  if (!s.ok()) NoteUndecoded(s.message());
+}
+
+void GrpcWalker::EndCompressed() {
+  if (inflating_ && !inner_->failed()) {
+    const Status s = inflater_->Finish(to_inner_);
+    if (!s.ok() && !inner_->failed()) NoteUndecoded(s.message());
+  }
+  if (inner_->failed()) {
+    // Decoded, it is not protobuf: as for a message sent plain, the body is not gRPC.
+    offset_ = message_begin_;
+    Fail("in a " + message_encoding_ + "-compressed message: " + inner_->error() + " of it, which begins");
+  } else if (inflating_) {
+    inner_->Finish();  // a message that decoded whole must end between fields
+    if (inner_->failed()) {
+      offset_ = message_begin_;
+      Fail("in a " + message_encoding_ + "-compressed message: " + inner_->error() + " of it, which begins");
+    }
+  } else {
+    (void)inner_->Finish();  // delivers what it held of the part decoded; a cut-off end is expected
+  }
+  decoded_bytes_ += inflater_->decoded_bytes();
+  inner_.reset();
+  inflater_.reset();
+  if (!failed_) NextField();
+}
+
+void GrpcWalker::NoteUndecoded(const std::string& why) {
+  inflating_ = false;
+  ++undecoded_messages_;
+  if (undecoded_why_.empty()) undecoded_why_ = why;
 }
 
 void GrpcWalker::Fail(const std::string& message) {
@@ -160,16 +269,30 @@ void GrpcWalker::Fail(const std::string& message) {
 }
 
 uint64_t GrpcWalker::undelivered_from() const {
+  // A compressed message's bytes carry every scalar it decodes to: none may leave before it ends.
+  if (state_ == State::kInflate) return message_begin_;
   return state_ == State::kHold || state_ == State::kProbe ? held_raw_ : UINT64_MAX;
 }
 
 std::string GrpcWalker::Unread() const {
-  if (compressed_messages_ == 0) return {};
-  return std::to_string(compressed_messages_) + " compressed gRPC message(s) (" + std::to_string(compressed_bytes_) +
-         " bytes) were not analysed";
+  std::string out;
+  if (compressed_messages_ > 0) {
+    out = std::to_string(compressed_messages_) + " compressed gRPC message(s) (" + std::to_string(compressed_bytes_) +
+          " bytes) were not analysed: " + skipped_why_;
+  }
+  if (undecoded_messages_ > 0) {
+    if (!out.empty()) out += "; ";
+    out += std::to_string(undecoded_messages_) + " compressed gRPC message(s) were analysed only in part (" +
+           undecoded_why_ + ")";
+  }
+  return out;
 }
 
 void GrpcWalker::AppendCurrentPath(ByteBuffer* out) const {
+  if (inner_ != nullptr) {
+    inner_->AppendCurrentPath(out);
+    return;
+  }
   if (in_trailers_) {
     out->Append("trailers");
     return;
@@ -203,8 +326,9 @@ void GrpcWalker::Run(std::string_view chunk) {
           remaining_ = length;
           state_ = State::kStream;
           sink_->OnScalarBegin(false, false, offset_);
-        } else if (flags & 0x01) {  // compressed with the stream's grpc-encoding: skipped, counted
-          ++compressed_messages_;
+        } else if (flags & 0x01) {  // compressed with the stream's grpc-encoding
+          if (StartCompressed(length)) break;
+          ++compressed_messages_;  // no decoder for it: skipped, counted
           compressed_bytes_ += length;
           remaining_ = length;
           state_ = State::kSkip;
@@ -264,6 +388,15 @@ void GrpcWalker::Run(std::string_view chunk) {
         } else if (held_.size() == limits_.probe_bytes) {
           ProbeComplete();
         }
+        break;
+      }
+      case State::kInflate: {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, available));
+        Inflate(chunk.substr(i, n));
+        i += n;
+        offset_ += n;
+        remaining_ -= n;
+        if (remaining_ == 0) EndCompressed();
         break;
       }
       case State::kStream: {

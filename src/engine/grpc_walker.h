@@ -15,7 +15,12 @@
 // Fields up to Limits::max_buffered_field bytes are held and classified whole; a longer field is
 // classified from its first Limits::probe_bytes and then streamed (as a scalar, or as a message
 // whose own fields are walked the same way), so memory is bounded whatever the message size.
-// Compressed messages (flag 0x01, `grpc-encoding`) are skipped and counted.
+// Compressed messages (flag 0x01) are decoded with the stream's `grpc-encoding` (gzip, deflate)
+// as they stream, by a ContentDecoder (bounded output), and walked the same way; their scalars'
+// raw offsets are the message's compressed bytes (they cannot be rewritten: rewritable()).
+// Without an encoding, or with one there is no decoder for (snappy, zstd), they are skipped and
+// counted; so is the rest of a message whose compressed data is corrupt, and what decodes past
+// Limits::max_decoded_bytes. Unread() says which and why.
 //
 // Hand-written: protobuf's own parsers need the schema (or build a whole UnknownFieldSet in
 // memory) and do not take input in arbitrary chunks; the wasm build has no protobuf library.
@@ -23,10 +28,12 @@
 #define LEAKSCOPE_ENGINE_GRPC_WALKER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/content_decoder.h"
 #include "engine/scalar_parser.h"
 
 namespace leakscope {
@@ -37,10 +44,17 @@ class GrpcWalker final : public ScalarParser {
     size_t max_depth = 32;                   // deeper messages are delivered as bytes
     size_t max_buffered_field = 16 * 1024;   // fields up to this size are classified whole
     size_t probe_bytes = 1024;               // a longer field is classified by its first bytes
+    // Decoded bytes of all compressed messages together; past it they go unanalysed (a gzip bomb
+    // expands 1000:1).
+    uint64_t max_decoded_bytes = uint64_t{64} << 20;
   };
 
   GrpcWalker(ScalarSink* sink, Limits limits);
   explicit GrpcWalker(ScalarSink* sink) : GrpcWalker(sink, Limits()) {}
+  ~GrpcWalker() override;
+
+  // The stream's `grpc-encoding` header, with which compressed messages are decoded.
+  void SetMessageEncoding(std::string_view encoding) { message_encoding_ = encoding; }
 
   const char* name() const override { return "gRPC"; }
   bool Feed(std::string_view chunk) override;
@@ -52,11 +66,15 @@ class GrpcWalker final : public ScalarParser {
   uint64_t error_offset() const override { return error_offset_; }
   uint64_t undelivered_from() const override;
   void AppendCurrentPath(ByteBuffer* out) const override;
-  // Compressed messages (per-message grpc-encoding is not decoded): how many, how many bytes.
+  bool rewritable() const override { return inner_ == nullptr; }
+  // Compressed messages not (or not wholly) analysed: how many, how many bytes, and why.
   std::string Unread() const override;
 
   uint64_t messages() const { return messages_; }
+  // Compressed messages skipped (no decoder for them).
   uint64_t compressed_messages() const { return compressed_messages_; }
+  // Compressed messages decoded and walked.
+  uint64_t decoded_messages() const { return decoded_messages_; }
 
  private:
   enum class State : uint8_t {
@@ -68,7 +86,12 @@ class GrpcWalker final : public ScalarParser {
     kHold,         // collecting a field of up to max_buffered_field bytes
     kProbe,        // collecting the first probe_bytes of a longer field
     kStream,       // streaming a long string/bytes field, or a trailer frame, to the sink
+    kInflate,      // decoding a compressed message into inner_
   };
+  class CompressedScalarSink;
+  // The walker of one decoded message: no frame prefix, the message ends with its input.
+  struct BareMessage {};
+  GrpcWalker(ScalarSink* sink, Limits limits, BareMessage);
   struct OpenMessage {
     uint64_t end;    // raw offset one past its last byte
     uint32_t field;  // its field number in the enclosing message (0 for a gRPC message)
@@ -88,6 +111,12 @@ class GrpcWalker final : public ScalarParser {
   // Delivers a held-back field as bytes (the body ended or stopped being gRPC inside it).
   void DeliverHeld();
   uint64_t MessageEnd() const { return open_.empty() ? UINT64_MAX : open_.back().end; }
+  // A compressed message of `length` bytes begins at offset_: true when it will be decoded.
+  bool StartCompressed(uint64_t length);
+  void Inflate(std::string_view compressed);
+  void EndCompressed();
+  // The decoder of the current compressed message failed or stopped: the rest is skipped.
+  void NoteUndecoded(const std::string& why);
 
   ScalarSink* sink_;
   Limits limits_;
@@ -112,6 +141,21 @@ class GrpcWalker final : public ScalarParser {
   uint64_t messages_ = 0;
   uint64_t compressed_messages_ = 0;
   uint64_t compressed_bytes_ = 0;
+
+  // Compressed messages
+  bool bare_ = false;  // this walks one decoded message (see BareMessage)
+  std::string message_encoding_;
+  std::unique_ptr<ContentDecoder> inflater_;          // the current compressed message's
+  std::unique_ptr<GrpcWalker> inner_;                 // walks what inflater_ decodes
+  std::unique_ptr<CompressedScalarSink> inner_sink_;  // gives inner_'s scalars the message's offsets
+  ContentDecoder::Sink to_inner_;                     // built once
+  bool inflating_ = true;       // false once the current message's decoding failed or stopped
+  uint64_t message_begin_ = 0;  // raw offset of the current compressed message's first byte
+  uint64_t decoded_messages_ = 0;
+  uint64_t decoded_bytes_ = 0;       // by the messages before the current one
+  uint64_t undecoded_messages_ = 0;  // decoding failed or hit max_decoded_bytes part way
+  std::string undecoded_why_;        // the first such failure
+  std::string skipped_why_;          // why the first compressed message skipped was
 };
 
 }  // namespace leakscope

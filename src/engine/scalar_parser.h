@@ -61,6 +61,11 @@ class ScalarParser {
   // report; empty when nothing was.
   virtual std::string Unread() const { return {}; }
 
+  // Whether the scalar being delivered is the body's own bytes at the offsets given, which
+  // redaction can rewrite. Not inside a compressed gRPC message: its scalars' offsets are then
+  // the message's compressed bytes.
+  virtual bool rewritable() const { return true; }
+
   // Appends the path of the scalar being delivered (e.g. `users[3].ssn`) to *out.
   virtual void AppendCurrentPath(ByteBuffer* out) const = 0;
   std::string CurrentPath() const {

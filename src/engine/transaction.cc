@@ -60,6 +60,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   void OnHeaders(const HeaderList& headers) {
     for (const auto& [name, value] : headers) {
       if (AsciiEqualsIgnoreCase(name, "content-type")) report_.content_type = value;
+      if (AsciiEqualsIgnoreCase(name, "grpc-encoding")) grpc_encoding_ = value;
       if (AsciiEqualsIgnoreCase(name, "content-encoding")) {  // repeated fields form one list (RFC 9110 5.3)
         if (!content_encoding_.empty()) content_encoding_ += ", ";
         content_encoding_ += value;
@@ -242,6 +243,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     bool lazy_path = false;  // path is "header:" and the header's name, or the tokenizer's current path
     std::string_view header_name;  // while a header value is scanned
     const char* context = "text";
+    bool rewritable = true;  // its raw offsets are its own bytes (not a compressed gRPC message's)
   };
   struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
     uint64_t dec, dec_len, raw, raw_len;
@@ -258,13 +260,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     const char* context;
     bool number;
     uint64_t scalar_begin, scalar_end;
+    bool rewritable;  // redaction can rewrite [begin, end) (Segment::rewritable)
   };
   using MatchView = Match<std::string_view>;
   struct Candidate : Match<std::string> {
     explicit Candidate(const MatchView& m)
         : Match<std::string>{m.begin, m.end, std::string(m.text), std::string(m.path), m.context, m.number,
-                             m.scalar_begin, m.scalar_end} {}
-    MatchView view() const { return MatchView{begin, end, text, path, context, number, scalar_begin, scalar_end}; }
+                             m.scalar_begin, m.scalar_end, m.rewritable} {}
+    MatchView view() const {
+      return MatchView{begin, end, text, path, context, number, scalar_begin, scalar_end, rewritable};
+    }
   };
   struct CategoryState {
     std::vector<FrontQueue<Candidate>> pending;      // per correlate: primaries awaiting a verdict
@@ -339,8 +344,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
       structured_ = batch_ != nullptr ? batch_->json.get() : own_parser_.get();
     } else if (plan_->parser == "grpc" && active_) {
-      own_parser_ = std::make_unique<GrpcWalker>(this);
-      structured_ = own_parser_.get();
+      auto walker = std::make_unique<GrpcWalker>(this);
+      walker->SetMessageEncoding(grpc_encoding_);
+      structured_ = walker.get();
+      own_parser_ = std::move(walker);
     }
   }
 
@@ -425,6 +432,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.path.clear();
     seg_.lazy_path = false;
     seg_.context = "text";
+    seg_.rewritable = true;
   }
 
   void BeginTextSegment(uint64_t raw_base) {
@@ -445,6 +453,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     uint64_t raw_base, raw_end;
     bool is_key, is_number;
     bool identity = false;          // its bytes are the body's from raw_base on (no pieces)
+    bool rewritable = true;         // Segment::rewritable
     bool hit = false;               // a finder matched it
   };
 
@@ -463,6 +472,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.raw_base = raw_offset;
     seg_.context = is_key ? "key" : "value";
     seg_.lazy_path = true;  // built only if something matches: most scalars never do
+    seg_.rewritable = structured_ == nullptr || structured_->rewritable();
     pieces_.clear();
     dec_total_ = 0;
     if (opts_->batch_values) {
@@ -564,6 +574,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     v.is_key = is_key;
     v.is_number = is_number;
     v.identity = identity;
+    v.rewritable = identity || seg_.rewritable;  // a scalar collected in pieces: seg_ is its own
     batch.of_kind[is_key ? 0 : 1].push_back(batch.values.size());
     batch.values.push_back(v);
     if (joined.size() >= kMaxBatchBytes || batch.paths.size() >= kMaxBatchBytes || batch.values.size() >= kMaxBatchValues) {
@@ -661,6 +672,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       batch.values[value].hit = true;
       ResetSegment();
       seg_.identity = v.identity;
+      seg_.rewritable = v.rewritable;
       seg_.is_key = v.is_key;
       seg_.is_number = v.is_number;
       seg_.raw_base = v.raw_base;
@@ -792,7 +804,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       int role = cp.finder_correlate(h.finder);
       std::string_view text = buf.substr(h.span.begin - base, h.span.end - h.span.begin);
       const MatchView cand{MapBegin(h.span.begin), MapEnd(h.span.end), text, seg_.path, seg_.context,
-                           seg_.is_number, seg_.raw_base, seg_.raw_end};
+                           seg_.is_number, seg_.raw_base, seg_.raw_end, seg_.rewritable};
       if (role >= 0) {
         Correlating(c).secondaries[role].emplace_back(cand);
         continue;
@@ -965,6 +977,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         redaction_skipped_warned_ = true;
         report_.warnings.push_back("redaction skipped: body is " + report_.content_encoding + "-encoded");
       }
+    } else if (rc.action == Action::kRedact && !cand.rewritable) {
+      // Likewise a compressed gRPC message (its match offsets are the whole message's bytes).
+      if (!message_redaction_skipped_warned_) {
+        message_redaction_skipped_warned_ = true;
+        report_.warnings.push_back("redaction skipped: matches in compressed gRPC messages are reported only");
+      }
     } else if (rc.action == Action::kRedact) {
       if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
       if (std::string_view(cand.context) == "header") {
@@ -1074,6 +1092,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   bool limit_warned_ = false;
   bool header_redact_warned_ = false;
   bool redaction_skipped_warned_ = false;
+  bool message_redaction_skipped_warned_ = false;
   std::shared_ptr<const ScanPlan> plan_;  // set up by Setup
   std::vector<CategoryState> cat_state_;
   SegmentScanner scanner_;
@@ -1158,6 +1177,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<Redaction> redactions_;
   // Content-Encoding
   std::string content_encoding_;               // the header's value(s)
+  std::string grpc_encoding_;                  // compressed gRPC messages' coding (GrpcWalker)
   std::unique_ptr<ContentDecoder> decoder_;    // set when the body is analysed decoded
   ContentDecoder::Sink decoded_sink_;          // built once, like hits_cb_
   // Block hold-back of a compressed body: the chunks held.

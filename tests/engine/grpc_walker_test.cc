@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "support/compress.h"
 #include "support/protobuf_wire.h"
 
 namespace leakscope {
@@ -15,7 +16,8 @@ using testing::GrpcFrame;
 using testing::VarintField;
 
 // Records scalars as "path=text@offset" and checks that every delivered byte is the body's own
-// byte at the offset it claims (protobuf strings have no escapes).
+// byte at the offset it claims (protobuf strings have no escapes). A scalar of a compressed
+// message is "path=text@begin-end", the message's compressed bytes, which every piece claims.
 class Recorder : public ScalarSink {
  public:
   explicit Recorder(const std::string& body) : body_(body) {}
@@ -33,6 +35,14 @@ class Recorder : public ScalarSink {
   }
   void OnScalarData(std::string_view decoded, uint64_t rb, uint64_t re) override {
     EXPECT_TRUE(open_);
+    max_piece = std::max(max_piece, decoded.size());
+    if (!walker->rewritable()) {
+      EXPECT_EQ(rb, begin_);
+      EXPECT_GT(re, rb);  // the message's declared bytes (the body may end before them)
+      end_ = re;
+      current_.append(decoded);
+      return;
+    }
     EXPECT_EQ(rb, next_);
     ASSERT_EQ(re - rb, decoded.size());
     ASSERT_LE(re, body_.size());
@@ -43,15 +53,23 @@ class Recorder : public ScalarSink {
   }
   void OnScalarEnd(uint64_t raw_end) override {
     EXPECT_TRUE(open_);
-    EXPECT_EQ(raw_end, next_);
     open_ = false;
+    if (!walker->rewritable()) {
+      if (!current_.empty()) {
+        EXPECT_EQ(raw_end, end_);
+      }
+      scalars.push_back(walker->CurrentPath() + "=" + current_ + "@" + std::to_string(begin_) + "-" +
+                        std::to_string(raw_end));
+      return;
+    }
+    EXPECT_EQ(raw_end, next_);
     scalars.push_back(walker->CurrentPath() + "=" + current_ + "@" + std::to_string(begin_));
   }
 
  private:
   const std::string& body_;
   bool open_ = false;
-  uint64_t begin_ = 0, next_ = 0;
+  uint64_t begin_ = 0, next_ = 0, end_ = 0;
   std::string current_;
 };
 
@@ -60,14 +78,17 @@ struct Walked {
   bool ok = false;
   std::string error;
   uint64_t compressed = 0;
+  uint64_t decoded = 0;
+  std::string unread;
   size_t max_piece = 0;
 };
 
 // Feeds `body` in chunks of `chunk` bytes (0: whole), or at the given split points.
 Walked Walk(const std::string& body, size_t chunk = 0, GrpcWalker::Limits limits = {},
-            const std::vector<size_t>& splits = {}) {
+            const std::vector<size_t>& splits = {}, const std::string& encoding = "") {
   Recorder r(body);
   GrpcWalker w(&r, limits);
+  w.SetMessageEncoding(encoding);
   r.walker = &w;
   Walked out;
   out.ok = true;
@@ -87,6 +108,8 @@ Walked Walk(const std::string& body, size_t chunk = 0, GrpcWalker::Limits limits
   out.error = w.error();
   out.scalars = r.scalars;
   out.compressed = w.compressed_messages();
+  out.decoded = w.decoded_messages();
+  out.unread = w.Unread();
   out.max_piece = r.max_piece;
   return out;
 }
@@ -189,12 +212,119 @@ TEST(GrpcWalker, SameScalarsForEveryChunking) {
   EXPECT_EQ(Walk(body, 1).scalars, whole.scalars);
 }
 
-TEST(GrpcWalker, CompressedMessagesAreSkippedAndCounted) {
+TEST(GrpcWalker, CompressedMessagesWithoutADecoderAreSkippedAndCounted) {
   const std::string body = GrpcFrame("\x1f\x8b whatever", 0x01) + GrpcFrame(Bytes(1, "plain"));
-  Walked w = Walk(body, 2);
-  ASSERT_TRUE(w.ok) << w.error;
-  EXPECT_EQ(w.compressed, 1u);
-  EXPECT_EQ(w.scalars, (std::vector<std::string>{"1=plain@" + std::to_string(body.size() - 5)}));
+  for (const char* encoding : {"", "snappy"}) {
+    Walked w = Walk(body, 2, {}, {}, encoding);
+    ASSERT_TRUE(w.ok) << w.error;
+    EXPECT_EQ(w.compressed, 1u);
+    EXPECT_EQ(w.decoded, 0u);
+    EXPECT_EQ(w.scalars, (std::vector<std::string>{"1=plain@" + std::to_string(body.size() - 5)}));
+    EXPECT_NE(w.unread.find("1 compressed gRPC message(s) (11 bytes) were not analysed: "), std::string::npos) << w.unread;
+    EXPECT_NE(w.unread.find(*encoding ? "no decoder for grpc-encoding 'snappy'" : "no grpc-encoding header"),
+              std::string::npos)
+        << w.unread;
+  }
+}
+
+// The scalars of `message` sent plain, as they would read inside a compressed message sent in
+// its place at `begin` with `length` compressed bytes.
+std::vector<std::string> AsCompressed(const std::string& message, uint64_t begin, uint64_t length) {
+  Walked plain = Walk(GrpcFrame(message));
+  EXPECT_TRUE(plain.ok) << plain.error;
+  std::vector<std::string> out;
+  for (std::string s : plain.scalars) {
+    out.push_back(s.substr(0, s.rfind('@') + 1) + std::to_string(begin) + "-" + std::to_string(begin + length));
+  }
+  return out;
+}
+
+TEST(GrpcWalker, CompressedMessagesAreDecodedAndWalkedAsPlainOnes) {
+  // Plain and compressed messages in turn, some with fields long enough to be streamed and
+  // probed: a compressed message reads as it would plain, its offsets being its compressed bytes.
+  for (const char* encoding : {"gzip", "deflate"}) {
+    std::string body;
+    std::vector<std::string> want;
+    for (int m = 0; m < 6; ++m) {
+      std::string message = Bytes(1, Customer(m)) + Bytes(2, Customer(m + 100));
+      if (m % 3 == 1) message += Bytes(7, "note " + std::string(40000, 'y') + " ssn 123-45-6789");
+      if (m % 2 == 0) {
+        Walked plain = Walk(GrpcFrame(message));
+        for (const std::string& s : plain.scalars) {
+          want.push_back(s.substr(0, s.rfind('@') + 1) + std::to_string(body.size() + std::stoull(s.substr(s.rfind('@') + 1))));
+        }
+        body += GrpcFrame(message);
+      } else {
+        const std::string packed = std::string(encoding) == "gzip" ? testing::Gzip(message) : testing::Deflate(message, MAX_WBITS);
+        for (const std::string& s : AsCompressed(message, body.size() + 5, packed.size())) want.push_back(s);
+        body += GrpcFrame(packed, 0x01);
+      }
+    }
+    Walked whole = Walk(body, 0, {}, {}, encoding);
+    ASSERT_TRUE(whole.ok) << whole.error;
+    EXPECT_EQ(whole.decoded, 3u);
+    EXPECT_EQ(whole.compressed, 0u);
+    EXPECT_EQ(whole.unread, "");
+    EXPECT_EQ(whole.scalars, want) << encoding;
+    std::mt19937_64 rng(11);
+    for (int round = 0; round < 10; ++round) {
+      std::vector<size_t> splits;
+      for (size_t at = rng() % 200; at < body.size(); at += 1 + rng() % 700) splits.push_back(at);
+      Walked w = Walk(body, 0, {}, splits, encoding);
+      EXPECT_TRUE(w.ok) << w.error;
+      EXPECT_EQ(w.scalars, want) << encoding << " round " << round;
+    }
+    EXPECT_EQ(Walk(body, 1, {}, {}, encoding).scalars, want) << encoding;
+  }
+}
+
+TEST(GrpcWalker, BadCompressedMessagesAreNotedAndTheStreamGoesOn) {
+  const std::string packed = testing::Gzip(Bytes(1, "ssn 123-45-6789") + Bytes(2, std::string(5000, 'z')));
+  std::string corrupt = packed;
+  corrupt[corrupt.size() / 2] ^= 0x55;
+  const std::string tail = GrpcFrame(Bytes(1, "after"));
+  // Corrupt data: what decoded before the damage is walked, the rest of the message is not.
+  {
+    const std::string body = GrpcFrame(corrupt, 0x01) + tail;
+    Walked w = Walk(body, 3, {}, {}, "gzip");
+    ASSERT_TRUE(w.ok) << w.error;
+    EXPECT_NE(w.unread.find("1 compressed gRPC message(s) were analysed only in part (gzip:"), std::string::npos)
+        << w.unread;
+    EXPECT_EQ(w.scalars.back(), "1=after@" + std::to_string(body.size() - 5));
+  }
+  // A bomb: decoding stops at the limit, for this message and every one after it.
+  {
+    GrpcWalker::Limits limits;
+    limits.max_decoded_bytes = 1000;
+    const std::string bomb = testing::Gzip(Bytes(1, std::string(100000, 'a')));
+    const std::string body = GrpcFrame(bomb, 0x01) + GrpcFrame(packed, 0x01) + tail;
+    Walked w = Walk(body, 0, limits, {}, "gzip");
+    ASSERT_TRUE(w.ok) << w.error;
+    EXPECT_EQ(w.decoded, 1u);
+    EXPECT_EQ(w.compressed, 1u);
+    EXPECT_NE(w.unread.find("analysed only in part"), std::string::npos) << w.unread;
+    EXPECT_NE(w.unread.find("decoded to 1000 bytes, the limit"), std::string::npos) << w.unread;
+    EXPECT_EQ(w.scalars.back(), "1=after@" + std::to_string(body.size() - 5));
+    EXPECT_LE(w.max_piece, 1000u);
+  }
+  // Decoded, not protobuf: the body is not gRPC, as for the same bytes sent plain.
+  {
+    const std::string body = GrpcFrame(testing::Gzip(std::string("\x0e\x01", 2)), 0x01) + tail;
+    Walked w = Walk(body, 0, {}, {}, "gzip");
+    EXPECT_FALSE(w.ok);
+    EXPECT_NE(w.error.find("in a gzip-compressed message: invalid protobuf wire type 6"), std::string::npos) << w.error;
+    EXPECT_NE(w.error.find("which begins at byte 5"), std::string::npos) << w.error;
+  }
+  // The body ends inside a compressed message: truncated, with what decoded so far delivered.
+  {
+    const std::string message = Bytes(1, "ssn 123-45-6789") + Bytes(2, std::string(200000, 'q'));
+    const std::string body = GrpcFrame(testing::Gzip(message), 0x01);
+    Walked w = Walk(body.substr(0, body.size() - 20), 7, {}, {}, "gzip");
+    EXPECT_FALSE(w.ok);
+    EXPECT_NE(w.error.find("truncated gRPC message"), std::string::npos) << w.error;
+    ASSERT_FALSE(w.scalars.empty());
+    EXPECT_EQ(w.scalars[0].substr(0, 18), "1=ssn 123-45-6789@");
+  }
 }
 
 TEST(GrpcWalker, MalformedBodiesFailWithAReason) {

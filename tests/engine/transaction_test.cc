@@ -918,15 +918,76 @@ TEST(TransactionGrpc, ABodyThatIsNotGrpcIsScannedAsTextAndSaysSo) {
   EXPECT_EQ(r.report.categories[0].count, 1u);
 }
 
-TEST(TransactionGrpc, CompressedMessagesAreReportedAsNotAnalysed) {
+TEST(TransactionGrpc, CompressedMessagesWithoutAnEncodingAreReportedAsNotAnalysed) {
   auto cp = Compile(kSsnPolicy);
   const std::string body =
       testing::GrpcFrame(Zip("123-45-6789"), 0x01) + testing::GrpcFrame(testing::Bytes(3, "123-45-6789"));
   Result r = Scan(cp, body, "application/grpc", 4);
   EXPECT_TRUE(HasWarning(r.report, "1 compressed gRPC message(s)"));
+  EXPECT_TRUE(HasWarning(r.report, "no grpc-encoding header"));
   ASSERT_EQ(r.report.categories.size(), 1u);
   EXPECT_EQ(r.report.categories[0].count, 1u);
   EXPECT_EQ(r.report.categories[0].matches[0].path, "3");
+}
+
+// A gRPC response whose messages are compressed with `encoding` (grpc-encoding), fed in chunks.
+Result ScanGrpc(const std::shared_ptr<const CompiledPolicy>& cp, const std::string& body, const std::string& encoding,
+                size_t chunk) {
+  Transaction tx(cp, "api.example.com", "/x", {});
+  tx.OnHeaders(Direction::kResponse, {{"content-type", "application/grpc"}, {"grpc-encoding", encoding}});
+  Result r;
+  for (size_t i = 0; i < body.size(); i += chunk) {
+    tx.OnBody(Direction::kResponse, std::string_view(body).substr(i, chunk), i + chunk >= body.size(), &r.body);
+  }
+  r.report = tx.report(Direction::kResponse);
+  return r;
+}
+
+TEST(TransactionGrpc, CompressedMessagesAreAnalysedReportedAndBlockedButNotRedacted) {
+  using testing::Bytes;
+  using testing::GrpcFrame;
+  const std::string first = Bytes(1, Bytes(4, "ssn 123-45-6789"));
+  const std::string second = Bytes(1, Bytes(4, "ssn 987-65-4321")) + Bytes(2, std::string(30000, 'z'));
+  const std::string packed = Zip(second);
+  const std::string body = GrpcFrame(first) + GrpcFrame(packed, 0x01) + GrpcFrame("grpc-status: 0\r\n", 0x80);
+  const uint64_t message_begin = GrpcFrame(first).size() + 5;
+  // Reported with its path; its offset and length are the compressed message's.
+  auto cp = Compile(kSsnPolicy);
+  for (size_t chunk : {size_t{1}, size_t{64}, body.size()}) {
+    Result r = ScanGrpc(cp, body, "gzip", chunk);
+    EXPECT_TRUE(r.report.warnings.empty()) << r.report.warnings[0];
+    ASSERT_EQ(r.report.categories.size(), 1u);
+    const CategoryReport& c = r.report.categories[0];
+    ASSERT_EQ(c.count, 2u) << chunk;
+    EXPECT_EQ(c.values[1], "987-65-4321");
+    EXPECT_EQ(c.matches[1].path, "1.4");
+    EXPECT_EQ(c.matches[1].offset, message_begin);
+    EXPECT_EQ(c.matches[1].length, packed.size());
+    EXPECT_EQ(r.body, body);
+  }
+  // Redaction rewrites the plain message; the compressed one leaves as it came, and the report
+  // says why.
+  auto redacting = Compile(std::string(kSsnPolicy).replace(std::string(kSsnPolicy).find("ssn: {}"), 7,
+                                                           "ssn: {action: !redact \"#\"}"));
+  for (size_t chunk : {size_t{1}, size_t{64}, body.size()}) {
+    Result r = ScanGrpc(redacting, body, "gzip", chunk);
+    EXPECT_TRUE(HasWarning(r.report, "redaction skipped: matches in compressed gRPC messages are reported only"));
+    EXPECT_EQ(r.report.decision, Decision::kRedact);
+    std::string want = body;
+    want.replace(want.find("123-45-6789"), 11, "###########");
+    EXPECT_TRUE(r.body == want) << chunk;
+  }
+  // Blocking: no byte of the compressed message leaves, however the body is chunked (it is held
+  // until decoded).
+  auto blocking = Compile(std::string(kSsnPolicy).replace(std::string(kSsnPolicy).find("ssn: {}"), 7,
+                                                          "ssn: {action: block}"));
+  const std::string safe_first = GrpcFrame(Bytes(1, Bytes(4, "nothing here")));
+  const std::string blocked_body = safe_first + GrpcFrame(packed, 0x01);
+  for (size_t chunk : {size_t{1}, size_t{100}, size_t{4096}}) {
+    Result r = ScanGrpc(blocking, blocked_body, "gzip", chunk);
+    EXPECT_EQ(r.report.decision, Decision::kBlock);
+    EXPECT_LE(r.body.size(), safe_first.size() + 5) << chunk;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 
 import { FilterDataStatus, ProxyWasmHost } from './proxy_wasm_host.mjs';
 import { WASM_PATH, categoriesView, cliScan, feed, mulberry32, reportsSince, wasmSkipReason } from './support.mjs';
@@ -38,12 +39,12 @@ async function start(pluginConfig, options = {}) {
 const REQUEST = [[':method', 'GET'], [':scheme', 'https'], [':authority', 'api.example.com'], [':path', '/v1/people']];
 
 // One transaction: a bodiless GET, then a response body in the given chunks.
-function respond(host, chunks, { contentType = 'text/plain', contentLength = true } = {}) {
+function respond(host, chunks, { contentType = 'text/plain', contentLength = true, extraHeaders = [] } = {}) {
   const from = host.logs.length;
   const s = host.newHttpStream();
   s.requestHeaders(REQUEST, true);
   const total = chunks.reduce((a, c) => a + c.length, 0);
-  const headers = [[':status', '200'], ['content-type', contentType]];
+  const headers = [[':status', '200'], ['content-type', contentType], ...extraHeaders];
   if (contentLength) headers.push(['content-length', String(total)]);
   s.responseHeaders(headers, false);
   feed((c, eos) => s.responseBody(c, eos), chunks);
@@ -165,6 +166,29 @@ describe('leakscope.wasm in Envoy', { skip: wasmSkipReason() }, () => {
         }
       });
     }
+  });
+
+  test('compressed gRPC messages (grpc-encoding: gzip) are analysed as if sent plain', async () => {
+    const host = await start(config(ALERT_POLICY));
+    const plain = categoriesView(respond(host, [GRPC_PEOPLE], { contentType: 'application/grpc' }).report);
+    assert.ok((plain.ssn?.count ?? 0) >= 2, JSON.stringify(plain));
+    // The same two messages, each compressed, behind the compressed flag.
+    const frames = [];
+    for (let at = 0; at < GRPC_PEOPLE.length;) {
+      const length = GRPC_PEOPLE.readUInt32BE(at + 1);
+      frames.push(grpcFrame(gzipSync(GRPC_PEOPLE.subarray(at + 5, at + 5 + length)), 0x01));
+      at += 5 + length;
+    }
+    const body = Buffer.concat(frames);
+    for (const chunks of [[body], oneByte(body), randomSplit(body, 3)]) {
+      const run = respond(host, chunks, { contentType: 'application/grpc', extraHeaders: [['grpc-encoding', 'gzip']] });
+      assert.deepEqual(categoriesView(run.report), plain, `chunks ${chunks.length}`);
+      assert.ok(run.stream.forwardedResponseBody.equals(body));
+    }
+    // Without the header they cannot be read, and the report says so.
+    const unread = respond(host, [body], { contentType: 'application/grpc' }).report;
+    assert.deepEqual(categoriesView(unread), {});
+    assert.ok(unread.warnings.some((w) => w.includes('2 compressed gRPC message(s)')), JSON.stringify(unread.warnings));
   });
 
   describe('block action', () => {
