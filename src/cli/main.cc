@@ -36,7 +36,8 @@ constexpr int kExitIo = 4;
 void PrintUsage(std::ostream& os) {
   os << "usage:\n"
         "  leakscope scan --policy P [--content-type T] [--path AUTHORITY/PATH]\n"
-        "                 [--direction request|response] [--output-body OUT]\n"
+        "                 [--direction request|response] [--header NAME:VALUE]...\n"
+        "                 [--output-body OUT]\n"
         "                 [--format json|table] [--max-bytes N] [--fail-on-match] [FILE|-]\n"
         "  leakscope policy check P\n"
         "  leakscope bench --policy P [--content-type T] [--path AUTHORITY/PATH]\n"
@@ -149,6 +150,7 @@ int Scan(int argc, char** argv) {
   uint64_t max_bytes = 0;
   bool fail_on_match = false;
   bool have_input = false;
+  HeaderList headers;  // as the proxy would pass them: header matching, Content-Encoding, grpc-encoding
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](std::string* dst) -> bool {
@@ -165,6 +167,18 @@ int Scan(int argc, char** argv) {
     else if (a == "--direction") { if (!value(&direction)) return kExitUsage; }
     else if (a == "--output-body") { if (!value(&output_body)) return kExitUsage; }
     else if (a == "--format") { if (!value(&format)) return kExitUsage; }
+    else if (a == "--header") {
+      std::string v;
+      if (!value(&v)) return kExitUsage;
+      // A pseudo-header (":authority: x") starts with its own colon.
+      const size_t colon = v.find(':', v.empty() ? 0 : 1);
+      if (colon == std::string::npos || colon == 0) {
+        std::cerr << "leakscope scan: --header needs NAME:VALUE, not \"" << v << "\"\n";
+        return kExitUsage;
+      }
+      const size_t value_begin = v.find_first_not_of(" \t", colon + 1);
+      headers.emplace_back(v.substr(0, colon), value_begin == std::string::npos ? "" : v.substr(value_begin));
+    }
     else if (a == "--max-bytes") {
       std::string v;
       if (!value(&v)) return kExitUsage;
@@ -231,7 +245,6 @@ int Scan(int argc, char** argv) {
   topts.max_analyzed_bytes = max_bytes;
   Transaction tx(lp.compiled, authority, path, topts);
   Direction d = direction == "request" ? Direction::kRequest : Direction::kResponse;
-  HeaderList headers;
   if (!content_type.empty()) headers.emplace_back("content-type", content_type);
   tx.OnHeaders(d, headers);
 

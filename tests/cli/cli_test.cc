@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/compress.h"
 #include "support/files.h"
 #include "support/yaml_tree.h"
 
@@ -177,6 +178,33 @@ TEST(Cli, TableFormatStdinAndFailOnMatch) {
   EXPECT_EQ(RunCli("scan --policy " + Quote(policy) + " --fail-on-match " + Quote(body)).exit_code, 1);
   std::string clean = tmp.File("c.txt", "nothing here\n");
   EXPECT_EQ(RunCli("scan --policy " + Quote(policy) + " --fail-on-match " + Quote(clean)).exit_code, 0);
+}
+
+TEST(Cli, HeadersGoToTheTransactionAsAProxyWouldPassThem) {
+  TempDir tmp;
+  std::string policy = tmp.File("p.yaml",
+                                "categories:\n  ssn:\n    - regex: \"\\\\d{3}-\\\\d{2}-\\\\d{4}\"\n"
+                                "endpoints:\n  - matches: \"**\"\n    config:\n      ssn: {}\n");
+  // A gzip-compressed gRPC message, as captured: found only when grpc-encoding is passed.
+  const std::string message = std::string("\x0a\x0f", 2) + "ssn 123-45-6789";
+  const std::string packed = testing::Gzip(message);
+  std::string frame(1, '\x01');
+  for (int shift = 24; shift >= 0; shift -= 8) frame.push_back(static_cast<char>((packed.size() >> shift) & 0xFF));
+  std::string body = tmp.File("grpc.bin", frame + packed);
+  const std::string scan = "scan --policy " + Quote(policy) + " --content-type application/grpc ";
+  RunResult r = RunCli(scan + "--header 'grpc-encoding: gzip' " + Quote(body));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["categories"]["ssn"]["count"], 1) << r.out;
+  EXPECT_EQ(report["categories"]["ssn"]["matches"][0]["path"], "1") << r.out;
+  r = RunCli(scan + Quote(body));
+  EXPECT_EQ(nlohmann::json::parse(r.out)["categories"].size(), 0u) << r.out;
+  EXPECT_NE(r.out.find("no grpc-encoding header"), std::string::npos) << r.out;
+  // A gzip Content-Encoding; and a malformed --header is a usage error.
+  std::string gz = tmp.File("body.gz", testing::Gzip("ssn 123-45-6789\n"));
+  r = RunCli("scan --policy " + Quote(policy) + " --header Content-Encoding:gzip " + Quote(gz));
+  EXPECT_EQ(nlohmann::json::parse(r.out)["categories"]["ssn"]["count"], 1) << r.out;
+  EXPECT_EQ(RunCli("scan --policy " + Quote(policy) + " --header novalue " + Quote(gz)).exit_code, 2);
 }
 
 TEST(Cli, BenchScansSeveralFilesInTurn) {
