@@ -344,7 +344,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
       structured_ = batch_ != nullptr ? batch_->json.get() : own_parser_.get();
     } else if (plan_->parser == "grpc" && active_) {
-      auto walker = std::make_unique<GrpcWalker>(this);
+      GrpcWalker::Limits limits;
+      // Compressed messages decode under the same cap as a compressed body.
+      limits.max_decoded_bytes = DecoderOptions().max_decoded_bytes;
+      auto walker = std::make_unique<GrpcWalker>(this, limits);
       walker->SetMessageEncoding(grpc_encoding_);
       structured_ = walker.get();
       own_parser_ = std::move(walker);

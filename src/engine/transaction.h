@@ -28,9 +28,10 @@ struct TransactionOptions {
   // Hold body bytes back until their analysis is final (as for redact/block actions), for hosts
   // that enforce decisions on match counts (SBAC). Bounded by the block size plus the window.
   bool hold_bodies = false;
-  // Cap on the decoded size of a compressed body (per coding, see ContentDecoder). 0 = the
-  // analysis limit when one is set, else 64 MiB. Past it decoding stops and the report says
-  // `truncated`: a gzip bomb costs bounded time and no memory beyond fixed buffers.
+  // Cap on the decoded size of a compressed body (per coding, see ContentDecoder), and of a gRPC
+  // body's compressed messages together. 0 = the analysis limit when one is set, else 64 MiB.
+  // Past it decoding stops and the report says so: a gzip bomb costs bounded time and no memory
+  // beyond fixed buffers.
   uint64_t max_decoded_bytes = 0;
   // Scan short JSON scalars together, per chunk (see Transaction::DirectionState::FlushBatch).
   // Off: each scalar is scanned on its own; reports are the same (tests compare both).

@@ -932,8 +932,8 @@ TEST(TransactionGrpc, CompressedMessagesWithoutAnEncodingAreReportedAsNotAnalyse
 
 // A gRPC response whose messages are compressed with `encoding` (grpc-encoding), fed in chunks.
 Result ScanGrpc(const std::shared_ptr<const CompiledPolicy>& cp, const std::string& body, const std::string& encoding,
-                size_t chunk) {
-  Transaction tx(cp, "api.example.com", "/x", {});
+                size_t chunk, TransactionOptions topts = {}) {
+  Transaction tx(cp, "api.example.com", "/x", topts);
   tx.OnHeaders(Direction::kResponse, {{"content-type", "application/grpc"}, {"grpc-encoding", encoding}});
   Result r;
   for (size_t i = 0; i < body.size(); i += chunk) {
@@ -965,6 +965,13 @@ TEST(TransactionGrpc, CompressedMessagesAreAnalysedReportedAndBlockedButNotRedac
     EXPECT_EQ(c.matches[1].length, packed.size());
     EXPECT_EQ(r.body, body);
   }
+  // The cap on decoded bytes is a compressed body's: the analysis limit when there is one.
+  TransactionOptions capped;
+  capped.max_analyzed_bytes = 1000;
+  Result partial = ScanGrpc(cp, body, "gzip", 64, capped);
+  EXPECT_TRUE(HasWarning(partial.report, "1 compressed gRPC message(s) were analysed only in part"));
+  ASSERT_EQ(partial.report.categories.size(), 1u);
+  EXPECT_EQ(partial.report.categories[0].count, 2u) << "the match lies in the first 1000 decoded bytes";
   // Redaction rewrites the plain message; the compressed one leaves as it came, and the report
   // says why.
   auto redacting = Compile(std::string(kSsnPolicy).replace(std::string(kSsnPolicy).find("ssn: {}"), 7,
