@@ -236,18 +236,13 @@ void GrpcWalker::EndCompressed() {
     const Status s = inflater_->Finish(to_inner_);
     if (!s.ok() && !inner_->failed()) NoteUndecoded(s.message());
   }
-  if (inner_->failed()) {
+  // Decoded whole, a message must end between two fields. Cut short by a decoding problem
+  // (noted), it delivers what it held, and its cut-off end is expected.
+  if (!inner_->failed()) (void)inner_->Finish();
+  if (inflating_ && inner_->failed()) {
     // Decoded, it is not protobuf: as for a message sent plain, the body is not gRPC.
     offset_ = message_begin_;
     Fail("in a " + message_encoding_ + "-compressed message: " + inner_->error() + " of it, which begins");
-  } else if (inflating_) {
-    inner_->Finish();  // a message that decoded whole must end between fields
-    if (inner_->failed()) {
-      offset_ = message_begin_;
-      Fail("in a " + message_encoding_ + "-compressed message: " + inner_->error() + " of it, which begins");
-    }
-  } else {
-    (void)inner_->Finish();  // delivers what it held of the part decoded; a cut-off end is expected
   }
   decoded_bytes_ += inflater_->decoded_bytes();
   inner_.reset();
