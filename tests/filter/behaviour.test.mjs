@@ -168,6 +168,48 @@ describe('leakscope.wasm in Envoy', { skip: wasmSkipReason() }, () => {
     }
   });
 
+  test('streams that interleave, or end mid-body, share the VM\'s pooled buffers without changing a report', async () => {
+    // Each body holds matches in plain and in escaped strings (collected across chunks), so the
+    // buffers a stream hands back held something.
+    const bodies = [0, 1, 2, 3].map((k) => Buffer.from(JSON.stringify({
+      id: k, note: `call ${k}23-45-6789 \u00e9`, people: [{ email: `ann${k}@corp.io`, ssn: `98${k}-65-4321` }],
+      quote: 'she said "ssn 111-22-3333"', pad: 'x'.repeat(200 * k),
+    })));
+    // The whole report but for timings: paths, contexts, offsets, parse errors and warnings too.
+    const view = (r) => ({ ...r, analysis_time_us: undefined });
+    const host = await start(config(ALERT_POLICY));
+    const want = bodies.map((b) => view(respond(host, [b], { contentType: 'application/json' }).report));
+    for (const w of want) assert.ok((w.categories.ssn?.count ?? 0) >= 2, JSON.stringify(w));
+    const open = (k) => {
+      const s = host.newHttpStream();
+      s.requestHeaders(REQUEST, true);
+      s.responseHeaders([[':status', '200'], ['content-type', 'application/json']], false);
+      return { s, chunks: splitEvery(bodies[k], 7 + k), k };
+    };
+    const finish = ({ s }) => {
+      const from = host.logs.length;
+      s.complete();
+      return reportsSince(host, from).find((r) => r.direction === 'response');
+    };
+    for (let round = 0; round < 3; ++round) {
+      const streams = [0, 1, 2, 3].map(open);
+      const abandoned = open(1);  // reset part way: its buffers go back holding an open string
+      for (let i = 0; streams.some((t) => i < t.chunks.length); ++i) {
+        for (const t of streams) {
+          if (i < t.chunks.length) t.s.responseBody(t.chunks[i], i === t.chunks.length - 1);
+        }
+        if (i < 3) abandoned.s.responseBody(abandoned.chunks[i], false);
+        if (i === 3) finish(abandoned);
+      }
+      for (const t of [streams[2], streams[0], streams[3], streams[1]]) {
+        assert.deepEqual(view(finish(t)), want[t.k], `round ${round}, body ${t.k}`);
+      }
+      for (const k of [3, 1]) {
+        assert.deepEqual(view(respond(host, [bodies[k]], { contentType: 'application/json' }).report), want[k]);
+      }
+    }
+  });
+
   test('compressed gRPC messages (grpc-encoding: gzip) are analysed as if sent plain', async () => {
     const host = await start(config(ALERT_POLICY));
     const plain = categoriesView(respond(host, [GRPC_PEOPLE], { contentType: 'application/grpc' }).report);
