@@ -1,6 +1,8 @@
 #include "engine/regex_summary.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -950,9 +952,19 @@ class Analyzer {
 }  // namespace
 
 double ClassDensity(const ByteSet& set) {
+  // It runs for every class of every pattern's analysis and every trigger class: set bits by
+  // words and weights from a table, not ByteWeight for each of 256 bytes (that was a fifth of
+  // compiling the reference policy).
+  static const std::array<double, 256> kWeights = [] {
+    std::array<double, 256> w{};
+    for (int b = 0; b < 256; ++b) w[static_cast<size_t>(b)] = ByteWeight(static_cast<unsigned char>(b));
+    return w;
+  }();
+  static const ByteSet kLowWord(~uint64_t{0});
   double weight = 0;
-  for (int b = 0; b < 256; ++b) {
-    if (set.test(b)) weight += ByteWeight(static_cast<unsigned char>(b));
+  for (size_t word = 0; word < 4; ++word) {
+    uint64_t bits = ((set >> (64 * word)) & kLowWord).to_ullong();
+    for (; bits != 0; bits &= bits - 1) weight += kWeights[64 * word + static_cast<size_t>(__builtin_ctzll(bits))];
   }
   return std::min(1.0, weight / 100.0);
 }

@@ -23,6 +23,30 @@
 namespace leakscope {
 namespace {
 
+TEST(ClassDensity, IsTheSetsByteWeightsOverAHundredAtMostOne) {
+  // Every byte alone, sets of random bytes of every density, and the full set.
+  for (int b = 0; b < 256; ++b) {
+    ByteSet one;
+    one.set(static_cast<size_t>(b));
+    EXPECT_EQ(ClassDensity(one), std::min(1.0, ByteWeight(static_cast<unsigned char>(b)) / 100.0)) << b;
+  }
+  std::mt19937 rng(3);
+  for (int round = 0; round < 200; ++round) {
+    ByteSet set;
+    const unsigned keep = rng() % 257;
+    for (size_t b = 0; b < 256; ++b) {
+      if (rng() % 256 < keep) set.set(b);
+    }
+    double weight = 0;
+    for (int b = 0; b < 256; ++b) {
+      if (set.test(static_cast<size_t>(b))) weight += ByteWeight(static_cast<unsigned char>(b));
+    }
+    EXPECT_EQ(ClassDensity(set), std::min(1.0, weight / 100.0)) << set.count();
+  }
+  EXPECT_EQ(ClassDensity(ByteSet().set()), 1.0);
+  EXPECT_EQ(ClassDensity(ByteSet()), 0.0);
+}
+
 ByteSet Bytes(std::string_view chars) {
   ByteSet s;
   for (unsigned char c : chars) s.set(c);
