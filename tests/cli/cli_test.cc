@@ -218,7 +218,8 @@ TEST(Cli, BenchScansSeveralFilesInTurn) {
   RunResult r = RunCli("bench --policy " + Quote(policy) + " --iterations 4 " + Quote(one) + " " + Quote(three));
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("2 files: 4 iterations of 32 bytes"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(", 2 matches per iteration"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", 2 matches per iteration; per transaction p50 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" us, p99 "), std::string::npos) << r.out;
   EXPECT_EQ(RunCli("bench --policy " + Quote(policy) + " " + Quote(one) + " /nonexistent/body").exit_code, 4);
 }
 
