@@ -269,9 +269,10 @@ class LiteralFinder : public Finder {
     // Where the anchor byte of a match starting at p is: p + anchor_, for p <= size - len.
     const size_t last = text.size() - len + anchor_;
     for (size_t from = start + anchor_; from <= last;) {
-      const void* hit = std::memchr(text.data() + from, literal_[anchor_], last + 1 - from);
+      const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+      const unsigned char* hit = FindByte(bytes + from, last + 1 - from, static_cast<unsigned char>(literal_[anchor_]));
       if (hit == nullptr) return false;
-      const size_t at = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+      const size_t at = static_cast<size_t>(hit - bytes);
       const size_t begin = at - anchor_;
       if (EqualBytes(text.data() + begin, literal_.data(), len)) {
         out->begin = begin;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace leakscope {
@@ -11,6 +13,36 @@ namespace {
 // Every kind of set the scanner treats differently (one byte, ASCII ranges, ranges reaching
 // into high bytes, NUL, too many ranges, everything but one range) against texts of every
 // length around the 8-, 16- and 64-byte steps: Mark and Find must agree with the set itself.
+TEST(FindByte, AgreesWithMemchrAtEveryLengthAndPosition) {
+  std::mt19937 rng(11);
+  std::string text(300, '\0');
+  for (char& c : text) c = static_cast<char>('a' + rng() % 8);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t from = 0; from < 40; ++from) {
+    for (size_t n = 0; from + n <= text.size(); n += 1 + n / 16) {
+      for (unsigned c : {unsigned{'a'}, unsigned{'h'}, unsigned{'z'}, 0u, 0xffu}) {
+        const void* want = std::memchr(bytes + from, static_cast<int>(c), n);
+        EXPECT_EQ(FindByte(bytes + from, n, static_cast<unsigned char>(c)), want) << from << " " << n << " " << c;
+#if LEAKSCOPE_SIMD16
+        EXPECT_EQ(FindByteVectors(bytes + from, n, static_cast<unsigned char>(c)), want) << from << " " << n << " " << c;
+#endif
+      }
+    }
+  }
+  // A needle in every position of a text that has it once, at each length around the vector size.
+  for (size_t n = 1; n <= 70; ++n) {
+    for (size_t at = 0; at < n; ++at) {
+      std::string hay(n, 'x');
+      hay[at] = '@';
+      const auto* h = reinterpret_cast<const unsigned char*>(hay.data());
+      EXPECT_EQ(FindByte(h, n, '@'), h + at) << n << " " << at;
+#if LEAKSCOPE_SIMD16
+      EXPECT_EQ(FindByteVectors(h, n, '@'), h + at) << n << " " << at;
+#endif
+    }
+  }
+}
+
 TEST(ByteSetScanner, MarkAndFindAgreeWithTheSetForEveryKindOfSet) {
   std::mt19937_64 rng(42);
   std::vector<std::bitset<256>> sets;
