@@ -1537,12 +1537,15 @@ ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope 
   ScanPlan plan;
   const std::string mime = NormalizeMimeType(content_type);
   plan.parser = ParserForContentType(content_type);
+  plan.json = plan.parser == "json";
+  plan.grpc = plan.parser == "grpc";
+  plan.none = plan.parser == "none";
   plan.slot_of_category.assign(categories_.size(), -1);
   for (size_t s = 0; s < endpoint.categories.size(); ++s) {
     plan.slot_of_category[static_cast<size_t>(endpoint.categories[s].category)] = static_cast<int>(s);
   }
-  const bool json = plan.parser == "json";
-  const bool grpc = plan.parser == "grpc";
+  const bool json = plan.json;
+  const bool grpc = plan.grpc;
   for (const ResolvedCategory& rc : endpoint.categories) {
     if (!(rc.search & static_cast<SearchMask>(body_scope))) continue;
     if (!ContentTypeAllowed(rc.content_types, plan.parser, mime)) continue;

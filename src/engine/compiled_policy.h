@@ -198,7 +198,12 @@ struct ResolvedEndpoint {
 // endpoint, the direction and the body's content type alone, so a PolicyCache keeps one per
 // (endpoint, direction, content type) instead of every transaction working it out again.
 struct ScanPlan {
-  std::string parser;  // CompiledPolicy::ParserForContentType
+  std::string parser;  // CompiledPolicy::ParserForContentType: "text", "json", "grpc" or "none"
+  // The same as flags, for the transaction's per-body dispatch (string comparisons there were
+  // library calls on every body in the wasm build).
+  bool json = false;
+  bool grpc = false;
+  bool none = false;
   // Finder ids for JSON keys, for JSON and gRPC values, and for text (and for structured bodies
   // that fail to parse): per configured category its finders, its correlate secondaries' and its
   // match_group categories'.

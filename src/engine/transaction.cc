@@ -298,7 +298,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     cat_state_.resize(cp.categories().size());  // queues made by Correlating on first use
     redacting_ = plan_->redacts;
     if (opts_->hold_bodies) redacting_ = true;
-    active_ = endpoint_->matched && plan_->parser != "none" && plan_->has_finders();
+    active_ = endpoint_->matched && !plan_->none && plan_->has_finders();
     report_.analyzed = endpoint_->matched;
     if (!active_) redacting_ = false;
     if (!content_encoding_.empty()) {
@@ -332,7 +332,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         batch_->marks.reserve(64);
       }
     }
-    if (plan_->parser == "json" && active_) {
+    if (plan_->json && active_) {
       JsonTokenizer::Limits limits;
       limits.max_depth = opts_->json_max_depth;
       if (batch_ != nullptr && batch_->json != nullptr) {
@@ -343,7 +343,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         own_parser_ = std::make_unique<JsonTokenizer>(this, limits);
       }
       structured_ = batch_ != nullptr ? batch_->json.get() : own_parser_.get();
-    } else if (plan_->parser == "grpc" && active_) {
+    } else if (plan_->grpc && active_) {
       GrpcWalker::Limits limits;
       // Compressed messages decode under the same cap as a compressed body.
       limits.max_decoded_bytes = DecoderOptions().max_decoded_bytes;
@@ -366,7 +366,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   }
 
-  bool structured_batches() const { return active_ && opts_->batch_values && (plan_->parser == "json" || plan_->parser == "grpc"); }
+  bool structured_batches() const { return active_ && opts_->batch_values && (plan_->json || plan_->grpc); }
 
   // ---- parsers ----
 
@@ -1008,7 +1008,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void AddRedaction(const ResolvedCategory& rc, const MatchView& cand) {
     Redaction r;
-    if (plan_->parser == "json" && cand.number && std::string_view(cand.context) == "value") {
+    if (plan_->json && cand.number && std::string_view(cand.context) == "value") {
       // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
       // the mask as a string.
       r.begin = cand.scalar_begin;
@@ -1017,7 +1017,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     } else {
       r.begin = cand.begin;
       r.end = cand.end;
-      if (plan_->parser == "grpc") {
+      if (plan_->grpc) {
         // Protobuf length prefixes must stay true: the mask is repeated or cut to the match's
         // length.
         AppendMaskOfLength(rc.redact_mask, r.end - r.begin, &r.replacement);
