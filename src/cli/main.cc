@@ -173,7 +173,7 @@ int Scan(int argc, char** argv) {
       if (!value(&v)) return kExitUsage;
       // A pseudo-header (":authority: x") starts with its own colon.
       const size_t colon = v.find(':', v.empty() ? 0 : 1);
-      if (colon == std::string::npos || colon == 0) {
+      if (colon == std::string::npos) {
         std::cerr << "leakscope scan: --header needs NAME:VALUE, not \"" << v << "\"\n";
         return kExitUsage;
       }

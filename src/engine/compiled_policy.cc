@@ -268,8 +268,8 @@ class LiteralFinder : public Finder {
     if (len == 0 || start >= text.size() || text.size() - start < len) return false;
     // Where the anchor byte of a match starting at p is: p + anchor_, for p <= size - len.
     const size_t last = text.size() - len + anchor_;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     for (size_t from = start + anchor_; from <= last;) {
-      const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
       const unsigned char* hit = FindByte(bytes + from, last + 1 - from, static_cast<unsigned char>(literal_[anchor_]));
       if (hit == nullptr) return false;
       const size_t at = static_cast<size_t>(hit - bytes);
@@ -1544,8 +1544,6 @@ ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope 
   for (size_t s = 0; s < endpoint.categories.size(); ++s) {
     plan.slot_of_category[static_cast<size_t>(endpoint.categories[s].category)] = static_cast<int>(s);
   }
-  const bool json = plan.json;
-  const bool grpc = plan.grpc;
   for (const ResolvedCategory& rc : endpoint.categories) {
     if (!(rc.search & static_cast<SearchMask>(body_scope))) continue;
     if (!ContentTypeAllowed(rc.content_types, plan.parser, mime)) continue;
@@ -1553,10 +1551,10 @@ ScanPlan CompiledPolicy::PlanScan(const ResolvedEndpoint& endpoint, SearchScope 
     bool keys = ctx.keys;
     bool values = ctx.values || ctx.values_key;
     if (!keys && !values) keys = values = true;  // no whitelist
-    if (json) {
+    if (plan.json) {
       if (keys) AddCategoryFinders(rc.category, &plan.key_finders);
       if (values) AddCategoryFinders(rc.category, &plan.value_finders);
-    } else if (grpc && values) {  // protobuf has no keys, only field numbers
+    } else if (plan.grpc && values) {  // protobuf has no keys, only field numbers
       AddCategoryFinders(rc.category, &plan.value_finders);
     }
     // Text bodies (and structured bodies that failed to parse) count as values.

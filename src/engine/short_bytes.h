@@ -91,6 +91,7 @@ class ByteBuffer {
   void Truncate(size_t n) { size_ = n; }
   // Drops the first n bytes (n <= size()), moving the rest to the front.
   void EraseFront(size_t n) {
+    if (n == 0) return;  // also keeps a buffer never grown (no bytes) out of memmove
     std::memmove(data_.get(), data_.get() + n, size_ - n);
     size_ -= n;
   }

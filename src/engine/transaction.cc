@@ -724,7 +724,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // order, so the search gallops forward from the previous match's scalar: a binary search over
   // the whole batch per match cost a third of the batch bookkeeping (cache misses, measured).
   size_t FirstReaching(const std::vector<size_t>& members, size_t from, uint64_t pos) const {
-    auto before = [&](size_t v) { return batch_->values[v].text_end + 1 <= pos; };
+    const std::vector<BatchedValue>& values = batch_->values;
+    auto before = [&](size_t v) { return values[v].text_end + 1 <= pos; };
     size_t lo = from;
     size_t hi = from;
     for (size_t step = 1; hi < members.size() && before(members[hi]); step *= 2) {
@@ -736,17 +737,18 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                                members.begin());
   }
 
-  // Orders batch_->marks by scalar, keeping their order within a scalar: marks are made finder by
+  // Orders the batch's marks by scalar, keeping their order within a scalar: marks are made finder by
   // finder, so each finder's marks of a scalar stay together. A counting sort (batches hold at
   // most kMaxBatchValues scalars) where std::sort cost a tenth of a key-heavy scan.
   void GroupMarksByValue() {
-    if (batch_->marks.size() < 2) return;
-    batch_->mark_starts.assign(batch_->values.size() + 1, 0);
-    for (const Mark& m : batch_->marks) ++batch_->mark_starts[m.value + 1];
-    for (size_t v = 1; v < batch_->mark_starts.size(); ++v) batch_->mark_starts[v] += batch_->mark_starts[v - 1];
-    batch_->grouped_marks.resize(batch_->marks.size());
-    for (const Mark& m : batch_->marks) batch_->grouped_marks[batch_->mark_starts[m.value]++] = m;
-    batch_->marks.swap(batch_->grouped_marks);
+    BatchScratch& batch = *batch_;
+    if (batch.marks.size() < 2) return;
+    batch.mark_starts.assign(batch.values.size() + 1, 0);
+    for (const Mark& m : batch.marks) ++batch.mark_starts[m.value + 1];
+    for (size_t v = 1; v < batch.mark_starts.size(); ++v) batch.mark_starts[v] += batch.mark_starts[v - 1];
+    batch.grouped_marks.resize(batch.marks.size());
+    for (const Mark& m : batch.marks) batch.grouped_marks[batch.mark_starts[m.value]++] = m;
+    batch.marks.swap(batch.grouped_marks);
   }
 
   // Raw offset before which no new match can start.
@@ -973,18 +975,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       report_.decision = Decision::kBlock;
       // Nothing from the first blocked match on may be released.
       if (std::string_view(cand.context) != "header") block_at_ = std::min(block_at_, cand.begin);
-    } else if (rc.action == Action::kRedact && decoder_ && std::string_view(cand.context) != "header") {
-      // A compressed body cannot be rewritten in place: the match is reported, the body leaves
-      // unmodified, and the decision stays what was actually done.
+    } else if (rc.action == Action::kRedact && std::string_view(cand.context) != "header" &&
+               (decoder_ || !cand.rewritable)) {
+      // Compressed bytes cannot be rewritten in place (a Content-Encoding, or a compressed gRPC
+      // message, whose matches' offsets are the whole message's bytes): the match is reported,
+      // the body leaves unmodified, and the decision stays what was actually done. The cause is
+      // the body's coding whenever there is one (decoder_ is fixed by Setup): one warning.
       if (!redaction_skipped_warned_) {
         redaction_skipped_warned_ = true;
-        report_.warnings.push_back("redaction skipped: body is " + report_.content_encoding + "-encoded");
-      }
-    } else if (rc.action == Action::kRedact && !cand.rewritable) {
-      // Likewise a compressed gRPC message (its match offsets are the whole message's bytes).
-      if (!message_redaction_skipped_warned_) {
-        message_redaction_skipped_warned_ = true;
-        report_.warnings.push_back("redaction skipped: matches in compressed gRPC messages are reported only");
+        report_.warnings.push_back(decoder_ ? "redaction skipped: body is " + report_.content_encoding + "-encoded"
+                                            : "redaction skipped: matches in compressed gRPC messages are reported only");
       }
     } else if (rc.action == Action::kRedact) {
       if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
@@ -1095,7 +1095,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   bool limit_warned_ = false;
   bool header_redact_warned_ = false;
   bool redaction_skipped_warned_ = false;
-  bool message_redaction_skipped_warned_ = false;
   std::shared_ptr<const ScanPlan> plan_;  // set up by Setup
   std::vector<CategoryState> cat_state_;
   SegmentScanner scanner_;
