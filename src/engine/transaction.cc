@@ -247,6 +247,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   };
   struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
     uint64_t dec, dec_len, raw, raw_len;
+    // Byte i of the decoded bytes is raw byte raw + i. Said explicitly rather than read from equal
+    // lengths: a scalar of a compressed gRPC message maps to the whole message, which can happen to
+    // be as long as the scalar.
+    bool verbatim;
   };
   // A match: raw offsets, its text, the scalar's path and context. Recorded from views of the
   // scanned text and path (MatchView, valid while hits are delivered); copied (Candidate) only
@@ -490,17 +494,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // A collected scalar's mapping goes straight to the batch; a streamed one's to pieces_.
     std::vector<Piece>& pieces = collecting_ ? batch_->pieces : pieces_;
     const size_t first_piece = collecting_ ? value_piece_begin_ : 0;
-    if (pieces.size() > first_piece) {
-      Piece& last = pieces.back();
-      bool verbatim = last.dec_len == last.raw_len && decoded.size() == raw_end - raw_begin;
-      if (verbatim && last.raw + last.raw_len == raw_begin) {
-        last.dec_len += decoded.size();
-        last.raw_len += decoded.size();
-      } else {
-        pieces.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
-      }
+    const bool verbatim = seg_.rewritable && decoded.size() == raw_end - raw_begin;
+    if (verbatim && pieces.size() > first_piece && pieces.back().verbatim &&
+        pieces.back().raw + pieces.back().raw_len == raw_begin) {
+      pieces.back().dec_len += decoded.size();
+      pieces.back().raw_len += decoded.size();
     } else {
-      pieces.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin});
+      pieces.push_back(Piece{dec_total_, decoded.size(), raw_begin, raw_end - raw_begin, verbatim});
     }
     dec_total_ += decoded.size();
     if (collecting_) {
@@ -768,7 +768,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (it == pieces_.begin()) return pieces_.front().raw;
     const Piece& p = *(it - 1);
     if (dec >= p.dec + p.dec_len) return p.raw + p.raw_len;
-    if (p.dec_len == p.raw_len) return p.raw + (dec - p.dec);
+    if (p.verbatim) return p.raw + (dec - p.dec);
     return p.raw;
   }
   uint64_t MapEnd(uint64_t dec) const {
@@ -778,7 +778,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                                [](uint64_t v, const Piece& p) { return v < p.dec; });
     if (it == pieces_.begin()) return pieces_.front().raw;
     const Piece& p = *(it - 1);
-    if (p.dec_len == p.raw_len) return p.raw + (dec - p.dec);
+    if (p.verbatim) return p.raw + (dec - p.dec);
     return p.raw + p.raw_len;
   }
 

@@ -997,5 +997,33 @@ TEST(TransactionGrpc, CompressedMessagesAreAnalysedReportedAndBlockedButNotRedac
   }
 }
 
+// A scalar of a compressed message maps to the whole message, even when the message happens to be
+// exactly as long as the scalar (its decoded bytes are then not the message's bytes one to one).
+TEST(TransactionGrpc, AScalarAsLongAsItsCompressedMessageStillMapsToTheWholeMessage) {
+  using testing::Bytes;
+  using testing::GrpcFrame;
+  std::string scalar, packed;
+  for (size_t pad = 0; pad < 400 && packed.empty(); ++pad) {
+    std::string text = "ssn 123-45-6789 " + std::string(pad, 'z');
+    std::string zipped = Zip(Bytes(4, text));
+    if (zipped.size() == text.size()) {
+      scalar = text;
+      packed = zipped;
+    }
+  }
+  ASSERT_FALSE(packed.empty()) << "no padding makes the message as long as its scalar";
+  const std::string body = GrpcFrame(packed, 0x01);
+  auto cp = Compile(kSsnPolicy);
+  for (size_t chunk : {size_t{1}, size_t{7}, body.size()}) {
+    Result r = ScanGrpc(cp, body, "gzip", chunk);
+    ASSERT_EQ(r.report.categories.size(), 1u) << chunk;
+    const CategoryReport& c = r.report.categories[0];
+    ASSERT_EQ(c.count, 1u) << chunk;
+    EXPECT_EQ(c.values[0], "123-45-6789");
+    EXPECT_EQ(c.matches[0].offset, 5u) << chunk;
+    EXPECT_EQ(c.matches[0].length, packed.size()) << chunk;
+  }
+}
+
 }  // namespace
 }  // namespace leakscope
