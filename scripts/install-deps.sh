@@ -8,6 +8,7 @@ PACKAGES=(
   libre2-dev libpcre2-dev libyaml-dev libsodium-dev libphonenumber-dev zlib1g-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   binaryen   # wasm-opt for leakscope.wasm (the wasm32 toolchain comes with scripts/wasm-deps.sh)
+  clang-14 libclang-rt-14-dev   # libFuzzer, ASan and UBSan for scripts/fuzz.sh (tests/fuzz)
 )
 # Node.js runs leakscope.wasm in V8 for the filter's tests; any packaged version >= 18 will do.
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi

@@ -240,9 +240,12 @@ void GrpcWalker::EndCompressed() {
   // (noted), it delivers what it held, and its cut-off end is expected.
   if (!inner_->failed()) (void)inner_->Finish();
   if (inflating_ && inner_->failed()) {
-    // Decoded, it is not protobuf: as for a message sent plain, the body is not gRPC.
-    offset_ = message_begin_;
-    Fail("in a " + message_encoding_ + "-compressed message: " + inner_->error() + " of it, which begins");
+    // Decoded, it is not protobuf: as for a message sent plain, the body is not gRPC. The error
+    // is where the message ends, where it was found: its compressed bytes may have gone with
+    // earlier chunks, and a text scan of the rest of the body must start at the same byte
+    // however the body was chunked.
+    Fail("in a " + message_encoding_ + "-compressed message from byte " + std::to_string(message_begin_) + ": " +
+         inner_->error() + " of it; the message ends");
   }
   decoded_bytes_ += inflater_->decoded_bytes();
   inner_.reset();

@@ -100,10 +100,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       uint64_t room = opts_->max_analyzed_bytes > report_.analyzed_bytes
                           ? opts_->max_analyzed_bytes - report_.analyzed_bytes
                           : 0;
-      if (analyzed.size() > room) {
-        analyzed = analyzed.substr(0, room);
-        NoteAnalysisLimit();
-      }
+      if (analyzed.size() > room) analyzed = analyzed.substr(0, room);
     }
     if (active_ && !stopped_) {
       if (redacting_) held_.append(analyzed);
@@ -111,6 +108,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       report_.analyzed_bytes += analyzed.size();
     }
     std::string_view rest = chunk.substr(analyzed.size());
+    // Noted once what precedes the limit has been parsed, as OnDecoded does: what the parser
+    // says about those bytes comes first in the report however the body was chunked.
+    if (!rest.empty()) NoteAnalysisLimit();
     if (end_of_stream && active_ && !stopped_) {
       FinishParser();
       stopped_ = true;

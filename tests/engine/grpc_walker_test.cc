@@ -77,6 +77,7 @@ struct Walked {
   std::vector<std::string> scalars;
   bool ok = false;
   std::string error;
+  uint64_t error_offset = 0;
   uint64_t compressed = 0;
   uint64_t decoded = 0;
   std::string unread;
@@ -106,6 +107,7 @@ Walked Walk(const std::string& body, size_t chunk = 0, GrpcWalker::Limits limits
   }
   if (out.ok) out.ok = w.Finish();
   out.error = w.error();
+  out.error_offset = w.error_offset();
   out.scalars = r.scalars;
   out.compressed = w.compressed_messages();
   out.decoded = w.decoded_messages();
@@ -312,8 +314,15 @@ TEST(GrpcWalker, BadCompressedMessagesAreNotedAndTheStreamGoesOn) {
     const std::string body = GrpcFrame(testing::Gzip(std::string("\x0e\x01", 2)), 0x01) + tail;
     Walked w = Walk(body, 0, {}, {}, "gzip");
     EXPECT_FALSE(w.ok);
-    EXPECT_NE(w.error.find("in a gzip-compressed message: invalid protobuf wire type 6"), std::string::npos) << w.error;
-    EXPECT_NE(w.error.find("which begins at byte 5"), std::string::npos) << w.error;
+    EXPECT_NE(w.error.find("in a gzip-compressed message from byte 5: invalid protobuf wire type 6"), std::string::npos)
+        << w.error;
+    // Found where the message ends, whatever the chunking (the rest of the body is scanned as
+    // text from there).
+    const size_t message_end = body.size() - tail.size();
+    EXPECT_NE(w.error.find("the message ends at byte " + std::to_string(message_end)), std::string::npos) << w.error;
+    for (size_t chunk : {size_t{1}, size_t{3}, size_t{0}}) {
+      EXPECT_EQ(Walk(body, chunk, {}, {}, "gzip").error_offset, message_end) << chunk;
+    }
   }
   // The body ends inside a compressed message: truncated, with what decoded so far delivered.
   {

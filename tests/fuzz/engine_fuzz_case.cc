@@ -1,0 +1,234 @@
+#include "fuzz/engine_fuzz_case.h"
+
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+#include "engine/compiled_policy.h"
+#include "engine/policy.h"
+#include "engine/report.h"
+#include "engine/transaction.h"
+
+namespace leakscope::fuzz {
+namespace {
+
+// Every kind of rule the transaction treats differently: regexes with and without PCRE2,
+// internal validators, literals in keys, correlations (by matches and by match group), `and`,
+// excepts, and the actions that hold bytes back (redact, block).
+constexpr char kActionsPolicy[] = R"yaml(
+categories:
+  ssn:
+    - regex: "\\b\\d{3}-\\d{2}-\\d{4}\\b"
+    - except: 000-00-0000
+  ssn_pcre:
+    - regex: "(?<![0-9])\\d{3} \\d{2} (?!0000)\\d{4}(?![0-9])"
+  card:
+    - internal: credit_card
+  email:
+    - regex: "[a-zA-Z0-9_.+-]{2,}@[a-zA-Z0-9-]{3,}\\.[a-zA-Z]{2,}"
+  secret_key:
+    - raw_insensitive: password
+    - raw: token
+  hash:
+    - internal: hash
+  errors:
+    - internal: error_text
+  sql:
+    - internal: sql
+  near_phone:
+    - regex: "\\b\\d{10}\\b"
+    - correlate:
+        interest: primary
+        max_distance: 40
+        matches:
+          - raw: phone
+  near_email:
+    - regex: "\\b[A-Z]{3}\\d{3}\\b"
+    - correlate:
+        interest: secondary
+        max_distance: 30
+        match_group: email
+  both:
+    - regex: "[a-z]+-\\d+"
+    - and:
+        - regex: "[a-w]+-\\d{2,}"
+    - except_regex: "x.*"
+  stop:
+    - raw: BLOCKME
+endpoints:
+  - matches: "**"
+    config:
+      ssn:
+        action: !redact "#"
+        report_style: partial_sha256
+        report_bits: 24
+      ssn_pcre: {}
+      card:
+        action: !redact "****"
+      email:
+        action: !redact "<email>"
+      secret_key:
+        contexts: keys
+      hash: {}
+      errors:
+        report_style: none
+      sql: {}
+      near_phone: {}
+      near_email: {}
+      both: {}
+      stop:
+        action: block
+)yaml";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::shared_ptr<const CompiledPolicy> CompileOrDie(const std::string& yaml, const char* what) {
+  auto policy = LoadPolicy(yaml);
+  if (!policy.ok()) {
+    fprintf(stderr, "fuzz: %s does not load: %s\n", what, policy.status().message().c_str());
+    abort();
+  }
+  auto compiled = CompiledPolicy::Compile(std::move(*policy));
+  if (!compiled.ok()) {
+    fprintf(stderr, "fuzz: %s does not compile: %s\n", what, compiled.status().message().c_str());
+    abort();
+  }
+  return *compiled;
+}
+
+const std::vector<std::shared_ptr<const CompiledPolicy>>& Policies() {
+  static const auto* policies = [] {
+    auto* v = new std::vector<std::shared_ptr<const CompiledPolicy>>();
+    std::string reference = ReadFile(LEAKSCOPE_SHARED_DIR "/conformance/reference-policy.yaml");
+    if (!reference.empty()) v->push_back(CompileOrDie(reference, "the reference policy"));
+    v->push_back(CompileOrDie(ReadFile(LEAKSCOPE_SOURCE_DIR "/examples/policies/default.yaml"), "default.yaml"));
+    v->push_back(CompileOrDie(kActionsPolicy, "the actions policy"));
+    return v;
+  }();
+  return *policies;
+}
+
+struct Coding {
+  const char* content_type;
+  const char* header;  // a coding header, or nullptr
+  const char* value;
+};
+constexpr Coding kCodings[] = {
+    {"application/json", nullptr, nullptr},
+    {"text/plain", nullptr, nullptr},
+    {"application/grpc", nullptr, nullptr},
+    {"application/grpc", "grpc-encoding", "gzip"},
+    {"application/json", "content-encoding", "gzip"},
+    {"text/plain", "content-encoding", "deflate, br"},
+    {"application/json; charset=utf-8", nullptr, nullptr},
+    {"application/octet-stream", nullptr, nullptr},
+};
+
+struct Run {
+  std::string report;
+  std::string out;
+};
+
+// One transaction over `body`, cut into chunks by `cuts` (chunk sizes, cycled; empty: whole).
+Run Scan(const std::shared_ptr<const CompiledPolicy>& policy, Direction d, const Coding& coding,
+         TransactionOptions options, PolicyCache* cache, std::string_view body, const std::vector<size_t>& cuts) {
+  Transaction tx(policy, "api.example.com", "/api/customers", options, cache);
+  HeaderList headers = {{"content-type", coding.content_type}};
+  if (coding.header != nullptr) headers.emplace_back(coding.header, coding.value);
+  tx.OnHeaders(d, headers);
+  Run run;
+  if (cuts.empty()) {
+    tx.OnBody(d, body, true, &run.out);
+  } else {
+    size_t at = 0;
+    for (size_t k = 0; at < body.size(); ++k) {
+      const size_t n = std::min(cuts[k % cuts.size()], body.size() - at);
+      tx.OnBody(d, body.substr(at, n), false, &run.out);
+      at += n;
+    }
+    tx.OnBody(d, "", true, &run.out);
+  }
+  run.report = DirectionReportToJson(tx.report(d), 0);
+  return run;
+}
+
+std::string Differ(const char* what, const Run& want, const Run& got) {
+  if (want.report != got.report) {
+    return std::string(what) + ": reports differ\n  whole:   " + want.report + "\n  " + what + ": " + got.report;
+  }
+  if (want.out != got.out) {
+    return std::string(what) + ": forwarded bytes differ (" + std::to_string(want.out.size()) + " vs " +
+           std::to_string(got.out.size()) + " bytes)";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string CheckBodyCase(const uint8_t* data, size_t size) {
+  if (size < 3) return {};
+  const auto& policies = Policies();
+  const uint8_t mode = data[0];
+  const auto& policy = policies[(mode & 3) % policies.size()];
+  const Coding& coding = kCodings[(mode >> 2) & 7];
+  const Direction d = (mode & 0x20) ? Direction::kRequest : Direction::kResponse;
+  TransactionOptions options;
+  options.max_values_per_category = 50;
+  if (mode & 0x40) options.max_analyzed_bytes = 1 + data[1] * 8;
+  if (mode & 0x80) options.hold_bodies = true;
+  std::mt19937 rng(static_cast<uint32_t>(data[1]) << 8 | data[2]);
+  const std::string_view body(reinterpret_cast<const char*>(data) + 3, size - 3);
+
+  const Run whole = Scan(policy, d, coding, options, nullptr, body, {});
+  // Small chunks, one byte among them, then larger ones.
+  std::vector<size_t> small, mixed;
+  for (int i = 0; i < 7; ++i) small.push_back(1 + rng() % 9);
+  for (int i = 0; i < 5; ++i) mixed.push_back(1 + rng() % 700);
+  PolicyCache cache;
+  if (std::string e = Differ("chunked", whole, Scan(policy, d, coding, options, &cache, body, small)); !e.empty()) {
+    return e;
+  }
+  // Again on the same cache: its clean texts now remember this body's.
+  if (std::string e = Differ("cached", whole, Scan(policy, d, coding, options, &cache, body, mixed)); !e.empty()) {
+    return e;
+  }
+  TransactionOptions unbatched = options;
+  unbatched.batch_values = false;
+  if (std::string e = Differ("unbatched", whole, Scan(policy, d, coding, unbatched, nullptr, body, {1})); !e.empty()) {
+    return e;
+  }
+  return {};
+}
+
+std::string CheckPolicyCase(const uint8_t* data, size_t size) {
+  const std::string_view yaml(reinterpret_cast<const char*>(data), size);
+  auto policy = LoadPolicy(yaml);
+  if (!policy.ok()) {
+    if (policy.status().message().empty()) return "a policy was refused without a message";
+    return {};
+  }
+  auto compiled = CompiledPolicy::Compile(std::move(*policy));
+  if (!compiled.ok()) {
+    if (compiled.status().message().empty()) return "a policy failed to compile without a message";
+    return {};
+  }
+  static const char kBody[] = R"({"ssn":"123-45-6789","email":"a.b@example.com","n":[4111111111111111,1e3],"t":"x"})";
+  for (const char* type : {"application/json", "text/plain"}) {
+    Transaction tx(*compiled, "api.example.com", "/api/x");
+    tx.OnHeaders(Direction::kResponse, {{"content-type", type}});
+    std::string out;
+    tx.OnBody(Direction::kResponse, kBody, true, &out);
+    (void)DirectionReportToJson(tx.report(Direction::kResponse), 0);
+  }
+  return {};
+}
+
+}  // namespace leakscope::fuzz

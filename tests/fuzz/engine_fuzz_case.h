@@ -1,0 +1,28 @@
+// Fuzz cases for the engine: what a fuzzer (libFuzzer, tests/fuzz/engine_fuzz.cc) and the
+// corpus replay test (tests/fuzz/fuzz_replay_test.cc) run on each input.
+//
+// Each check returns an empty string when the engine behaved, else what went wrong. Beyond "does
+// not crash" (the sanitizers' part), CheckBodyCase is differential: a body's report and
+// forwarded bytes must not depend on how the body is chunked, on batching short values or not,
+// or on a PolicyCache shared with earlier transactions — what the engine promises, on bodies no
+// one wrote by hand.
+#ifndef LEAKSCOPE_TESTS_FUZZ_ENGINE_FUZZ_CASE_H_
+#define LEAKSCOPE_TESTS_FUZZ_ENGINE_FUZZ_CASE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace leakscope::fuzz {
+
+// Input: byte 0 picks the policy, the content type and coding, and the options; bytes 1-2 seed
+// the chunk sizes; the rest is the body.
+std::string CheckBodyCase(const uint8_t* data, size_t size);
+
+// Input: a policy (YAML). Loading and compiling either succeed or fail with a message; a policy
+// that compiles scans a small body.
+std::string CheckPolicyCase(const uint8_t* data, size_t size);
+
+}  // namespace leakscope::fuzz
+
+#endif  // LEAKSCOPE_TESTS_FUZZ_ENGINE_FUZZ_CASE_H_
