@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh
 (cd build && ctest --output-on-failure -j "${JOBS:-2}" --timeout 600)
-FUZZ_RUNS="${FUZZ_RUNS:-4000}" ./scripts/fuzz.sh
+FUZZ_RUNS="${FUZZ_RUNS:-20000}" ./scripts/fuzz.sh

@@ -1,9 +1,9 @@
-// libFuzzer target: CheckBodyCase (engine_fuzz_case.h). Built with -DLEAKSCOPE_FUZZ=ON (clang,
+// libFuzzer target: CheckBodyCase (fuzz_cases.h). Built with -DLEAKSCOPE_FUZZ=ON (clang,
 // ASan + UBSan); see tests/fuzz/README.md.
 #include <cstdio>
 #include <cstdlib>
 
-#include "fuzz/engine_fuzz_case.h"
+#include "fuzz/fuzz_cases.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string problem = leakscope::fuzz::CheckBodyCase(data, size);

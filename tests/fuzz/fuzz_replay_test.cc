@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "fuzz/engine_fuzz_case.h"
+#include "fuzz/fuzz_cases.h"
 
 namespace leakscope::fuzz {
 namespace {
@@ -52,6 +52,7 @@ void Replay(const char* kind, Check check) {
 
 TEST(FuzzReplay, BodyCorpus) { Replay("body", CheckBodyCase); }
 TEST(FuzzReplay, PolicyCorpus) { Replay("policy", CheckPolicyCase); }
+TEST(FuzzReplay, FilterInputCorpus) { Replay("filter_input", CheckFilterInputCase); }
 
 }  // namespace
 }  // namespace leakscope::fuzz

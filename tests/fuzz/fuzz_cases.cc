@@ -1,4 +1,4 @@
-#include "fuzz/engine_fuzz_case.h"
+#include "fuzz/fuzz_cases.h"
 
 #include <fstream>
 #include <memory>
@@ -11,6 +11,8 @@
 #include "engine/policy.h"
 #include "engine/report.h"
 #include "engine/transaction.h"
+#include "filter/command_protocol.h"
+#include "filter/plugin_config.h"
 
 namespace leakscope::fuzz {
 namespace {
@@ -228,6 +230,23 @@ std::string CheckPolicyCase(const uint8_t* data, size_t size) {
     tx.OnBody(Direction::kResponse, kBody, true, &out);
     (void)DirectionReportToJson(tx.report(Direction::kResponse), 0);
   }
+  return {};
+}
+
+std::string CheckFilterInputCase(const uint8_t* data, size_t size) {
+  if (size < 1) return {};
+  const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] % 2 == 0) {
+    auto config = ParsePluginConfig(text);
+    if (!config.ok()) return config.status().message().empty() ? "a configuration was refused without a message" : "";
+    if (!config->policy_yaml.empty()) {
+      const std::string& yaml = config->policy_yaml;
+      return CheckPolicyCase(reinterpret_cast<const uint8_t*>(yaml.data()), yaml.size());
+    }
+    return {};
+  }
+  auto update = ParsePolicyResponse(text);
+  if (!update.ok()) return update.status().message().empty() ? "a policy response was refused without a message" : "";
   return {};
 }
 

@@ -1,13 +1,13 @@
-// Fuzz cases for the engine: what a fuzzer (libFuzzer, tests/fuzz/engine_fuzz.cc) and the
-// corpus replay test (tests/fuzz/fuzz_replay_test.cc) run on each input.
+// Fuzz cases: what the fuzzers (libFuzzer, tests/fuzz/*_fuzz.cc) and the corpus replay test
+// (tests/fuzz/fuzz_replay_test.cc) run on each input.
 //
 // Each check returns an empty string when the engine behaved, else what went wrong. Beyond "does
 // not crash" (the sanitizers' part), CheckBodyCase is differential: a body's report and
 // forwarded bytes must not depend on how the body is chunked, on batching short values or not,
 // or on a PolicyCache shared with earlier transactions — what the engine promises, on bodies no
 // one wrote by hand.
-#ifndef LEAKSCOPE_TESTS_FUZZ_ENGINE_FUZZ_CASE_H_
-#define LEAKSCOPE_TESTS_FUZZ_ENGINE_FUZZ_CASE_H_
+#ifndef LEAKSCOPE_TESTS_FUZZ_FUZZ_CASES_H_
+#define LEAKSCOPE_TESTS_FUZZ_FUZZ_CASES_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +23,11 @@ std::string CheckBodyCase(const uint8_t* data, size_t size);
 // that compiles scans a small body.
 std::string CheckPolicyCase(const uint8_t* data, size_t size);
 
+// Input: byte 0 even, the rest is a plugin configuration (the filter's `configuration` string);
+// odd, a Command policy response (docs/protocol.md). Each parses or is refused with a message;
+// a configuration's inline policy, if any, loads or is refused likewise.
+std::string CheckFilterInputCase(const uint8_t* data, size_t size);
+
 }  // namespace leakscope::fuzz
 
-#endif  // LEAKSCOPE_TESTS_FUZZ_ENGINE_FUZZ_CASE_H_
+#endif  // LEAKSCOPE_TESTS_FUZZ_FUZZ_CASES_H_
