@@ -118,6 +118,50 @@ const std::vector<std::shared_ptr<const CompiledPolicy>>& Policies() {
   return *policies;
 }
 
+// Token extraction from a request header (`location` and `header` filled in per policy) and
+// header matching in both directions.
+constexpr char kHeadersPolicy[] = R"yaml(
+categories:
+  ssn:
+    - regex: "\\b\\d{3}-\\d{2}-\\d{4}\\b"
+  email:
+    - regex: "[a-zA-Z0-9_.+-]{2,}@[a-zA-Z0-9-]{3,}\\.[a-zA-Z]{2,}"
+  secret:
+    - raw_insensitive: secret
+endpoints:
+  - matches: "**"
+    token_extractor:
+      location: LOCATION
+      header: HEADER
+      extractor:
+        - regex: "(?i)bearer (.+)"
+        - jwt_decode
+        - metadata:
+            subject:
+              - json_path: $.sub
+            tenant: !regex "t-[0-9]+"
+            hashed:
+              - json_path: $.claims[1].id
+              - hash
+        - json_path: $.name
+    config:
+      ssn:
+        search: all
+      email:
+        search: all_header
+        report_style: sha256
+      secret:
+        contexts: [{header: X-Debug}, {header: cookie}]
+        search: all
+)yaml";
+
+std::shared_ptr<const CompiledPolicy> HeadersPolicy(const char* location, const char* header) {
+  std::string yaml = kHeadersPolicy;
+  yaml.replace(yaml.find("LOCATION"), 8, location);
+  yaml.replace(yaml.find("HEADER"), 6, header);
+  return CompileOrDie(yaml, "the headers policy");
+}
+
 struct Coding {
   const char* content_type;
   const char* header;  // a coding header, or nullptr
@@ -207,6 +251,43 @@ std::string CheckBodyCase(const uint8_t* data, size_t size) {
   if (std::string e = Differ("unbatched", whole, Scan(policy, d, coding, unbatched, nullptr, body, {1})); !e.empty()) {
     return e;
   }
+  return {};
+}
+
+std::string CheckHeadersCase(const uint8_t* data, size_t size) {
+  if (size < 1) return {};
+  static const auto* policies = new std::vector<std::shared_ptr<const CompiledPolicy>>{
+      HeadersPolicy("request", "authorization"), HeadersPolicy("request_cookie", "session"),
+      HeadersPolicy("response", "x-token")};
+  const auto& policy = (*policies)[data[0] % policies->size()];
+  HeaderList headers;
+  std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  while (!rest.empty()) {
+    const size_t eol = rest.find('\n');
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    const size_t colon = line.find(':');
+    headers.emplace_back(line.substr(0, colon), colon == std::string_view::npos ? "" : line.substr(colon + 1));
+  }
+  auto run = [&](PolicyCache* cache) {
+    Transaction tx(policy, "api.example.com", "/api/customers", {}, cache);
+    std::string out;
+    for (Direction d : {Direction::kRequest, Direction::kResponse}) {
+      tx.OnHeaders(d, headers);
+      tx.OnBody(d, "", true, &out);
+    }
+    std::string result = DirectionReportToJson(tx.report(Direction::kRequest), 0) +
+                         DirectionReportToJson(tx.report(Direction::kResponse), 0);
+    if (tx.token()) {
+      result += "token=" + tx.token()->token;
+      for (const auto& [name, value] : tx.token()->metadata) result += ";" + name + "=" + value;
+    }
+    return result;
+  };
+  PolicyCache cache;
+  const std::string fresh = run(&cache);
+  const std::string again = run(&cache);
+  if (fresh != again) return "headers: a second transaction on the same cache differs\n  " + fresh + "\n  " + again;
   return {};
 }
 

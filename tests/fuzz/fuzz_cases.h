@@ -23,6 +23,12 @@ std::string CheckBodyCase(const uint8_t* data, size_t size);
 // that compiles scans a small body.
 std::string CheckPolicyCase(const uint8_t* data, size_t size);
 
+// Input: byte 0 picks a policy (token extraction from a request header or a cookie, header
+// matching); the rest is request and response headers, one per line, "name:value". Headers are
+// matched and tokens extracted (JWT decoding, JSON paths, metadata) without crashing, and alike
+// for a transaction on a fresh PolicyCache and one on a cache that has seen them.
+std::string CheckHeadersCase(const uint8_t* data, size_t size);
+
 // Input: byte 0 even, the rest is a plugin configuration (the filter's `configuration` string);
 // odd, a Command policy response (docs/protocol.md). Each parses or is refused with a message;
 // a configuration's inline policy, if any, loads or is refused likewise.
