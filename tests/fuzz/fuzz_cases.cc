@@ -13,6 +13,7 @@
 #include "engine/transaction.h"
 #include "filter/command_protocol.h"
 #include "filter/plugin_config.h"
+#include "nlohmann/json.hpp"
 
 namespace leakscope::fuzz {
 namespace {
@@ -71,7 +72,7 @@ endpoints:
       card:
         action: !redact "****"
       email:
-        action: !redact "<email>"
+        action: !redact "<a\"b\\c>"  # JSON strings need it escaped
       secret_key:
         contexts: keys
       hash: {}
@@ -179,6 +180,7 @@ constexpr Coding kCodings[] = {
 };
 
 struct Run {
+  DirectionReport full;
   std::string report;
   std::string out;
 };
@@ -202,7 +204,8 @@ Run Scan(const std::shared_ptr<const CompiledPolicy>& policy, Direction d, const
     }
     tx.OnBody(d, "", true, &run.out);
   }
-  run.report = DirectionReportToJson(tx.report(d), 0);
+  run.full = tx.report(d);
+  run.report = DirectionReportToJson(run.full, 0);
   return run;
 }
 
@@ -234,6 +237,25 @@ std::string CheckBodyCase(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data) + 3, size - 3);
 
   const Run whole = Scan(policy, d, coding, options, nullptr, body, {});
+  // What the report and the forwarded bytes say of themselves.
+  const bool decoded = coding.header != nullptr && std::string_view(coding.header) == "content-encoding";
+  for (const CategoryReport& c : whole.full.categories) {
+    if (c.count < c.matches.size()) return "category " + c.name + ": count below its matches";
+    for (const MatchRecord& m : c.matches) {
+      // Offsets are the body's (a Content-Encoding's are the decoded body's).
+      if (!decoded && m.context != "header" && m.offset + m.length > body.size()) {
+        return "category " + c.name + ": a match at " + std::to_string(m.offset) + "+" + std::to_string(m.length) +
+               " lies past the body's " + std::to_string(body.size()) + " bytes";
+      }
+    }
+  }
+  if (whole.full.decision != Decision::kRedact && whole.full.decision != Decision::kBlock && whole.out != body) {
+    return "the body was changed without a redact or block decision";
+  }
+  if (whole.full.decision == Decision::kRedact && whole.full.parser == "json" && !decoded &&
+      nlohmann::json::accept(body) && !nlohmann::json::accept(whole.out)) {
+    return "redaction made a valid JSON body invalid:\n  " + std::string(body) + "\n  " + whole.out;
+  }
   // Small chunks, one byte among them, then larger ones.
   std::vector<size_t> small, mixed;
   for (int i = 0; i < 7; ++i) small.push_back(1 + rng() % 9);
