@@ -411,9 +411,21 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       if (std::string unread = structured_->Unread(); !unread.empty()) report_.warnings.push_back(std::move(unread));
     }
     EvaluateCorrelations(UINT64_MAX, /*final=*/true);
+    ClampMatchesToAnalysedBytes();
     if ((scanner_.limit_hit() || batch_limit_hit_) && !limit_warned_) {
       limit_warned_ = true;
       report_.warnings.push_back("a PCRE2 pattern hit its backtracking limit; some of its matches may be missing");
+    }
+  }
+
+  // A compressed gRPC message's matches span the message as its length prefix declared it; a body
+  // that ended (or an analysis that stopped) inside the message had only part of those bytes.
+  void ClampMatchesToAnalysedBytes() {
+    for (CategoryReport& c : report_.categories) {
+      for (MatchRecord& m : c.matches) {
+        if (m.context == "header" || m.offset + m.length <= raw_consumed_) continue;
+        m.length = m.offset < raw_consumed_ ? raw_consumed_ - m.offset : 0;
+      }
     }
   }
 

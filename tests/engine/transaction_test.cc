@@ -1025,5 +1025,24 @@ TEST(TransactionGrpc, AScalarAsLongAsItsCompressedMessageStillMapsToTheWholeMess
   }
 }
 
+// A body cut off inside a compressed message: its matches span the message's bytes that came,
+// not the length its prefix declared.
+TEST(TransactionGrpc, MatchesInACutOffCompressedMessageEndWithTheBody) {
+  using testing::Bytes;
+  using testing::GrpcFrame;
+  const std::string packed = Zip(Bytes(1, "ssn 123-45-6789") + Bytes(2, std::string(5000, 'q')));
+  const std::string whole = GrpcFrame(packed, 0x01);
+  const std::string body = whole.substr(0, whole.size() - 10);
+  auto cp = Compile(kSsnPolicy);
+  for (size_t chunk : {size_t{1}, size_t{16}, body.size()}) {
+    Result r = ScanGrpc(cp, body, "gzip", chunk);
+    ASSERT_EQ(r.report.categories.size(), 1u) << chunk;
+    const MatchRecord& m = r.report.categories[0].matches[0];
+    EXPECT_EQ(m.offset, 5u);
+    EXPECT_EQ(m.offset + m.length, body.size()) << chunk;
+    EXPECT_NE(r.report.parse_error.find("truncated gRPC message"), std::string::npos) << r.report.parse_error;
+  }
+}
+
 }  // namespace
 }  // namespace leakscope

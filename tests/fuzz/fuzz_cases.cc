@@ -18,73 +18,6 @@
 namespace leakscope::fuzz {
 namespace {
 
-// Every kind of rule the transaction treats differently: regexes with and without PCRE2,
-// internal validators, literals in keys, correlations (by matches and by match group), `and`,
-// excepts, and the actions that hold bytes back (redact, block).
-constexpr char kActionsPolicy[] = R"yaml(
-categories:
-  ssn:
-    - regex: "\\b\\d{3}-\\d{2}-\\d{4}\\b"
-    - except: 000-00-0000
-  ssn_pcre:
-    - regex: "(?<![0-9])\\d{3} \\d{2} (?!0000)\\d{4}(?![0-9])"
-  card:
-    - internal: credit_card
-  email:
-    - regex: "[a-zA-Z0-9_.+-]{2,}@[a-zA-Z0-9-]{3,}\\.[a-zA-Z]{2,}"
-  secret_key:
-    - raw_insensitive: password
-    - raw: token
-  hash:
-    - internal: hash
-  errors:
-    - internal: error_text
-  sql:
-    - internal: sql
-  near_phone:
-    - regex: "\\b\\d{10}\\b"
-    - correlate:
-        interest: primary
-        max_distance: 40
-        matches:
-          - raw: phone
-  near_email:
-    - regex: "\\b[A-Z]{3}\\d{3}\\b"
-    - correlate:
-        interest: secondary
-        max_distance: 30
-        match_group: email
-  both:
-    - regex: "[a-z]+-\\d+"
-    - and:
-        - regex: "[a-w]+-\\d{2,}"
-    - except_regex: "x.*"
-  stop:
-    - raw: BLOCKME
-endpoints:
-  - matches: "**"
-    config:
-      ssn:
-        action: !redact "#"
-        report_style: partial_sha256
-        report_bits: 24
-      ssn_pcre: {}
-      card:
-        action: !redact "****"
-      email:
-        action: !redact "<a\"b\\c>"  # JSON strings need it escaped
-      secret_key:
-        contexts: keys
-      hash: {}
-      errors:
-        report_style: none
-      sql: {}
-      near_phone: {}
-      near_email: {}
-      both: {}
-      stop:
-        action: block
-)yaml";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -113,7 +46,7 @@ const std::vector<std::shared_ptr<const CompiledPolicy>>& Policies() {
     std::string reference = ReadFile(LEAKSCOPE_SHARED_DIR "/conformance/reference-policy.yaml");
     if (!reference.empty()) v->push_back(CompileOrDie(reference, "the reference policy"));
     v->push_back(CompileOrDie(ReadFile(LEAKSCOPE_SOURCE_DIR "/examples/policies/default.yaml"), "default.yaml"));
-    v->push_back(CompileOrDie(kActionsPolicy, "the actions policy"));
+    v->push_back(CompileOrDie(ReadFile(LEAKSCOPE_SOURCE_DIR "/tests/fuzz/actions-policy.yaml"), "actions-policy.yaml"));
     return v;
   }();
   return *policies;
