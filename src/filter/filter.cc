@@ -632,11 +632,15 @@ class StreamContext {
     tx_ = std::make_unique<Transaction>(root_->policy(), authority, path, options, root_->policy_cache());
   }
 
+  // Ends the analysis of what the direction delivered. A stopped stream (blocked) delivers nothing
+  // more, but what came before the block is still analysed to the end: a correlation whose
+  // window was still open, say, is decided and reported. Nothing of it is forwarded.
   void FinishDirection(Direction d) {
-    if (finished_[Index(d)] || stopped_) return;
+    if (finished_[Index(d)]) return;
     finished_[Index(d)] = true;
     out_.clear();
     tx_->OnBody(d, "", true, &out_);
+    if (stopped_) out_.clear();
   }
 
   // The configured local reply; `details` is Envoy's response-code details (shown in access logs).

@@ -255,6 +255,27 @@ describe('leakscope.wasm in Envoy', { skip: wasmSkipReason() }, () => {
       });
     }
 
+    test('what came before the block is analysed to the end and reported', async () => {
+      // A correlation still waiting for its window to pass when the blocked match arrives.
+      const policy = BLOCK_POLICY.replace('endpoints:', `  near_phone:
+    - regex: "\\\\b\\\\d{10}\\\\b"
+    - correlate:
+        interest: primary
+        max_distance: 40
+        matches:
+          - raw: phone
+endpoints:`).replace('      email: {}', '      email: {}\n      near_phone: {}');
+      const host = await start(config(policy));
+      // In one JSON string, which the block cuts off before it ends.
+      const body = Buffer.from('{"note":"call phone 4155550134 then ssn 123-45-6789 and more text","after":1}');
+      for (const chunks of [[body], oneByte(body), splitEvery(body, 7)]) {
+        const { report } = respond(host, chunks, { contentType: 'application/json' });
+        assert.equal(report.decision, 'block');
+        assert.equal(report.categories.ssn?.count, 1);
+        assert.equal(report.categories.near_phone?.count, 1, `near_phone in ${JSON.stringify(report.categories)}`);
+      }
+    });
+
     test('request: the body never reaches the upstream whole', async () => {
       const host = await start(config(BLOCK_POLICY));
       const parts = ['{"note":"harmless", ', '"ssn":"123-45-6789", "after":"AFTER-ONE", ', '"more":"AFTER-TWO"}'];

@@ -313,7 +313,7 @@ export function contentTypeOf(headers) {
 
 // Runs `leakscope scan` exactly as ../shared/conformance/README.md describes; returns the parsed
 // JSON report and the body it would forward.
-export function cliScan({ policyText, policyFile, contentType, target, direction, body }) {
+export function cliScan({ policyText, policyFile, contentType, target, direction, body, headers = [] }) {
   if (!fs.existsSync(CLI_PATH)) throw new Error(`CLI ${CLI_PATH} does not exist (set LEAKSCOPE_CLI)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'leakscope-cli-'));
   try {
@@ -323,7 +323,8 @@ export function cliScan({ policyText, policyFile, contentType, target, direction
     const outFile = path.join(tmp, `${direction}.out`);
     fs.writeFileSync(bodyFile, body);
     const r = spawnSync(CLI_PATH, ['scan', '--policy', pfile, '--content-type', contentType, '--path', target,
-      '--direction', direction, '--output-body', outFile, bodyFile], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      '--direction', direction, '--output-body', outFile, ...headers.flatMap(([k, v]) => ['--header', `${k}:${v}`]), bodyFile],
+    { encoding: 'utf8', maxBuffer: 64 << 20 });
     if (r.error) throw r.error;
     // Exit 1 is a `block` decision; the report is printed all the same.
     if (r.status !== 0 && r.status !== 1) throw new Error(`leakscope scan exited ${r.status}: ${r.stderr}${r.stdout}`);
