@@ -230,17 +230,27 @@ class YamlView {
   yaml_document_t* doc_;
 };
 
-Status FieldError(const std::string& path, const yaml_node_t* n, const std::string& message) {
+// Errors name the field and where it is; `at` is a location from the parse (a rule's), when the
+// YAML node is no longer at hand.
+Status FieldError(const std::string& path, SourceLocation at, const std::string& message) {
   std::string out = path.empty() ? std::string("policy") : path;
   out += ": " + message;
-  if (n != nullptr) out += " (line " + YamlView::Loc(n).ToString() + ")";
+  if (at.line > 0) out += " (line " + at.ToString() + ")";
   return InvalidArgumentError(out);
 }
 
-Status NotSupported(const std::string& path, const yaml_node_t* n) {
-  std::string out = "not supported yet: " + path;
-  if (n != nullptr) out += " (line " + YamlView::Loc(n).ToString() + ")";
+Status FieldError(const std::string& path, const yaml_node_t* n, const std::string& message) {
+  return FieldError(path, n != nullptr ? YamlView::Loc(n) : SourceLocation(), message);
+}
+
+Status NotSupported(const std::string& path, SourceLocation at, const std::string& detail = "") {
+  std::string out = "not supported yet: " + path + detail;
+  if (at.line > 0) out += " (line " + at.ToString() + ")";
   return UnimplementedError(out);
+}
+
+Status NotSupported(const std::string& path, const yaml_node_t* n) {
+  return NotSupported(path, n != nullptr ? YamlView::Loc(n) : SourceLocation());
 }
 
 class PolicyLoader {
@@ -1056,7 +1066,7 @@ class PolicyLoader {
         if (!nested.ok()) return nested.status();
         for (const MatchRule& r : *nested) {
           if (r.kind == RuleKind::kCorrelate || r.kind == RuleKind::kAnd) {
-            return FieldError(r.field_path, nullptr, std::string(RuleKindName(r.kind)) + " is not allowed inside and");
+            return FieldError(r.field_path, r.location, std::string(RuleKindName(r.kind)) + " is not allowed inside and");
           }
         }
         rule.nested = std::move(*nested);
@@ -1128,7 +1138,12 @@ class PolicyLoader {
         if (!nested.ok()) return nested.status();
         for (const MatchRule& r : *nested) {
           if (r.kind == RuleKind::kCorrelate) {
-            return FieldError(r.field_path, nullptr, "nested correlate rules are not supported by the policy format");
+            return FieldError(r.field_path, r.location, "nested correlate rules are not supported by the policy format");
+          }
+          if (r.kind == RuleKind::kExcept || r.kind == RuleKind::kExceptInsensitive ||
+              r.kind == RuleKind::kExceptRegex || r.kind == RuleKind::kAnd) {
+            return NotSupported(r.field_path, r.location,
+                                std::string(" (") + RuleKindName(r.kind) + " inside correlate matches)");
           }
         }
         rule->nested = std::move(*nested);
@@ -1153,15 +1168,15 @@ class PolicyLoader {
         if (r.kind != RuleKind::kCorrelate || r.match_group.empty()) continue;
         const Category* target = policy_.FindCategory(r.match_group);
         if (target == nullptr) {
-          return FieldError(r.field_path + ".correlate.match_group", nullptr,
-                            "unknown category \"" + r.match_group + "\" (line " + r.location.ToString() + ")");
+          return FieldError(r.field_path + ".correlate.match_group", r.location,
+                            "unknown category \"" + r.match_group + "\"");
         }
         if (target == &c) {
-          return FieldError(r.field_path + ".correlate.match_group", nullptr, "a category cannot correlate with itself");
+          return FieldError(r.field_path + ".correlate.match_group", r.location, "a category cannot correlate with itself");
         }
         for (const MatchRule& tr : target->rules) {
           if (tr.kind == RuleKind::kCorrelate && !tr.match_group.empty()) {
-            return FieldError(r.field_path + ".correlate.match_group", nullptr,
+            return FieldError(r.field_path + ".correlate.match_group", r.location,
                               "category \"" + r.match_group + "\" itself uses match_group; chains are not supported");
           }
         }

@@ -169,5 +169,23 @@ TEST(PolicyLoad, HostileInputDoesNotCrash) {
   EXPECT_FALSE(LoadPolicy("- just\n- a list\n").ok());
 }
 
+// Rules refused after their YAML node was parsed still say where they are.
+TEST(PolicyErrors, RulesRefusedInsideCorrelateAndAndSayWhere) {
+  const std::string head = "categories:\n  a:\n    - regex: x\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {head + "    - correlate:\n        max_distance: 3\n        matches:\n          - except: y\n",
+       "not supported yet: categories.a[1].correlate.matches[0] (except inside correlate matches) (line 7:13)"},
+      {head + "    - correlate:\n        max_distance: 3\n        matches:\n          - and: [{raw: z}]\n",
+       "(and inside correlate matches) (line 7:13)"},
+      {head + "    - and:\n        - raw: q\n        - and: [{raw: z}]\n", "is not allowed inside and (line 6:11)"},
+      {head + "    - correlate:\n        max_distance: 3\n        match_group: nope\n", "unknown category \"nope\" (line 4:7)"},
+  };
+  for (const auto& [yaml, want] : cases) {
+    auto p = LoadPolicy(yaml);
+    ASSERT_FALSE(p.ok()) << yaml;
+    EXPECT_NE(p.status().message().find(want), std::string::npos) << p.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace leakscope

@@ -19,8 +19,8 @@ namespace leakscope::fuzz {
 // the chunk sizes; the rest is the body.
 std::string CheckBodyCase(const uint8_t* data, size_t size);
 
-// Input: a policy (YAML). Loading and compiling either succeed or fail with a message; a policy
-// that compiles scans a small body.
+// Input: a policy (YAML). Loading and compiling either succeed or fail with a message naming the
+// field and its line; a policy that compiles scans a small body.
 std::string CheckPolicyCase(const uint8_t* data, size_t size);
 
 // Input: byte 0 picks a policy (token extraction from a request header or a cookie, header
