@@ -421,6 +421,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // A compressed gRPC message's matches span the message as its length prefix declared it; a body
   // that ended (or an analysis that stopped) inside the message had only part of those bytes.
   void ClampMatchesToAnalysedBytes() {
+    if (!plan_->grpc) return;  // other parsers' matches lie in the bytes they were given
     for (CategoryReport& c : report_.categories) {
       for (MatchRecord& m : c.matches) {
         if (m.context == "header" || m.offset + m.length <= raw_consumed_) continue;
