@@ -189,6 +189,19 @@ std::string CheckBodyCase(const uint8_t* data, size_t size) {
       nlohmann::json::accept(body) && !nlohmann::json::accept(whole.out)) {
     return "redaction made a valid JSON body invalid:\n  " + std::string(body) + "\n  " + whole.out;
   }
+  // Redaction leaves nothing it should have masked: the redacted body, scanned again, has no match
+  // of a redacting category (the masks hold no byte those categories match). Only where the body
+  // was analysed whole, as what it said it was.
+  if (whole.full.decision == Decision::kRedact && !decoded && coding.header == nullptr && !whole.full.truncated &&
+      whole.full.parse_error.empty()) {
+    const Run again = Scan(policy, d, coding, options, nullptr, whole.out, {});
+    for (const CategoryReport& c : again.full.categories) {
+      if (c.action == Action::kRedact) {
+        return "redaction left a match of " + c.name + " (" + std::to_string(c.count) + ")\n  in:  " +
+               std::string(body) + "\n  out: " + whole.out + "\n  again: " + again.report;
+      }
+    }
+  }
   // Small chunks, one byte among them, then larger ones.
   std::vector<size_t> small, mixed;
   for (int i = 0; i < 7; ++i) small.push_back(1 + rng() % 9);
