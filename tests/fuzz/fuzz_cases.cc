@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/compiled_policy.h"
+#include "engine/json_tokenizer.h"
 #include "engine/policy.h"
 #include "engine/report.h"
 #include "engine/transaction.h"
@@ -153,7 +154,146 @@ std::string Differ(const char* what, const Run& want, const Run& got) {
   return {};
 }
 
+// A scalar as the tokenizer or nlohmann/json saw it.
+struct Scalar {
+  bool is_key = false;
+  bool is_number = false;
+  std::string text;  // decoded; numbers' text is not compared (nlohmann keeps only floats')
+  std::string path;
+  bool operator==(const Scalar& o) const {
+    return is_key == o.is_key && is_number == o.is_number && (is_number || text == o.text) && path == o.path;
+  }
+  std::string ToString() const {
+    return std::string(is_key ? "key " : is_number ? "number " : "string ") + nlohmann::json(text).dump(-1, ' ', true,
+                                                                                                        nlohmann::json::error_handler_t::replace) +
+           " at " + path;
+  }
+};
+
+// Collects what the tokenizer delivers, with its path as each scalar ends.
+class ScalarRecorder final : public ScalarSink {
+ public:
+  JsonTokenizer* tokenizer = nullptr;
+  std::vector<Scalar> scalars;
+  void OnScalarBegin(bool is_key, bool is_number, uint64_t) override {
+    scalars.push_back(Scalar{is_key, is_number, {}, {}});
+  }
+  void OnScalarData(std::string_view decoded, uint64_t, uint64_t) override { scalars.back().text += decoded; }
+  void OnScalarEnd(uint64_t) override { scalars.back().path = tokenizer->CurrentPath(); }
+};
+
+// nlohmann/json's SAX events as the same scalars, paths built as the tokenizer documents them
+// (`a.b[3].c`; a key's path is the member it names).
+class ExpectedScalars : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::vector<Scalar> scalars;
+  bool long_key = false;  // the tokenizer truncates keys in paths past max_key_bytes
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Number(); }
+  bool number_unsigned(number_unsigned_t) override { return Number(); }
+  bool number_float(number_float_t, const string_t&) override { return Number(); }
+  bool string(string_t& s) override {
+    Value();
+    scalars.push_back(Scalar{false, false, s, Path()});
+    return true;
+  }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override {
+    Value();
+    Push(false);
+    return true;
+  }
+  bool key(string_t& k) override {
+    frames_.back().key = k;
+    long_key = long_key || k.size() > JsonTokenizer::Limits().max_key_bytes;
+    scalars.push_back(Scalar{true, false, k, Path()});
+    return true;
+  }
+  bool end_object() override { return Pop(); }
+  bool start_array(std::size_t) override {
+    Value();
+    Push(true);
+    return true;
+  }
+  bool end_array() override { return Pop(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Frame {
+    bool is_array;
+    int64_t index;
+    std::string key;
+  };
+  bool Value() {
+    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
+    return true;
+  }
+  bool Number() {
+    Value();
+    scalars.push_back(Scalar{false, true, {}, Path()});
+    return true;
+  }
+  void Push(bool is_array) { frames_.push_back(Frame{is_array, -1, {}}); }
+  bool Pop() {
+    frames_.pop_back();
+    return true;
+  }
+  std::string Path() const {
+    std::string out;
+    for (const Frame& f : frames_) {
+      if (f.is_array) {
+        out += "[" + std::to_string(f.index) + "]";
+      } else {
+        if (!out.empty()) out += ".";
+        out += f.key;
+      }
+    }
+    return out;
+  }
+  std::vector<Frame> frames_;
+};
+
 }  // namespace
+
+std::string CheckJsonCase(const uint8_t* data, size_t size) {
+  if (size < 1) return {};
+  const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  std::mt19937 rng(data[0]);
+  ScalarRecorder got;
+  JsonTokenizer tokenizer(&got);
+  got.tokenizer = &tokenizer;
+  bool ok = true;
+  for (size_t at = 0; at < text.size() && ok;) {
+    const size_t n = std::min<size_t>(1 + rng() % 64, text.size() - at);
+    ok = tokenizer.Feed(text.substr(at, n));
+    at += n;
+  }
+  if (ok) ok = tokenizer.Finish();
+
+  // nlohmann/json takes a raw NUL byte (never valid JSON) for the end of its input.
+  if (text.find('\0') != std::string_view::npos) return {};
+  ExpectedScalars want;
+  if (!nlohmann::json::sax_parse(text, &want, nlohmann::json::input_format_t::json, /*strict=*/true)) return {};
+  if (!ok) {
+    if (tokenizer.error().find("deeper than") != std::string::npos) return {};  // its depth limit
+    return "the tokenizer refused a document nlohmann/json accepts: " + tokenizer.error();
+  }
+  if (want.long_key) {  // paths differ by design (truncated keys): compare the rest
+    for (Scalar& s : want.scalars) s.path.clear();
+    for (Scalar& s : got.scalars) s.path.clear();
+  }
+  for (size_t k = 0; k < std::max(want.scalars.size(), got.scalars.size()); ++k) {
+    if (k >= got.scalars.size()) return "scalar " + std::to_string(k) + " missing: " + want.scalars[k].ToString();
+    if (k >= want.scalars.size()) return "scalar " + std::to_string(k) + " extra: " + got.scalars[k].ToString();
+    if (!(got.scalars[k] == want.scalars[k])) {
+      return "scalar " + std::to_string(k) + ": " + got.scalars[k].ToString() + " where nlohmann/json has " +
+             want.scalars[k].ToString();
+    }
+  }
+  return {};
+}
 
 std::string CheckBodyCase(const uint8_t* data, size_t size) {
   if (size < 3) return {};

@@ -29,6 +29,12 @@ std::string CheckPolicyCase(const uint8_t* data, size_t size);
 // for a transaction on a fresh PolicyCache and one on a cache that has seen them.
 std::string CheckHeadersCase(const uint8_t* data, size_t size);
 
+// Input: byte 0 seeds the chunk sizes; the rest is fed to the JSON tokenizer. For a document
+// nlohmann/json accepts, the tokenizer delivers the same keys, strings and numbers in the same
+// order with the same decoded text (escapes, surrogate pairs) and JSON paths; for anything, it
+// does not crash.
+std::string CheckJsonCase(const uint8_t* data, size_t size);
+
 // Input: byte 0 even, the rest is a plugin configuration (the filter's `configuration` string);
 // odd, a Command policy response (docs/protocol.md). Each parses or is refused with a message;
 // a configuration's inline policy, if any, loads or is refused likewise.
