@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/compiled_policy.h"
+#include "engine/content_decoder.h"
 #include "engine/json_tokenizer.h"
 #include "engine/policy.h"
 #include "engine/report.h"
@@ -15,6 +16,7 @@
 #include "filter/command_protocol.h"
 #include "filter/plugin_config.h"
 #include "nlohmann/json.hpp"
+#include "support/compress.h"
 
 namespace leakscope::fuzz {
 namespace {
@@ -256,6 +258,60 @@ class ExpectedScalars : public nlohmann::json_sax<nlohmann::json> {
 };
 
 }  // namespace
+
+std::string CheckDecoderCase(const uint8_t* data, size_t size) {
+  if (size < 3) return {};
+  struct Stack {
+    const char* header;  // codings in the order they were applied
+    std::string (*encode)(std::string_view);
+    std::string (*first)(std::string_view);  // of two stacked codings, the first applied
+  };
+  static const Stack kStacks[] = {
+      {"gzip", [](std::string_view p) { return testing::Gzip(p); }, nullptr},
+      {"deflate", [](std::string_view p) { return testing::Deflate(p, testing::kZlibBits); }, nullptr},
+      {"br", [](std::string_view p) { return testing::Brotli(p); }, nullptr},
+      {"gzip, br", [](std::string_view p) { return testing::Brotli(testing::Gzip(p)); },
+       [](std::string_view p) { return testing::Gzip(p); }},
+      {"br, deflate", [](std::string_view p) { return testing::Deflate(testing::Brotli(p), testing::kZlibBits); },
+       [](std::string_view p) { return testing::Brotli(p); }},
+      {"GZIP,  identity", [](std::string_view p) { return testing::Gzip(p); }, nullptr},
+  };
+  const Stack& stack = kStacks[data[0] % std::size(kStacks)];
+  ContentDecoderOptions options;
+  if (data[2] < 32) options.max_decoded_bytes = 1 + data[2] * 37u;
+  const std::string_view payload(reinterpret_cast<const char*>(data) + 3, size - 3);
+
+  auto decode = [&](std::string_view encoded, std::string* out) {
+    auto decoder = ContentDecoder::Create(stack.header, options);
+    std::mt19937 rng(data[1]);
+    Status s = decoder->status();
+    for (size_t at = 0; at < encoded.size() && s.ok();) {
+      const size_t n = std::min<size_t>(1 + rng() % 300, encoded.size() - at);
+      s = decoder->Decode(encoded.substr(at, n), out);
+      at += n;
+    }
+    if (s.ok()) s = decoder->Finish(out);
+    return s;
+  };
+  std::string out;
+  const Status s = decode(stack.encode(payload), &out);
+  // The cap holds for every layer: two stacked codings need the intermediate stream under it too.
+  const size_t largest_layer = std::max(payload.size(), stack.first ? stack.first(payload).size() : size_t{0});
+  if (largest_layer <= options.max_decoded_bytes) {
+    if (!s.ok()) return std::string(stack.header) + ": a valid stream failed: " + s.message();
+    if (out != payload) return std::string(stack.header) + ": decoded bytes differ from the payload";
+  } else {
+    if (s.code() != StatusCode::kResourceExhausted) return std::string(stack.header) + ": past the cap, " + s.message();
+    if (payload.substr(0, out.size()) != out) return std::string(stack.header) + ": capped output is not the payload's start";
+    if (!stack.first && out.size() != options.max_decoded_bytes) {
+      return std::string(stack.header) + ": capped at " + std::to_string(out.size()) + " bytes, not the cap";
+    }
+  }
+  std::string garbage;
+  (void)decode(payload, &garbage);
+  if (garbage.size() > options.max_decoded_bytes) return std::string(stack.header) + ": garbage decoded past the cap";
+  return {};
+}
 
 std::string CheckJsonCase(const uint8_t* data, size_t size) {
   if (size < 1) return {};

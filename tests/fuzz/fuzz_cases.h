@@ -29,6 +29,12 @@ std::string CheckPolicyCase(const uint8_t* data, size_t size);
 // for a transaction on a fresh PolicyCache and one on a cache that has seen them.
 std::string CheckHeadersCase(const uint8_t* data, size_t size);
 
+// Input: byte 0 picks a Content-Encoding (gzip, deflate, br, or two stacked), byte 1 seeds the
+// chunk sizes, byte 2 may set a small cap on decoded bytes; the rest is a payload. Compressed by
+// zlib and brotli, it decodes back exactly, under any chunking, or up to the cap; and the payload
+// itself, decoded as if it were compressed, neither crashes the decoder nor passes the cap.
+std::string CheckDecoderCase(const uint8_t* data, size_t size);
+
 // Input: byte 0 seeds the chunk sizes; the rest is fed to the JSON tokenizer. For a document
 // nlohmann/json accepts, the tokenizer delivers the same keys, strings and numbers in the same
 // order with the same decoded text (escapes, surrogate pairs) and JSON paths; for anything, it
