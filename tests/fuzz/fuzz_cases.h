@@ -1,4 +1,4 @@
-// Fuzz cases: what the fuzzers (libFuzzer, tests/fuzz/*_fuzz.cc) and the corpus replay test
+// Fuzz cases: what the fuzzers (libFuzzer, tests/fuzz/fuzz_target.cc) and the corpus replay test
 // (tests/fuzz/fuzz_replay_test.cc) run on each input.
 //
 // Each check returns an empty string when the engine behaved, else what went wrong. Beyond "does
