@@ -2,7 +2,7 @@
 # Fuzzes the engine (tests/fuzz/README.md): builds the libFuzzer targets into ./build-fuzz with
 # clang, ASan and UBSan, then runs each one over a copy of its corpus.
 #
-#   scripts/fuzz.sh [body|headers|json|decoder|policy|filter_input]...        FUZZ_SECONDS per target (default 60)
+#   scripts/fuzz.sh [body|headers|json|grpc|decoder|policy|filter_input]...        FUZZ_SECONDS per target (default 60)
 #   FUZZ_RUNS=3000 scripts/fuzz.sh          a fixed number of inputs from a fixed seed instead:
 #                                           deterministic, as scripts/test.sh runs it
 # An input that fails is written to build-fuzz/artifacts/ and the script fails.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 "$PWD/scripts/install-deps.sh"
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(body headers json decoder policy filter_input); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(body headers json grpc decoder policy filter_input); fi
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
   -DCMAKE_CXX_COMPILER=clang++-14 -DLEAKSCOPE_FUZZ=ON -DLEAKSCOPE_BUILD_WASM=OFF \
   -DLEAKSCOPE_BUILD_TESTS=OFF -DLEAKSCOPE_BUILD_BENCH=OFF >/dev/null

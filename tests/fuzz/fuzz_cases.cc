@@ -9,6 +9,7 @@
 
 #include "engine/compiled_policy.h"
 #include "engine/content_decoder.h"
+#include "engine/grpc_walker.h"
 #include "engine/json_tokenizer.h"
 #include "engine/policy.h"
 #include "engine/report.h"
@@ -162,6 +163,8 @@ struct Scalar {
   bool is_number = false;
   std::string text;  // decoded; numbers' text is not compared (nlohmann keeps only floats')
   std::string path;
+  uint64_t raw_begin = 0, raw_end = 0;  // body offsets (compared where there is a reference)
+  bool rewritable = true;               // ScalarParser::rewritable() as it began
   bool operator==(const Scalar& o) const {
     return is_key == o.is_key && is_number == o.is_number && (is_number || text == o.text) && path == o.path;
   }
@@ -172,16 +175,19 @@ struct Scalar {
   }
 };
 
-// Collects what the tokenizer delivers, with its path as each scalar ends.
+// Collects what a parser delivers, with its path as each scalar ends.
 class ScalarRecorder final : public ScalarSink {
  public:
-  JsonTokenizer* tokenizer = nullptr;
+  const ScalarParser* parser = nullptr;
   std::vector<Scalar> scalars;
-  void OnScalarBegin(bool is_key, bool is_number, uint64_t) override {
-    scalars.push_back(Scalar{is_key, is_number, {}, {}});
+  void OnScalarBegin(bool is_key, bool is_number, uint64_t raw) override {
+    scalars.push_back(Scalar{is_key, is_number, {}, {}, raw, raw, parser->rewritable()});
   }
   void OnScalarData(std::string_view decoded, uint64_t, uint64_t) override { scalars.back().text += decoded; }
-  void OnScalarEnd(uint64_t) override { scalars.back().path = tokenizer->CurrentPath(); }
+  void OnScalarEnd(uint64_t raw) override {
+    scalars.back().path = parser->CurrentPath();
+    scalars.back().raw_end = raw;
+  }
 };
 
 // nlohmann/json's SAX events as the same scalars, paths built as the tokenizer documents them
@@ -313,13 +319,79 @@ std::string CheckDecoderCase(const uint8_t* data, size_t size) {
   return {};
 }
 
+std::string CheckGrpcCase(const uint8_t* data, size_t size) {
+  if (size < 2) return {};
+  GrpcWalker::Limits limits;
+  switch ((data[0] >> 1) & 3) {
+    case 1:  // fields classified from their first bytes early, and held briefly
+      limits.probe_bytes = 16;
+      limits.max_buffered_field = 64;
+      break;
+    case 2:
+      limits.max_depth = 2;
+      limits.max_decoded_bytes = 100;
+      break;
+    default: break;
+  }
+  const std::string_view body(reinterpret_cast<const char*>(data) + 2, size - 2);
+  struct Walked {
+    std::vector<Scalar> scalars;
+    bool ok;
+    std::string error, unread;
+    uint64_t error_offset;
+  };
+  auto walk = [&](const std::vector<size_t>& cuts) {
+    ScalarRecorder recorder;
+    GrpcWalker walker(&recorder, limits);
+    recorder.parser = &walker;
+    if (data[0] & 1) walker.SetMessageEncoding("gzip");
+    bool ok = true;
+    for (size_t at = 0, k = 0; at < body.size() && ok; ++k) {
+      const size_t n = cuts.empty() ? body.size() : std::min(cuts[k % cuts.size()], body.size() - at);
+      ok = walker.Feed(body.substr(at, n));
+      at += n;
+    }
+    if (ok) ok = walker.Finish();
+    return Walked{std::move(recorder.scalars), ok, walker.error(), walker.Unread(), walker.error_offset()};
+  };
+  std::mt19937 rng(data[1]);
+  std::vector<size_t> cuts;
+  for (int i = 0; i < 5; ++i) cuts.push_back(1 + rng() % 40);
+  const Walked whole = walk({});
+  for (const Walked& other : {walk(cuts), walk({1})}) {
+    if (other.ok != whole.ok || other.error != whole.error || other.error_offset != whole.error_offset ||
+        other.unread != whole.unread) {
+      return "gRPC: chunked, the walk ends otherwise: " + other.error + " / " + other.unread + "\n  whole: " +
+             whole.error + " / " + whole.unread;
+    }
+    if (other.scalars.size() != whole.scalars.size()) {
+      return "gRPC: chunked, " + std::to_string(other.scalars.size()) + " scalars where whole gives " +
+             std::to_string(whole.scalars.size());
+    }
+    for (size_t k = 0; k < whole.scalars.size(); ++k) {
+      const Scalar& a = whole.scalars[k];
+      const Scalar& b = other.scalars[k];
+      if (!(a == b) || a.text != b.text || a.raw_begin != b.raw_begin || a.raw_end != b.raw_end) {
+        return "gRPC: scalar " + std::to_string(k) + " chunked: " + b.ToString() + " @" + std::to_string(b.raw_begin) +
+               "; whole: " + a.ToString() + " @" + std::to_string(a.raw_begin);
+      }
+      // A compressed message's scalars span the message as its prefix declared it (the walker
+      // cannot know yet that the body will end first; the transaction clamps its matches).
+      if ((a.rewritable && a.raw_end > body.size()) || a.raw_begin > a.raw_end || a.raw_begin > body.size()) {
+        return "gRPC: a scalar's span lies outside the body";
+      }
+    }
+  }
+  return {};
+}
+
 std::string CheckJsonCase(const uint8_t* data, size_t size) {
   if (size < 1) return {};
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::mt19937 rng(data[0]);
   ScalarRecorder got;
   JsonTokenizer tokenizer(&got);
-  got.tokenizer = &tokenizer;
+  got.parser = &tokenizer;
   bool ok = true;
   for (size_t at = 0; at < text.size() && ok;) {
     const size_t n = std::min<size_t>(1 + rng() % 64, text.size() - at);

@@ -35,6 +35,11 @@ std::string CheckHeadersCase(const uint8_t* data, size_t size);
 // itself, decoded as if it were compressed, neither crashes the decoder nor passes the cap.
 std::string CheckDecoderCase(const uint8_t* data, size_t size);
 
+// Input: byte 0 picks `grpc-encoding: gzip` or none and the walker's limits, byte 1 seeds the
+// chunk sizes; the rest is a gRPC body. The schema-less walker delivers the same scalars (text,
+// path, body offsets) and ends the same way whole, chunked and one byte at a time.
+std::string CheckGrpcCase(const uint8_t* data, size_t size);
+
 // Input: byte 0 seeds the chunk sizes; the rest is fed to the JSON tokenizer. For a document
 // nlohmann/json accepts, the tokenizer delivers the same keys, strings and numbers in the same
 // order with the same decoded text (escapes, surrogate pairs) and JSON paths; for anything, it

@@ -51,6 +51,7 @@ void Replay(const char* kind, Check check) {
 }
 
 TEST(FuzzReplay, BodyCorpus) { Replay("body", CheckBodyCase); }
+TEST(FuzzReplay, GrpcCorpus) { Replay("grpc", CheckGrpcCase); }
 TEST(FuzzReplay, DecoderCorpus) { Replay("decoder", CheckDecoderCase); }
 TEST(FuzzReplay, JsonCorpus) { Replay("json", CheckJsonCase); }
 TEST(FuzzReplay, HeadersCorpus) { Replay("headers", CheckHeadersCase); }
