@@ -192,6 +192,21 @@ TEST(Transaction, AnalysisLimitPassesRestThroughAndSaysSo) {
   EXPECT_EQ(r.report.categories[0].count, 1u);
 }
 
+// The parser's warnings about the analysed bytes come before the limit's, however the body is
+// chunked (whole, the limit used to be noted first).
+TEST(Transaction, TheAnalysisLimitIsNotedAfterWhatPrecedesIt) {
+  auto cp = Compile(kSsnPolicy);
+  TransactionOptions topts;
+  topts.max_analyzed_bytes = 30;
+  const std::string body = R"({"a":"123-45-6789",HHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHH})";
+  for (size_t chunk : {size_t{0}, size_t{1}, size_t{7}, size_t{29}}) {
+    Result r = Scan(cp, body, "application/json", chunk, "/x", topts);
+    ASSERT_EQ(r.report.warnings.size(), 2u) << chunk;
+    EXPECT_NE(r.report.warnings[0].find("JSON parsing stopped"), std::string::npos) << chunk;
+    EXPECT_NE(r.report.warnings[1].find("analysis limit of 30 bytes"), std::string::npos) << chunk;
+  }
+}
+
 TEST(Transaction, ValuesAreCappedButCountsExact) {
   auto cp = Compile(kSsnPolicy);
   TransactionOptions topts;
