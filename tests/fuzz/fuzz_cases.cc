@@ -170,9 +170,8 @@ struct Scalar {
     return is_key == o.is_key && is_number == o.is_number && (is_number || text == o.text) && path == o.path;
   }
   std::string ToString() const {
-    return std::string(is_key ? "key " : is_number ? "number " : "string ") + nlohmann::json(text).dump(-1, ' ', true,
-                                                                                                        nlohmann::json::error_handler_t::replace) +
-           " at " + path;
+    const std::string quoted = nlohmann::json(text).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    return std::string(is_key ? "key " : is_number ? "number " : "string ") + quoted + " at " + path;
   }
 };
 
@@ -309,7 +308,9 @@ std::string CheckDecoderCase(const uint8_t* data, size_t size) {
     if (out != payload) return std::string(stack.header) + ": decoded bytes differ from the payload";
   } else {
     if (s.code() != StatusCode::kResourceExhausted) return std::string(stack.header) + ": past the cap, " + s.message();
-    if (payload.substr(0, out.size()) != out) return std::string(stack.header) + ": capped output is not the payload's start";
+    if (payload.substr(0, out.size()) != out) {
+      return std::string(stack.header) + ": capped output is not the payload's start";
+    }
     if (!stack.first && out.size() != options.max_decoded_bytes) {
       return std::string(stack.header) + ": capped at " + std::to_string(out.size()) + " bytes, not the cap";
     }
