@@ -634,13 +634,13 @@ class StreamContext {
 
   // Ends the analysis of what the direction delivered. A stopped stream (blocked) delivers nothing
   // more, but what came before the block is still analysed to the end: a correlation whose
-  // window was still open, say, is decided and reported. Nothing of it is forwarded.
+  // window was still open, say, is decided and reported. What the end releases into out_ is
+  // never forwarded from here (OnBody clears out_ before its own use).
   void FinishDirection(Direction d) {
     if (finished_[Index(d)]) return;
     finished_[Index(d)] = true;
     out_.clear();
     tx_->OnBody(d, "", true, &out_);
-    if (stopped_) out_.clear();
   }
 
   // The configured local reply; `details` is Envoy's response-code details (shown in access logs).

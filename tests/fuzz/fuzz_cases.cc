@@ -1,10 +1,8 @@
 #include "fuzz/fuzz_cases.h"
 
-#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
-#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -19,17 +17,11 @@
 #include "filter/plugin_config.h"
 #include "nlohmann/json.hpp"
 #include "support/compress.h"
+#include "support/files.h"
 
 namespace leakscope::fuzz {
 namespace {
 
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::shared_ptr<const CompiledPolicy> CompileOrDie(const std::string& yaml, const char* what) {
   auto policy = LoadPolicy(yaml);
@@ -48,10 +40,11 @@ std::shared_ptr<const CompiledPolicy> CompileOrDie(const std::string& yaml, cons
 const std::vector<std::shared_ptr<const CompiledPolicy>>& Policies() {
   static const auto* policies = [] {
     auto* v = new std::vector<std::shared_ptr<const CompiledPolicy>>();
-    std::string reference = ReadFile(LEAKSCOPE_SHARED_DIR "/conformance/reference-policy.yaml");
+    std::string reference = testing::ReadFileOrDie(testing::SharedDir() + "/conformance/reference-policy.yaml");
     if (!reference.empty()) v->push_back(CompileOrDie(reference, "the reference policy"));
-    v->push_back(CompileOrDie(ReadFile(LEAKSCOPE_SOURCE_DIR "/examples/policies/default.yaml"), "default.yaml"));
-    v->push_back(CompileOrDie(ReadFile(LEAKSCOPE_SOURCE_DIR "/tests/fuzz/actions-policy.yaml"), "actions-policy.yaml"));
+    for (const char* file : {"/examples/policies/default.yaml", "/tests/fuzz/actions-policy.yaml"}) {
+      v->push_back(CompileOrDie(testing::ReadFileOrDie(testing::SourceDir() + file), file));
+    }
     return v;
   }();
   return *policies;
@@ -465,7 +458,7 @@ std::string CheckBodyCase(const uint8_t* data, size_t size) {
   // hold no byte of those texts, so they cannot make new occurrences. Counts are of matches the
   // report kept (`max_values_per_category`), at most the ones redacted: a weaker bound, still
   // true. Only where the body was analysed whole, as the bytes it came as.
-  if (whole.full.decision == Decision::kRedact && !decoded && coding.header == nullptr && !whole.full.truncated &&
+  if (whole.full.decision == Decision::kRedact && coding.header == nullptr && !whole.full.truncated &&
       whole.full.parse_error.empty()) {
     std::map<std::string, size_t> redacted;
     for (const CategoryReport& c : whole.full.categories) {

@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "fuzz/fuzz_cases.h"
+#include "support/files.h"
 
 namespace leakscope::fuzz {
 namespace {
@@ -33,19 +32,12 @@ std::vector<fs::path> Corpus(const std::string& kind) {
   return files;
 }
 
-std::string Bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 template <typename Check>
 void Replay(const char* kind, Check check) {
   const auto files = Corpus(kind);
   ASSERT_GE(files.size(), 5u) << "the " << kind << " corpus is missing";
   for (const fs::path& f : files) {
-    const std::string input = Bytes(f);
+    const std::string input = testing::ReadFileOrDie(f.string());
     EXPECT_EQ(check(reinterpret_cast<const uint8_t*>(input.data()), input.size()), "") << f.filename();
   }
 }
