@@ -67,6 +67,7 @@ bool GetHeaders(HeaderMapType type, HeaderList* out) {
   if (count > v.size() / 8) return false;
   size_t lens = 4;
   size_t data = 4 + static_cast<size_t>(count) * 8;
+  out->reserve(out->size() + count);
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t klen = 0, vlen = 0;
     if (!read_u32(lens, &klen) || !read_u32(lens + 4, &vlen)) return false;
@@ -87,20 +88,31 @@ uint64_t NowNanos() {
   return t;
 }
 
-// Splits a dotted attribute path ("node.metadata.WORKLOAD_NAME") into property path segments.
-std::string GetAttribute(std::string_view dotted) {
-  std::string p;
+// Reads the property at a dotted attribute path ("node.metadata.WORKLOAD_NAME") into *value;
+// false (and *value empty) when the host has none. The path is encoded into a buffer kept
+// across calls: a VM runs one callback at a time, and building it anew allocated per read.
+bool ReadAttribute(std::string_view dotted, std::string* value) {
+  static std::string& path = *new std::string();  // never destroyed, like the registry
+  path.clear();
   size_t start = 0;
   while (start <= dotted.size()) {
     size_t dot = dotted.find('.', start);
     if (dot == std::string_view::npos) dot = dotted.size();
-    p.append(dotted.substr(start, dot - start));
-    p += '\0';
+    path.append(dotted.substr(start, dot - start));
+    path += '\0';
     start = dot + 1;
   }
-  HostBytes value;
-  if (proxy_get_property(p.data(), p.size(), &value.data, &value.size) != WasmResult::kOk) return std::string();
-  return std::string(value.view());
+  HostBytes bytes;
+  value->clear();
+  if (proxy_get_property(path.data(), path.size(), &bytes.data, &bytes.size) != WasmResult::kOk) return false;
+  value->assign(bytes.view());
+  return true;
+}
+
+std::string GetAttribute(std::string_view dotted) {
+  std::string value;
+  ReadAttribute(dotted, &value);
+  return value;
 }
 
 // Parses an Istio SPIFFE identity: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT.
@@ -126,10 +138,60 @@ ServiceName FromSpiffe(std::string_view uri) {
   return out;
 }
 
+// What service identification reads, remembered across a VM's streams. Node metadata is fixed
+// for the proxy's life, so a `node.*` attribute is read once. A connection's SPIFFE URI is read
+// for every stream (streams come from many connections) but parsed only when it differs from
+// the last one (a sidecar's connections mostly present the same certificates). Resolving both
+// services anew was the largest part of the filter's own cost of a request (profiled).
+class ServiceCache {
+ public:
+  // The value of attribute `dotted` (empty if the host has none); node attributes from memory.
+  const std::string& Attribute(std::string_view dotted) {
+    constexpr std::string_view kNode = "node.";
+    if (dotted.substr(0, kNode.size()) != kNode) {
+      ReadAttribute(dotted, &scratch_);
+      return scratch_;
+    }
+    auto it = node_.find(dotted);
+    if (it == node_.end()) {
+      // Bounded: node attribute names come from the policy and the Istio defaults.
+      if (node_.size() >= kMaxNodeAttributes) node_.clear();
+      it = node_.emplace(std::string(dotted), GetAttribute(dotted)).first;
+    }
+    return it->second;
+  }
+  // The identity in this connection's local (or peer) certificate.
+  const ServiceName& Spiffe(bool local) {
+    Uri& u = spiffe_[local ? 0 : 1];
+    ReadAttribute(local ? "connection.uri_san_local_certificate" : "connection.uri_san_peer_certificate", &scratch_);
+    if (!u.parsed || scratch_ != u.uri) {
+      u.uri = scratch_;
+      u.name = FromSpiffe(u.uri);
+      u.parsed = true;
+    }
+    return u.name;
+  }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  struct Uri {
+    bool parsed = false;
+    std::string uri;
+    ServiceName name;
+  };
+  static constexpr size_t kMaxNodeAttributes = 64;
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> node_;
+  Uri spiffe_[2];
+  std::string scratch_;
+};
+
 // Resolves the policy's service identification for this or the peer service of a stream.
 class ServiceResolver {
  public:
-  explicit ServiceResolver(bool local) : local_(local) {}
+  ServiceResolver(bool local, ServiceCache* cache) : local_(local), cache_(cache) {}
 
   ServiceName Resolve(const ServiceIdentification& id) {
     ServiceName out;
@@ -149,18 +211,13 @@ class ServiceResolver {
         const char* v = std::getenv(src.value.c_str());
         return v ? std::string(v) : std::string();
       }
-      case ServiceSource::Kind::kAttrs: return GetAttribute(src.value);
-      case ServiceSource::Kind::kIstio: {
+      case ServiceSource::Kind::kAttrs: return cache_->Attribute(src.value);
+      case ServiceSource::Kind::kIstio:
         if (part == &ServiceName::workload) {
-          return local_ ? GetAttribute("node.metadata.WORKLOAD_NAME") : std::string();
+          return local_ ? cache_->Attribute("node.metadata.WORKLOAD_NAME") : std::string();
         }
-        if (!spiffe_loaded_) {
-          spiffe_loaded_ = true;
-          spiffe_ = FromSpiffe(GetAttribute(local_ ? "connection.uri_san_local_certificate"
-                                                   : "connection.uri_san_peer_certificate"));
-        }
-        return spiffe_.*part;
-      }
+        if (spiffe_ == nullptr) spiffe_ = &cache_->Spiffe(local_);  // one read per stream
+        return spiffe_->*part;
       case ServiceSource::Kind::kDefault:
         for (const ServiceSource& choice : src.choices) {
           if (depth > 4) break;
@@ -173,8 +230,8 @@ class ServiceResolver {
   }
 
   bool local_;
-  bool spiffe_loaded_ = false;
-  ServiceName spiffe_;
+  ServiceCache* cache_;
+  const ServiceName* spiffe_ = nullptr;
 };
 
 // Envoy stats defined lazily (never from static constructors: hosts trap host calls made
@@ -220,6 +277,11 @@ class Metrics {
     if (label_sets_.size() >= kMaxLabelSets && label_sets_.find(key_) == label_sets_.end()) label_sets_.clear();
     return label_sets_[key_];
   }
+  // The `responses` stat of a status code (by id after its first use, like a LabelSet's).
+  Stat& ResponsesStat(const std::string& status) {
+    if (responses_.size() >= kMaxLabelSets && responses_.find(status) == responses_.end()) responses_.clear();
+    return responses_[status];
+  }
 
  private:
   template <typename NameFn>
@@ -256,6 +318,7 @@ class Metrics {
   static constexpr size_t kMaxLabelSets = 1024;
   std::unordered_map<std::string, uint32_t> ids_;
   std::unordered_map<std::string, LabelSet> label_sets_;
+  std::unordered_map<std::string, Stat> responses_;
   std::string key_;
   bool overflow_logged_ = false;
 };
@@ -412,6 +475,7 @@ class RootContext {
   PolicyCache* policy_cache() { return &policy_cache_; }
   const PluginConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
+  ServiceCache* services() { return &services_; }
 
  private:
   struct PendingCall {
@@ -475,6 +539,7 @@ class RootContext {
   std::shared_ptr<const CompiledPolicy> policy_;
   PolicyCache policy_cache_;
   Metrics metrics_;
+  ServiceCache services_;
   // Command mode
   std::unordered_map<uint32_t, PendingCall> calls_;
   std::deque<std::string> queue_;
@@ -503,16 +568,19 @@ class StreamContext {
     if (d == Direction::kRequest) {
       std::string authority, path;
       for (const auto& [k, v] : headers) {
-        if (k == ":authority" || (k == "host" && authority.empty())) authority = v;
-        if (k == ":path") path = v;
-        if (k == ":method") method_ = v;
+        const std::string_view name = k;
+        if (name == ":authority" || (name == "host" && authority.empty())) authority = v;
+        if (name == ":path") path = v;
+        if (name == ":method") method_ = v;
       }
       authority_ = authority;
       path_ = path;
-      source_address_ = GetAttribute("source.address");
+      ReadAttribute("source.address", &source_address_);
       const Policy& policy = root_->policy()->policy();
-      local_service_ = ServiceResolver(/*local=*/true).Resolve(policy.local_service_name);
-      peer_service_ = ServiceResolver(/*local=*/false).Resolve(policy.peer_service_name);
+      local_service_ = ServiceResolver(/*local=*/true, root_->services()).Resolve(policy.local_service_name);
+      peer_service_ = ServiceResolver(/*local=*/false, root_->services()).Resolve(policy.peer_service_name);
+      local_label_ = local_service_.Label();
+      peer_label_ = peer_service_.Label();
       if (root_->has_block_list() && root_->IsBlockedSource(AddressWithoutPort(source_address_))) {
         root_->metrics().Increment("leakscope.blocked_sources", 1);
         return BlockHeaders("leakscope_blocked_source");
@@ -521,7 +589,7 @@ class StreamContext {
     } else {
       if (!tx_) Start("", "");
       for (const auto& [k, v] : headers) {
-        if (k == ":status") status_ = v;
+        if (std::string_view(k) == ":status") status_ = v;
       }
     }
     uint64_t t0 = NowNanos();
@@ -696,8 +764,8 @@ class StreamContext {
     const DirectionReport& r = tx_->report(d);
     Metrics& m = root_->metrics();
     const char* dir = DirectionName(d);
-    const std::string local = local_service_.Label();
-    const std::string peer = peer_service_.Label();
+    const std::string& local = local_label_;
+    const std::string& peer = peer_label_;
     Metrics::LabelSet& stats = m.LabelSetFor(dir, r.policy_path, local, peer);
     m.Increment(
         &stats.transactions,
@@ -719,7 +787,7 @@ class StreamContext {
     if (r.truncated) m.Increment(MetricName("analysis_truncated", {{"direction", dir}}), 1);
     if (!r.parse_error.empty()) m.Increment(MetricName("parse_errors", {{"direction", dir}}), 1);
     if (d == Direction::kResponse && !status_.empty()) {
-      m.Increment(MetricName("responses", {{"status", status_}}), 1);
+      m.Increment(&m.ResponsesStat(status_), [&] { return MetricName("responses", {{"status", status_}}); }, 1);
     }
     m.Record(&stats.analysis_time_us, [&] { return MetricName("analysis_time_us", {{"direction", dir}}); },
              analysis_ns_[Index(d)] / 1000);
@@ -733,6 +801,7 @@ class StreamContext {
   std::string status_;
   std::string authority_, path_, method_, source_address_;
   ServiceName local_service_, peer_service_;
+  std::string local_label_, peer_label_;  // their metric labels
   HeaderList headers_[2];
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};

@@ -44,4 +44,34 @@ peer_service_name:
       'leakscope.category.ssn.direction.response.part.body.endpoint.**.local_service.payments/billing.peer_service.anonymous.matches',
     ]);
   });
+
+  // The VM remembers what it parsed (ServiceCache in filter.cc): each stream must still get the
+  // identities of its own connection, and a stream without certificates none (labelled 'none').
+  test('each stream gets its own connection\'s identities', async () => {
+    const host = await ProxyWasmHost.load(WASM_PATH, { pluginConfig: JSON.stringify({ local_policy: POLICY('') }) });
+    assert.equal(host.startVm(), true);
+    assert.equal(host.configure(), true, host.logs.map((l) => l.message).join('\n'));
+    const peers = [
+      'spiffe://cluster.local/ns/web/sa/frontend',
+      'spiffe://cluster.local/ns/web/sa/frontend',
+      'spiffe://cluster.local/ns/batch/sa/reports',
+      undefined,
+      'spiffe://cluster.local/ns/web/sa/frontend',
+    ];
+    const seen = [];
+    for (const peer of peers) {
+      const properties = { 'connection.uri_san_local_certificate': 'spiffe://cluster.local/ns/shop/sa/orders' };
+      if (peer) properties['connection.uri_san_peer_certificate'] = peer;
+      const s = host.newHttpStream({ properties });
+      const before = new Map([...host.metrics].map(([k, m]) => [k, m.value]));
+      s.requestHeaders([[':method', 'GET'], [':authority', 'api.example.com'], [':path', '/people']], true);
+      s.responseHeaders([[':status', '200'], ['content-type', 'text/plain']], false);
+      s.responseBody(Buffer.from('ssn 123-45-6789'), true);
+      s.complete();
+      const grown = [...host.metrics].filter(([k, m]) => k.endsWith('.matches') && m.value !== (before.get(k) ?? 0));
+      assert.equal(grown.length, 1, JSON.stringify(grown));
+      seen.push(grown[0][0].match(/peer_service\.(.*)\.matches$/)[1]);
+    }
+    assert.deepEqual(seen, ['web/frontend', 'web/frontend', 'batch/reports', 'none', 'web/frontend']);
+  });
 });
