@@ -857,6 +857,40 @@ TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
   EXPECT_EQ(cache.CleanTextsFor(cp.get(), false, {0}), nullptr);  // the cache serves the update now
 }
 
+TEST(PolicyCache, ScalarsWaitingAcrossChunksUseTheTablesOfTheirOwnFinders) {
+  // A stream that holds nothing back scans its scalars when enough have gathered, maybe chunks
+  // later (FlushDue). Meanwhile other transactions may take over the cache's table of clean texts
+  // it saw at the first chunk: the texts it found clean must not land in a table that now serves
+  // other finders, for which they are matches.
+  std::string yaml = "categories:\n";
+  std::string endpoints = "endpoints:\n";
+  const int kSets = static_cast<int>(PolicyCache::kCleanTables) + 1;
+  for (int i = 0; i < kSets; ++i) {
+    yaml += "  word" + std::to_string(i) + ":\n    - raw: w" + std::to_string(i) + "x\n";
+    endpoints += "  - matches: \"*/e" + std::to_string(i) + "\"\n    config:\n      word" + std::to_string(i) + ": {}\n";
+  }
+  auto cp = Compile(yaml + endpoints);
+  const std::string last = "w" + std::to_string(kSets - 1) + "x";  // a match on the last endpoint only
+  PolicyCache cache;
+  Transaction waiting(cp, "h", "/e0", {}, &cache);
+  waiting.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+  std::string out;
+  const std::string first = "[\"" + last + "\",\"" + last + "\",\"" + last + "\",";
+  waiting.OnBody(Direction::kResponse, first, false, &out);
+  // One transaction per other endpoint: the last one takes over the first table made.
+  for (int i = 1; i < kSets; ++i) {
+    const std::string path = "/e" + std::to_string(i);
+    EXPECT_EQ(ScanThrough(&cache, cp, path, "[\"other\"]"), ScanThrough(nullptr, cp, path, "[\"other\"]"));
+  }
+  waiting.OnBody(Direction::kResponse, "\"w0x\"]", true, &out);
+  EXPECT_EQ(testing::MatchSummary(waiting.report(Direction::kResponse)),
+            ScanThrough(nullptr, cp, "/e0", first + "\"w0x\"]"));
+  const std::string on_last = "[\"" + last + "\"]";
+  const std::string path = "/e" + std::to_string(kSets - 1);
+  EXPECT_EQ(ScanThrough(&cache, cp, path, on_last), ScanThrough(nullptr, cp, path, on_last));
+  EXPECT_NE(ScanThrough(&cache, cp, path, on_last).find("word" + std::to_string(kSets - 1)), std::string::npos);
+}
+
 // ---- gRPC bodies (GrpcWalker) ----
 
 // A gRPC response: two messages of customer records and gRPC-Web trailers.
