@@ -820,16 +820,21 @@ TEST(PolicyCache, KeepsFewAndSmallScratches) {
   EXPECT_EQ(kept, PolicyCache::kPooledScratches);
 }
 
+// Endpoints */e0, */e1, ... each with its own category: word<i> matches the text w<i>x.
+std::string WordPerEndpointPolicy(int endpoints) {
+  std::string yaml = "categories:\n";
+  std::string config = "endpoints:\n";
+  for (int i = 0; i < endpoints; ++i) {
+    yaml += "  word" + std::to_string(i) + ":\n    - raw: w" + std::to_string(i) + "x\n";
+    config += "  - matches: \"*/e" + std::to_string(i) + "\"\n    config:\n      word" + std::to_string(i) + ": {}\n";
+  }
+  return yaml + config;
+}
+
 TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
   // Endpoints with a category each: more finder sets than the cache keeps tables for.
-  std::string yaml = "categories:\n";
-  std::string endpoints = "endpoints:\n";
   const int kSets = static_cast<int>(PolicyCache::kCleanTables) + 3;
-  for (int i = 0; i < kSets; ++i) {
-    yaml += "  word" + std::to_string(i) + ":\n    - raw: w" + std::to_string(i) + "x\n";
-    endpoints += "  - matches: \"*/e" + std::to_string(i) + "\"\n    config:\n      word" + std::to_string(i) + ": {}\n";
-  }
-  auto cp = Compile(yaml + endpoints);
+  auto cp = Compile(WordPerEndpointPolicy(kSets));
   std::string body = "[";
   for (int i = 0; i < kSets; ++i) body += std::string(i ? "," : "") + "\"w" + std::to_string(i) + "x\",\"other\"";
   body += "]";
@@ -862,14 +867,8 @@ TEST(PolicyCache, ScalarsWaitingAcrossChunksUseTheTablesOfTheirOwnFinders) {
   // later (FlushDue). Meanwhile other transactions may take over the cache's table of clean texts
   // it saw at the first chunk: the texts it found clean must not land in a table that now serves
   // other finders, for which they are matches.
-  std::string yaml = "categories:\n";
-  std::string endpoints = "endpoints:\n";
   const int kSets = static_cast<int>(PolicyCache::kCleanTables) + 1;
-  for (int i = 0; i < kSets; ++i) {
-    yaml += "  word" + std::to_string(i) + ":\n    - raw: w" + std::to_string(i) + "x\n";
-    endpoints += "  - matches: \"*/e" + std::to_string(i) + "\"\n    config:\n      word" + std::to_string(i) + ": {}\n";
-  }
-  auto cp = Compile(yaml + endpoints);
+  auto cp = Compile(WordPerEndpointPolicy(kSets));
   const std::string last = "w" + std::to_string(kSets - 1) + "x";  // a match on the last endpoint only
   PolicyCache cache;
   Transaction waiting(cp, "h", "/e0", {}, &cache);
