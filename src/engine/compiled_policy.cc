@@ -1431,12 +1431,11 @@ ResolvedEndpoint CompiledPolicy::Resolve(std::string_view target) const {
 std::shared_ptr<const ResolvedEndpoint> PolicyCache::Get(const std::shared_ptr<const CompiledPolicy>& policy,
                                                            std::string_view target) {
   if (policy != policy_) StartOver(policy);
-  std::string key(target);
-  auto it = entries_.find(key);
+  auto it = entries_.find(target);  // no key string made for a hit (most lookups)
   if (it != entries_.end()) return it->second;
   if (entries_.size() >= capacity_) entries_.clear();
   auto resolved = std::make_shared<const ResolvedEndpoint>(policy->Resolve(target));
-  entries_.emplace(std::move(key), resolved);
+  entries_.emplace(std::string(target), resolved);
   return resolved;
 }
 

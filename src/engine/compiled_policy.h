@@ -18,6 +18,7 @@
 #include "engine/clean_texts.h"
 #include "engine/internal_matcher.h"
 #include "engine/regex_summary.h"
+#include "engine/string_map.h"
 #include "engine/rule_filter.h"
 #include "engine/path_glob.h"
 #include "engine/policy.h"
@@ -380,7 +381,7 @@ class PolicyCache {
 
   size_t capacity_;
   std::shared_ptr<const CompiledPolicy> policy_;  // kept alive: entries point into it
-  std::unordered_map<std::string, std::shared_ptr<const ResolvedEndpoint>> entries_;
+  StringMap<std::shared_ptr<const ResolvedEndpoint>> entries_;
   std::vector<PlanEntry> plans_;
   std::vector<CleanTable> clean_tables_;
   size_t next_replaced_ = 0;  // the clean table to reuse when all are taken (round robin)

@@ -299,7 +299,6 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     plan_ = cache_ != nullptr ? cache_->Plan(cp, endpoint_, body_scope, report_.content_type)
                               : std::make_shared<const ScanPlan>(cp.PlanScan(*endpoint_, body_scope, report_.content_type));
     report_.parser = plan_->parser;
-    cat_state_.resize(cp.categories().size());  // queues made by Correlating on first use
     redacting_ = plan_->redacts;
     if (opts_->hold_bodies) redacting_ = true;
     active_ = endpoint_->matched && !plan_->none && plan_->has_finders();
@@ -870,6 +869,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // The state of category `c`, a category with correlates, with its queues made: most
   // transactions never see a correlate's candidate.
   CategoryState& Correlating(int c) {
+    // Made on first use too: most directions (every request without a body) never need one.
+    if (cat_state_.empty()) cat_state_.resize(cp_->categories().size());
     CategoryState& st = cat_state_[static_cast<size_t>(c)];
     if (st.pending.empty()) {
       const size_t n = cp_->categories()[static_cast<size_t>(c)].correlates.size();
@@ -976,6 +977,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       fresh.tag = cp_->categories()[rc.category].tag;
       fresh.action = rc.action;
       fresh.report_style = rc.report_style;
+      // One allocation for the categories a report can have, not a growth per new one.
+      if (report_.categories.empty()) report_.categories.reserve(endpoint_->categories.size());
       // Keep categories in endpoint-config order regardless of which matched first.
       auto pos = report_.categories.begin();
       while (pos != report_.categories.end() && SlotOf(pos->name) < slot) ++pos;
@@ -1215,26 +1218,35 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   FrontQueue<HeldChunk> held_chunks_;
 };
 
+struct Transaction::Directions {
+  Directions(const CompiledPolicy* cp, const std::shared_ptr<const ResolvedEndpoint>& endpoint,
+             const TransactionOptions* opts, PolicyCache* cache)
+      : request(cp, endpoint, opts, Direction::kRequest, cache),
+        response(cp, endpoint, opts, Direction::kResponse, cache) {}
+  DirectionState request;
+  DirectionState response;
+};
+
 Transaction::Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
                          std::string_view path, TransactionOptions options, PolicyCache* cache)
     : policy_(std::move(policy)), options_(options) {
-  std::string target(authority);
-  if (!path.empty() && path.front() != '/') target += '/';
-  target += path.substr(0, path.find('?'));
-  target_ = target;
-  endpoint_ = cache != nullptr ? cache->Get(policy_, target)
-                               : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target));
-  request_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kRequest, cache);
-  response_ = std::make_unique<DirectionState>(policy_.get(), endpoint_, &options_, Direction::kResponse, cache);
+  const std::string_view path_only = path.substr(0, path.find('?'));
+  target_.reserve(authority.size() + 1 + path_only.size());
+  target_.append(authority);
+  if (!path.empty() && path.front() != '/') target_ += '/';
+  target_.append(path_only);
+  endpoint_ = cache != nullptr ? cache->Get(policy_, target_)
+                               : std::make_shared<const ResolvedEndpoint>(policy_->Resolve(target_));
+  directions_ = std::make_unique<Directions>(policy_.get(), endpoint_, &options_, cache);
 }
 
 Transaction::~Transaction() = default;
 
 Transaction::DirectionState& Transaction::state(Direction d) {
-  return d == Direction::kRequest ? *request_ : *response_;
+  return d == Direction::kRequest ? directions_->request : directions_->response;
 }
 const Transaction::DirectionState& Transaction::state(Direction d) const {
-  return d == Direction::kRequest ? *request_ : *response_;
+  return d == Direction::kRequest ? directions_->request : directions_->response;
 }
 
 void Transaction::OnHeaders(Direction d, const HeaderList& headers) {

@@ -83,13 +83,13 @@ class Transaction {
 
  private:
   class DirectionState;
+  struct Directions;  // both DirectionStates, in one allocation
   std::shared_ptr<const CompiledPolicy> policy_;
   TransactionOptions options_;
   std::shared_ptr<const ResolvedEndpoint> endpoint_;
   std::optional<ExtractedToken> token_;
   std::string target_;
-  std::unique_ptr<DirectionState> request_;
-  std::unique_ptr<DirectionState> response_;
+  std::unique_ptr<Directions> directions_;
   DirectionState& state(Direction d);
   const DirectionState& state(Direction d) const;
 };

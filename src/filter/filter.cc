@@ -17,6 +17,7 @@
 #include "engine/ascii.h"
 #include "engine/compiled_policy.h"
 #include "engine/policy.h"
+#include "engine/string_map.h"
 #include "engine/transaction.h"
 #include "filter/command_protocol.h"
 #include "filter/metric_names.h"
@@ -173,17 +174,13 @@ class ServiceCache {
   }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
   struct Uri {
     bool parsed = false;
     std::string uri;
     ServiceName name;
   };
   static constexpr size_t kMaxNodeAttributes = 64;
-  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> node_;
+  StringMap<std::string> node_;
   Uri spiffe_[2];
   std::string scratch_;
 };
