@@ -3,7 +3,8 @@
 // host tests/filter/proxy_wasm_host.mjs) against the native engine (`leakscope bench`), in one
 // run, on the same generated API-like JSON responses:
 //   1. wasm throughput: whole transactions (request headers, response headers, body in 16 KiB
-//      chunks, complete()) per iteration, MB/s over >= BENCH_SECONDS after a warm-up; each size
+//      chunks, complete()) per iteration, MB/s over >= BENCH_SECONDS (in BENCH_ROUNDS rounds
+//      that alternate with 3a and 3, medians reported) after a warm-up; each size
 //      has several bodies (seeds 42, 43, ...; 4 MiB in all, at most 64), sent in turn, as
 //      engine_bench.cc does: the filter remembers clean texts across transactions, and one small
 //      body sent over and over would be a best case real traffic does not give;
@@ -33,6 +34,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [1 * KiB, 16 * KiB, 1 * MiB];
 const MIN_SAMPLES = new Map([[1 * KiB, 500], [16 * KiB, 500], [1 * MiB, 50]]);
+const WARM_UP_SECONDS = 1;  // per size and VM, before the measured rounds
 const CHUNK = 16 * KiB; // Envoy hands body data to filters in buffers of about this size
 const STREAM_BYTES = 64 * MiB;
 const AUTHORITY = 'api.example.com';
@@ -415,15 +417,55 @@ function nativeBench(cli, policyFile, bodyFiles, iterations) {
   return { seconds: Number(m[3]), mbps: Number(m[4]), matches: Number(m[5]), p50: Number(m[6]), p99: Number(m[7]), iterations };
 }
 
-// Calibrates the iteration count on a short run, then runs for about `seconds`.
-function measureNative(cli, policyFile, bodyFiles, size, seconds) {
+// The iteration count for a run of about `seconds`, from short calibration runs.
+function nativeIterations(cli, policyFile, bodyFiles, size, seconds) {
   let n = Math.max(3, Math.round(2e6 / size));
   let r = nativeBench(cli, policyFile, bodyFiles, n);
   for (let tries = 0; r.seconds < seconds && tries < 4; tries++) {
     n = Math.max(n + 1, Math.ceil((n * seconds * 1.1) / Math.max(r.seconds, 1e-3)));
     r = nativeBench(cli, policyFile, bodyFiles, n);
   }
-  return r;
+  return n;
+}
+
+// The median of `values` (numbers).
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+// One size measured in `rounds` rounds, each running the wasm VM, the timed VM and the native
+// engine in turn for a share of `seconds`: this machine's speed drifts by tens of percent over
+// minutes (a shared VM), and a ratio of two runs minutes apart measured the drift as much as the
+// module. Each figure is the median over the rounds; each ratio the median of the rounds' own.
+function measureSize(b, hosts, cli, policyFile, seconds, rounds, checkQuiet) {
+  const share = seconds / rounds;
+  const minSamples = Math.ceil(MIN_SAMPLES.get(b.size) / rounds);
+  const iterations = nativeIterations(cli, policyFile, b.files, b.size, share);
+  // V8 first runs the module's code from its baseline compiler and optimises hot functions in the
+  // background: both VMs run this size's bodies for a while before any round counts.
+  for (const host of [hosts.wall, hosts.guest]) measureWasm(host, b.variants, WARM_UP_SECONDS, 1);
+  const per = [];
+  for (let r = 0; r < rounds; r++) {
+    const w = measureWasm(hosts.wall, b.variants, share, minSamples);
+    // The timing wraps every host call, so this VM's wall times are not the ones above.
+    const g = measureWasm(hosts.guest, b.variants, share / 2, minSamples, () => hosts.guest.guestNs);
+    const n = nativeBench(cli, policyFile, b.files, iterations);
+    per.push({ w, g, n });
+  }
+  checkQuiet(fmtSize(b.size));
+  const of = (which) => ({
+    mbps: median(per.map((x) => x[which].mbps)),
+    p50: median(per.map((x) => x[which].p50)),
+    p99: median(per.map((x) => x[which].p99)),
+    iterations: per.reduce((t, x) => t + x[which].iterations, 0),
+    seconds: per.reduce((t, x) => t + x[which].seconds, 0),
+  });
+  return {
+    w: of('w'), g: of('g'), n: of('n'),
+    wasmRatio: median(per.map((x) => x.w.mbps / x.n.mbps)),
+    moduleRatio: median(per.map((x) => x.g.mbps / x.n.mbps)),
+  };
 }
 
 // Bodies per size, as engine_bench.cc's BodyVariants: 4 MiB in all, between 1 and 64.
@@ -443,6 +485,8 @@ async function main() {
   const cli = locate(process.env.LEAKSCOPE_CLI, path.join(REPO, 'build/leakscope'));
   const seconds = Number(process.env.BENCH_SECONDS ?? 2);
   if (!(seconds > 0)) throw new Error(`BENCH_SECONDS must be a positive number, not ${process.env.BENCH_SECONDS}`);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`BENCH_ROUNDS must be a positive integer, not ${process.env.BENCH_ROUNDS}`);
   const shared = process.env.LEAKSCOPE_SHARED ? path.resolve(process.env.LEAKSCOPE_SHARED) : path.resolve(REPO, '../shared');
   let policyFile = path.join(shared, 'conformance/reference-policy.yaml');
   if (!fs.existsSync(policyFile)) policyFile = path.join(REPO, 'examples/policies/default.yaml');
@@ -484,14 +528,7 @@ async function main() {
     const memConfigured = host.memoryBytes;
     const rows = [];
     for (const b of bodies) {
-      const w = measureWasm(host, b.variants, seconds, MIN_SAMPLES.get(b.size));
-      checkQuiet(`${fmtSize(b.size)} wasm`);
-      // The timing wraps every host call, so this VM's wall times are not the ones above.
-      const g = measureWasm(guestHost, b.variants, seconds / 2, MIN_SAMPLES.get(b.size), () => guestHost.guestNs);
-      checkQuiet(`${fmtSize(b.size)} guest`);
-      const n = measureNative(cli, policyFile, b.files, b.size, seconds);
-      checkQuiet(`${fmtSize(b.size)} native`);
-      rows.push({ ...b, w, g, n });
+      rows.push({ ...b, ...measureSize(b, { wall: host, guest: guestHost }, cli, policyFile, seconds, rounds, checkQuiet) });
     }
     const memAfter1MiB = host.memoryBytes;
     // As BM_StreamMemory does: one stream over one cycle of the data first, so the policy's
@@ -509,7 +546,8 @@ async function main() {
     console.log(`Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} CPUs; load average ` +
       `${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ` +
       (noisy.length ? `NOT QUIET: a compiler was running after ${noisy.join(', ')}` : 'no compiler running at any phase') +
-      `. BENCH_SECONDS=${seconds}; bodies: generated ` +
+      `. BENCH_SECONDS=${seconds} per size, in BENCH_ROUNDS=${rounds} alternating rounds (wasm, module, native; ` +
+      'figures and ratios are medians over the rounds); bodies: generated ' +
       'customer-record JSON (engine_bench.cc generator; per size ' +
       bodies.map((b) => `${fmtSize(b.size)}: ${b.variants.length}`).join(', ') +
       ' bodies, seeds from 42, sent in turn), application/json, 16 KiB chunks (wasm).');
@@ -519,8 +557,8 @@ async function main() {
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       console.log(`| ${fmtSize(r.size)} | ${fmt1(r.n.mbps)} | ${r.n.p50.toFixed(0)} / ${r.n.p99.toFixed(0)} | ` +
-        `${fmt1(r.w.mbps)} | ${(r.w.mbps / r.n.mbps).toFixed(2)} | ` +
-        `${r.w.p50.toFixed(0)} | ${r.w.p99.toFixed(0)} | ${fmt1(r.g.mbps)} | ${(r.g.mbps / r.n.mbps).toFixed(2)} | ` +
+        `${fmt1(r.w.mbps)} | ${r.wasmRatio.toFixed(2)} | ` +
+        `${r.w.p50.toFixed(0)} | ${r.w.p99.toFixed(0)} | ${fmt1(r.g.mbps)} | ${r.moduleRatio.toFixed(2)} | ` +
         `${r.g.p50.toFixed(0)} | ${r.g.p99.toFixed(0)} |`);
     }
     console.log('');
