@@ -10,6 +10,8 @@
 //      body sent over and over would be a best case real traffic does not give;
 //   2. added latency per request: per-transaction wall time in the wasm filter, p50 and p99;
 //   3. native throughput: `leakscope bench` on the same bodies, and the wasm/native ratio;
+//   3b. the same filter built natively (BM_FilterTransaction in build/leakscope_bench, optional):
+//      the module's code outside V8, and module/native filter;
 //   3a. the module's own time: a second VM whose host times its callbacks and its own imports
 //      (ProxyWasmHost timeGuest); per transaction, callbacks minus host calls: MB/s and p50/p99
 //      of the filter's code in V8 without this JavaScript host's work;
@@ -428,6 +430,21 @@ function nativeIterations(cli, policyFile, bodyFiles, size, seconds) {
   return n;
 }
 
+// The same filter built natively (bench/filter_host_bench.cc, BM_FilterTransaction): the module's
+// own code and the engine inside it, run natively on the same bodies. Beside the engine alone,
+// this isolates what running inside V8 costs: the module does the filter's work on top of the
+// engine's (header maps, properties, services, stats), which `leakscope bench` does not.
+function nativeFilterBench(benchBinary, size, seconds) {
+  const chunk = size > CHUNK ? CHUNK : 0;  // one chunk is the whole body
+  const r = spawnSync(benchBinary, [`--benchmark_filter=^BM_FilterTransaction/size:${size}/chunk:${chunk}$`,
+    `--benchmark_min_time=${seconds}`, '--benchmark_format=json'], { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${benchBinary} exited ${r.status}: ${r.stderr}`);
+  const run = JSON.parse(r.stdout).benchmarks?.[0];
+  if (!run || run.error_occurred) throw new Error(`BM_FilterTransaction size ${size}: ${run?.error_message ?? 'no result'}`);
+  return { mbps: run.bytes_per_second / 1e6 };
+}
+
 // The median of `values` (numbers).
 function median(values) {
   const v = [...values].sort((a, b) => a - b);
@@ -438,7 +455,7 @@ function median(values) {
 // engine in turn for a share of `seconds`: this machine's speed drifts by tens of percent over
 // minutes (a shared VM), and a ratio of two runs minutes apart measured the drift as much as the
 // module. Each figure is the median over the rounds; each ratio the median of the rounds' own.
-function measureSize(b, hosts, cli, policyFile, seconds, rounds, checkQuiet) {
+function measureSize(b, hosts, cli, benchBinary, policyFile, seconds, rounds, checkQuiet) {
   const share = seconds / rounds;
   const minSamples = Math.ceil(MIN_SAMPLES.get(b.size) / rounds);
   const iterations = nativeIterations(cli, policyFile, b.files, b.size, share);
@@ -451,7 +468,8 @@ function measureSize(b, hosts, cli, policyFile, seconds, rounds, checkQuiet) {
     // The timing wraps every host call, so this VM's wall times are not the ones above.
     const g = measureWasm(hosts.guest, b.variants, share / 2, minSamples, () => hosts.guest.guestNs);
     const n = nativeBench(cli, policyFile, b.files, iterations);
-    per.push({ w, g, n });
+    const f = benchBinary ? nativeFilterBench(benchBinary, b.size, share) : null;
+    per.push({ w, g, n, f });
   }
   checkQuiet(fmtSize(b.size));
   const of = (which) => ({
@@ -465,6 +483,8 @@ function measureSize(b, hosts, cli, policyFile, seconds, rounds, checkQuiet) {
     w: of('w'), g: of('g'), n: of('n'),
     wasmRatio: median(per.map((x) => x.w.mbps / x.n.mbps)),
     moduleRatio: median(per.map((x) => x.g.mbps / x.n.mbps)),
+    filterMbps: benchBinary ? median(per.map((x) => x.f.mbps)) : null,
+    moduleFilterRatio: benchBinary ? median(per.map((x) => x.g.mbps / x.f.mbps)) : null,
   };
 }
 
@@ -483,6 +503,9 @@ async function main() {
 
   const wasm = locate(process.env.LEAKSCOPE_WASM, path.join(REPO, 'build/leakscope.wasm'));
   const cli = locate(process.env.LEAKSCOPE_CLI, path.join(REPO, 'build/leakscope'));
+  // Optional: without the benchmark binary the native-filter columns say so.
+  const benchBinary = locate(process.env.LEAKSCOPE_BENCH, path.join(REPO, 'build/leakscope_bench'));
+  const haveBench = fs.existsSync(benchBinary);
   const seconds = Number(process.env.BENCH_SECONDS ?? 2);
   if (!(seconds > 0)) throw new Error(`BENCH_SECONDS must be a positive number, not ${process.env.BENCH_SECONDS}`);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -528,7 +551,8 @@ async function main() {
     const memConfigured = host.memoryBytes;
     const rows = [];
     for (const b of bodies) {
-      rows.push({ ...b, ...measureSize(b, { wall: host, guest: guestHost }, cli, policyFile, seconds, rounds, checkQuiet) });
+      rows.push({ ...b, ...measureSize(b, { wall: host, guest: guestHost }, cli, haveBench ? benchBinary : null,
+        policyFile, seconds, rounds, checkQuiet) });
     }
     const memAfter1MiB = host.memoryBytes;
     // As BM_StreamMemory does: one stream over one cycle of the data first, so the policy's
@@ -553,17 +577,21 @@ async function main() {
       ' bodies, seeds from 42, sent in turn), application/json, 16 KiB chunks (wasm).');
     console.log('');
     console.log('| size | native MB/s | native p50 / p99 µs | wasm MB/s | wasm/native | p50 µs | p99 µs | ' +
-      'module MB/s | module/native | module p50 µs | module p99 µs |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+      'module MB/s | module/native | module p50 µs | module p99 µs | native filter MB/s | module/native filter |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       console.log(`| ${fmtSize(r.size)} | ${fmt1(r.n.mbps)} | ${r.n.p50.toFixed(0)} / ${r.n.p99.toFixed(0)} | ` +
         `${fmt1(r.w.mbps)} | ${r.wasmRatio.toFixed(2)} | ` +
         `${r.w.p50.toFixed(0)} | ${r.w.p99.toFixed(0)} | ${fmt1(r.g.mbps)} | ${r.moduleRatio.toFixed(2)} | ` +
-        `${r.g.p50.toFixed(0)} | ${r.g.p99.toFixed(0)} |`);
+        `${r.g.p50.toFixed(0)} | ${r.g.p99.toFixed(0)} | ` +
+        (r.filterMbps === null ? 'n/a | n/a |' : `${fmt1(r.filterMbps)} | ${r.moduleFilterRatio.toFixed(2)} |`));
     }
     console.log('');
     console.log('wasm: whole transactions through the JavaScript test host. module: the time of the same ' +
-      "transactions in the module's own code (callbacks minus host calls, on a second VM that times them).");
+      "transactions in the module's own code (callbacks minus host calls, on a second VM that times them). " +
+      'native: the engine alone (`leakscope bench`). native filter: the same filter source built natively ' +
+      '(BM_FilterTransaction), so module/native filter compares the same code inside V8 and out' +
+      (haveBench ? '.' : `; not measured: ${path.relative(process.cwd(), benchBinary) || benchBinary} does not exist.`));
     console.log('');
     for (const r of rows) {
       const mm = r.wasmMatches === r.nativeMatches ? 'same as native' : `native ${r.nativeMatches}`;
