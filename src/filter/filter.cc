@@ -139,13 +139,49 @@ ServiceName FromSpiffe(std::string_view uri) {
   return out;
 }
 
+// A service as a stream's stats and reports name it.
+struct ResolvedService {
+  ServiceName name;
+  std::string label;  // name.Label(): the metric label
+};
+
+// Whether `src` reads the same for every stream whose connection presents the same certificates:
+// all but attributes outside `node.` (request attributes differ per stream). Conservative.
+bool SameForConnection(const ServiceSource& src, int depth = 0) {
+  switch (src.kind) {
+    case ServiceSource::Kind::kAttrs: return src.value.rfind("node.", 0) == 0;
+    case ServiceSource::Kind::kDefault:
+      if (depth > 4) return false;
+      for (const ServiceSource& choice : src.choices) {
+        if (!SameForConnection(choice, depth + 1)) return false;
+      }
+      return true;
+    default: return true;
+  }
+}
+
+// Whether `src` may read the connection's SPIFFE identity (Istio's cluster, namespace or account).
+bool ReadsCertificate(const ServiceSource& src, int depth = 0) {
+  if (src.kind == ServiceSource::Kind::kIstio) return true;
+  if (src.kind != ServiceSource::Kind::kDefault || depth > 4) return false;
+  for (const ServiceSource& choice : src.choices) {
+    if (ReadsCertificate(choice, depth + 1)) return true;
+  }
+  return false;
+}
+
 // What service identification reads, remembered across a VM's streams. Node metadata is fixed
 // for the proxy's life, so a `node.*` attribute is read once. A connection's SPIFFE URI is read
 // for every stream (streams come from many connections) but parsed only when it differs from
-// the last one (a sidecar's connections mostly present the same certificates). Resolving both
-// services anew was the largest part of the filter's own cost of a request (profiled).
+// the last one (a sidecar's connections mostly present the same certificates), and a whole
+// resolution is kept while nothing it read changes. Resolving both services anew was the
+// largest part of the filter's own cost of a request (profiled).
 class ServiceCache {
  public:
+  // The local (or peer) service of a stream under `policy`'s identification `id`.
+  const ResolvedService& Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
+                                 const ServiceIdentification& id);
+
   // The value of attribute `dotted` (empty if the host has none); node attributes from memory.
   const std::string& Attribute(std::string_view dotted) {
     constexpr std::string_view kNode = "node.";
@@ -169,6 +205,7 @@ class ServiceCache {
       u.uri = scratch_;
       u.name = FromSpiffe(u.uri);
       u.parsed = true;
+      ++u.changes;
     }
     return u.name;
   }
@@ -176,19 +213,31 @@ class ServiceCache {
  private:
   struct Uri {
     bool parsed = false;
+    uint64_t changes = 0;  // how many different URIs it has held
     std::string uri;
     ServiceName name;
+  };
+  // The last resolution of a side: valid for streams under the same policy whose certificate
+  // (if the identification reads it) is the one it was made with.
+  struct Memo {
+    bool valid = false;
+    std::shared_ptr<const CompiledPolicy> policy;  // held: its address is not reused meanwhile
+    uint64_t certificate = 0;                      // Uri::changes when made
+    ResolvedService value;
   };
   static constexpr size_t kMaxNodeAttributes = 64;
   StringMap<std::string> node_;
   Uri spiffe_[2];
+  Memo memo_[2];
   std::string scratch_;
 };
 
 // Resolves the policy's service identification for this or the peer service of a stream.
 class ServiceResolver {
  public:
-  ServiceResolver(bool local, ServiceCache* cache) : local_(local), cache_(cache) {}
+  // `spiffe`: the connection's identity if already read (else read when a source needs it).
+  ServiceResolver(bool local, ServiceCache* cache, const ServiceName* spiffe = nullptr)
+      : local_(local), cache_(cache), spiffe_(spiffe) {}
 
   ServiceName Resolve(const ServiceIdentification& id) {
     ServiceName out;
@@ -228,8 +277,24 @@ class ServiceResolver {
 
   bool local_;
   ServiceCache* cache_;
-  const ServiceName* spiffe_ = nullptr;
+  const ServiceName* spiffe_;
 };
+
+const ResolvedService& ServiceCache::Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
+                                             const ServiceIdentification& id) {
+  Memo& m = memo_[local ? 0 : 1];
+  const bool certificate = ReadsCertificate(id.cluster) || ReadsCertificate(id.ns) || ReadsCertificate(id.sa);
+  const ServiceName* spiffe = certificate ? &Spiffe(local) : nullptr;  // this stream's one read
+  const uint64_t changes = spiffe_[local ? 0 : 1].changes;
+  if (m.valid && m.policy == policy && (!certificate || m.certificate == changes)) return m.value;
+  m.value.name = ServiceResolver(local, this, spiffe).Resolve(id);
+  m.value.label = m.value.name.Label();
+  m.valid = SameForConnection(id.cluster) && SameForConnection(id.ns) && SameForConnection(id.sa) &&
+            SameForConnection(id.workload);
+  m.policy = policy;
+  m.certificate = changes;
+  return m.value;
+}
 
 // Envoy stats defined lazily (never from static constructors: hosts trap host calls made
 // during _initialize) and cached by name.
@@ -574,10 +639,13 @@ class StreamContext {
       path_ = path;
       ReadAttribute("source.address", &source_address_);
       const Policy& policy = root_->policy()->policy();
-      local_service_ = ServiceResolver(/*local=*/true, root_->services()).Resolve(policy.local_service_name);
-      peer_service_ = ServiceResolver(/*local=*/false, root_->services()).Resolve(policy.peer_service_name);
-      local_label_ = local_service_.Label();
-      peer_label_ = peer_service_.Label();
+      ServiceCache& services = *root_->services();
+      const ResolvedService& local = services.Resolve(/*local=*/true, root_->policy(), policy.local_service_name);
+      local_service_ = local.name;
+      local_label_ = local.label;
+      const ResolvedService& peer = services.Resolve(/*local=*/false, root_->policy(), policy.peer_service_name);
+      peer_service_ = peer.name;
+      peer_label_ = peer.label;
       if (root_->has_block_list() && root_->IsBlockedSource(AddressWithoutPort(source_address_))) {
         root_->metrics().Increment("leakscope.blocked_sources", 1);
         return BlockHeaders("leakscope_blocked_source");

@@ -74,4 +74,43 @@ peer_service_name:
     }
     assert.deepEqual(seen, ['web/frontend', 'web/frontend', 'batch/reports', 'none', 'web/frontend']);
   });
+
+  // The VM also keeps a whole resolution while nothing it read changes (ServiceCache::Resolve).
+  test('a resolution is kept only while its inputs hold: per-request attributes, a new policy', async () => {
+    const identification = (ns) => `local_service_name:
+  ns: !raw ${ns}
+  sa: none
+peer_service_name:
+  ns: none
+  sa: {default: {from: !attrs request.headers.x-caller, to: !raw anonymous}}
+`;
+    const host = await ProxyWasmHost.load(WASM_PATH, { pluginConfig: JSON.stringify({ local_policy: POLICY(identification('alpha')) }) });
+    assert.equal(host.startVm(), true);
+    assert.equal(host.configure(), true, host.logs.map((l) => l.message).join('\n'));
+    const labels = () => {
+      const before = new Map([...host.metrics].map(([k, m]) => [k, m.value]));
+      return (caller) => {
+        const s = host.newHttpStream();
+        const request = [[':method', 'GET'], [':authority', 'api.example.com'], [':path', '/people']];
+        if (caller) request.push(['x-caller', caller]);
+        s.requestHeaders(request, true);
+        s.responseHeaders([[':status', '200'], ['content-type', 'text/plain']], false);
+        s.responseBody(Buffer.from('ssn 123-45-6789'), true);
+        s.complete();
+        const grown = [...host.metrics].filter(([k, m]) => k.endsWith('.matches') && m.value !== (before.get(k) ?? 0));
+        for (const [k, m] of host.metrics) before.set(k, m.value);
+        assert.equal(grown.length, 1, JSON.stringify(grown));
+        return grown[0][0].match(/local_service\.(.*)\.matches$/)[1];
+      };
+    };
+    const stream = labels();
+    assert.deepEqual(['checkout', 'checkout', undefined, 'billing'].map(stream), [
+      'alpha.peer_service.checkout', 'alpha.peer_service.checkout', 'alpha.peer_service.anonymous',
+      'alpha.peer_service.billing']);
+    // A new policy names the local service otherwise from its first stream on.
+    host.pluginConfig = Buffer.from(JSON.stringify({ local_policy: POLICY(identification('beta')) }));
+    assert.equal(host.configure(), true, host.logs.map((l) => l.message).join('\n'));
+    assert.deepEqual(['checkout'].map(labels()), ['beta.peer_service.checkout']);
+  });
 });
+
