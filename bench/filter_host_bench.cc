@@ -168,8 +168,7 @@ bool Configured() {
 }
 
 // One stream: a bodiless GET, then a 200 JSON response whose body comes in `chunk`-byte pieces.
-// Not inlined, so that callgrind counts its instructions per call (bench/README.md).
-__attribute__((noinline)) void OneRequest(uint32_t id, const std::string& body, size_t chunk) {
+__attribute__((always_inline)) inline void DriveStream(uint32_t id, const std::string& body, size_t chunk) {
   HostState& h = Host();
   h.response_headers = SerializeHeaders(
       {{":status", "200"}, {"content-type", "application/json"}, {"content-length", std::to_string(body.size())}});
@@ -185,7 +184,16 @@ __attribute__((noinline)) void OneRequest(uint32_t id, const std::string& body, 
   proxy_on_delete(id);
 }
 
+// A measured request. Not inlined, so that callgrind counts its instructions per call
+// (bench/README.md); the warm-up's requests are not counted with them.
+__attribute__((noinline)) void OneRequest(uint32_t id, const std::string& body, size_t chunk) {
+  DriveStream(id, body, chunk);
+}
+
 // range(0): body size (0: "{}", the filter's fixed cost); range(1): chunk size (0: whole body).
+// Every body is sent once before the measured requests: what the VM remembers across requests
+// (clean texts, resolved endpoints and services) is then as warm as in steady traffic, and the
+// average per request does not depend on how many requests the library chooses to run.
 void BM_FilterTransaction(benchmark::State& state) {
   if (!Configured()) {
     state.SkipWithError("the filter did not configure with the reference policy");
@@ -195,13 +203,16 @@ void BM_FilterTransaction(benchmark::State& state) {
   static const Bodies* empty = new Bodies{"{}"};
   const Bodies& bodies = size == 0 ? *empty : CachedJson(size);
   uint32_t id = kRootId;
+  auto chunk_of = [&state](const std::string& body) {
+    return state.range(1) > 0 ? static_cast<size_t>(state.range(1)) : body.size();
+  };
+  for (const std::string& body : bodies) DriveStream(++id, body, chunk_of(body));
   size_t next = 0;
   uint64_t bytes = 0;
   for (auto _ : state) {
     const std::string& body = bodies[next];
     next = (next + 1) % bodies.size();
-    const size_t chunk = state.range(1) > 0 ? static_cast<size_t>(state.range(1)) : body.size();
-    OneRequest(++id, body, chunk);
+    OneRequest(++id, body, chunk_of(body));
     bytes += body.size();
   }
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
