@@ -52,7 +52,7 @@ function locate(envValue, fallback) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deterministic data: a port of bench/engine_bench.cc's generator (SplitMix64, same tables, same
+// Deterministic data: a port of bench/bench_data.cc's generator (SplitMix64, same tables, same
 // draw order), so GenerateCustomersJson(size, 42) here is byte-identical to BM_Json's input.
 // Where C++ leaves the evaluation order of `a + f() + g()` and of call arguments unspecified, the
 // order is the one g++ 12 (the project's compiler) uses, which is right to left: the draws below
@@ -488,7 +488,7 @@ function measureSize(b, hosts, cli, benchBinary, policyFile, seconds, rounds, ch
   };
 }
 
-// Bodies per size, as engine_bench.cc's BodyVariants: 4 MiB in all, between 1 and 64.
+// Bodies per size, as bench_data.cc's BodyVariants: 4 MiB in all, between 1 and 64.
 const bodyVariants = (size) => Math.min(64, Math.max(1, Math.floor((4 * MiB) / size)));
 
 // ---------------------------------------------------------------------------------------------
@@ -572,7 +572,7 @@ async function main() {
       (noisy.length ? `NOT QUIET: a compiler was running after ${noisy.join(', ')}` : 'no compiler running at any phase') +
       `. BENCH_SECONDS=${seconds} per size, in BENCH_ROUNDS=${rounds} alternating rounds (wasm, module, native; ` +
       'figures and ratios are medians over the rounds); bodies: generated ' +
-      'customer-record JSON (engine_bench.cc generator; per size ' +
+      'customer-record JSON (bench_data.cc generator; per size ' +
       bodies.map((b) => `${fmtSize(b.size)}: ${b.variants.length}`).join(', ') +
       ' bodies, seeds from 42, sent in turn), application/json, 16 KiB chunks (wasm).');
     console.log('');
