@@ -3,14 +3,13 @@
 #include "bench_data.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "support/files.h"
 #include "support/protobuf_wire.h"
 
 namespace leakscope {
@@ -354,31 +353,11 @@ const Bodies& CachedText(size_t size) {
   return CachedBodies(cache, size, 7, GenerateLogText);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Policies.
-
-namespace {
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
-}  // namespace
-
-// The policy text benchmarks use: the shared conformance reference policy (LeakSignal's own
-// example, so numbers compare with LeakSignal), else LeakScope's default example policy.
 const std::string& ReferencePolicyText() {
   static const std::string* text = [] {
-    auto* s = new std::string();
-    if (!ReadFile(LEAKSCOPE_SHARED_DIR "/conformance/reference-policy.yaml", s) &&
-        !ReadFile(LEAKSCOPE_SOURCE_DIR "/examples/policies/default.yaml", s)) {
-      s->clear();
-    }
+    // Empty when the file cannot be read (a policy file is never empty).
+    auto* s = new std::string(testing::ReadFileOrDie(testing::SharedDir() + "/conformance/reference-policy.yaml"));
+    if (s->empty()) *s = testing::ReadFileOrDie(testing::SourceDir() + "/examples/policies/default.yaml");
     return s;
   }();
   return *text;

@@ -14,10 +14,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { ProxyWasmHost } from '../tests/filter/proxy_wasm_host.mjs';
+import { bodyVariants, generateCustomersJson, transaction } from './filter_bench.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [a, b] = process.argv.slice(2);
@@ -33,35 +33,17 @@ let policyFile = path.resolve(REPO, '../shared/conformance/reference-policy.yaml
 if (!fs.existsSync(policyFile)) policyFile = path.join(REPO, 'examples/policies/default.yaml');
 const policy = fs.readFileSync(policyFile, 'utf8');
 
-// The same bodies as filter_bench.mjs (its --dump-json), 4 MiB in all, at most 64.
-const variants = size === 0 ? 1 : Math.min(64, Math.max(1, Math.floor((4 << 20) / size)));
-const bodies = [];
-for (let i = 0; i < variants; i++) {
-  if (size === 0) {
-    bodies.push(Buffer.from('{}'));
-    continue;
-  }
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bench/filter_bench.mjs'), '--dump-json', String(size), String(42 + i)],
-    { maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`filter_bench.mjs --dump-json failed: ${r.stderr}`);
-  bodies.push(r.stdout);
-}
+// filter_bench.mjs's bodies (seeds 42, 43, ...), or one empty object for SIZE=0.
+const bodies = size === 0 ? [Buffer.from('{}')]
+  : Array.from({ length: bodyVariants(size) }, (_, i) => Buffer.from(generateCustomersJson(size, 42 + i)));
 
-const REQUEST = [[':method', 'GET'], [':scheme', 'https'], [':authority', 'api.example.com'], [':path', '/api/customers'],
-  ['user-agent', 'filter-ab'], ['accept', 'application/json']];
 async function vm(wasm) {
   const host = await ProxyWasmHost.load(wasm, { pluginConfig: JSON.stringify({ local_policy: policy }), timeGuest: true });
   if (!host.startVm() || !host.configure()) throw new Error(`${wasm} did not start: ${host.logs.map((l) => l.message).join('; ')}`);
   return host;
 }
 function request(host, body) {
-  const s = host.newHttpStream();
-  s.requestHeaders(REQUEST, true);
-  s.responseHeaders([[':status', '200'], ['content-type', 'application/json'], ['content-length', String(body.length)]], false);
-  for (let p = 0; p < body.length || p === 0; p += 16384) {
-    s.responseBody(body.subarray(p, Math.min(body.length, p + 16384)), p + 16384 >= body.length);
-  }
-  s.complete();
+  transaction(host, body);
   host.logs.length = 0;
 }
 

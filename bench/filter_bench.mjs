@@ -619,7 +619,12 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e?.stack ?? e);
-  process.exit(1);
-});
+// Run as a script, not when imported (bench/filter_ab.mjs takes its bodies and transactions).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e?.stack ?? e);
+    process.exit(1);
+  });
+}
+
+export { bodyVariants, generateCustomersJson, transaction };

@@ -21,6 +21,7 @@
 
 #include "bench_data.h"
 #include "engine/report.h"
+#include "filter/command_protocol.h"
 #include "filter/proxy_wasm_abi.h"
 
 // The callbacks filter.cc exports.
@@ -40,8 +41,6 @@ void proxy_on_delete(uint32_t id);
 namespace leakscope {
 namespace {
 
-using Pairs = std::vector<std::pair<std::string, std::string>>;
-
 // What the host serves the stream being driven.
 struct HostState {
   std::string plugin_config;
@@ -54,20 +53,6 @@ struct HostState {
 HostState& Host() {
   static HostState* host = new HostState();
   return *host;
-}
-
-// Envoy's header map serialisation: u32 count, (u32 key_len, u32 value_len) per pair, then each
-// key and value followed by a NUL.
-std::string SerializeHeaders(const Pairs& pairs) {
-  std::string out;
-  auto u32 = [&out](uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); };
-  u32(static_cast<uint32_t>(pairs.size()));
-  for (const auto& [k, v] : pairs) {
-    u32(static_cast<uint32_t>(k.size()));
-    u32(static_cast<uint32_t>(v.size()));
-  }
-  for (const auto& [k, v] : pairs) out.append(k).append(1, '\0').append(v).append(1, '\0');
-  return out;
 }
 
 // A copy in memory the module owns (and frees), as a host hands results back.
@@ -156,7 +141,7 @@ bool Configured() {
     h.plugin_config = "{\"local_policy\": ";
     AppendJsonString(ReferencePolicyText(), &h.plugin_config);
     h.plugin_config += "}";
-    h.request_headers = SerializeHeaders({{":method", "GET"}, {":scheme", "https"}, {":authority", kAuthority},
+    h.request_headers = SerializeHeaderPairs({{":method", "GET"}, {":scheme", "https"}, {":authority", kAuthority},
                                           {":path", kPath}, {"user-agent", "filter-host-bench"},
                                           {"accept", "application/json"}});
     proxy_on_vm_start(kRootId, 0);
@@ -170,7 +155,7 @@ bool Configured() {
 // One stream: a bodiless GET, then a 200 JSON response whose body comes in `chunk`-byte pieces.
 __attribute__((always_inline)) inline void DriveStream(uint32_t id, const std::string& body, size_t chunk) {
   HostState& h = Host();
-  h.response_headers = SerializeHeaders(
+  h.response_headers = SerializeHeaderPairs(
       {{":status", "200"}, {"content-type", "application/json"}, {"content-length", std::to_string(body.size())}});
   proxy_on_context_create(id, kRootId);
   proxy_on_request_headers(id, 6, 1);

@@ -110,12 +110,6 @@ bool ReadAttribute(std::string_view dotted, std::string* value) {
   return true;
 }
 
-std::string GetAttribute(std::string_view dotted) {
-  std::string value;
-  ReadAttribute(dotted, &value);
-  return value;
-}
-
 // Parses an Istio SPIFFE identity: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT.
 ServiceName FromSpiffe(std::string_view uri) {
   ServiceName out;
@@ -193,7 +187,8 @@ class ServiceCache {
     if (it == node_.end()) {
       // Bounded: node attribute names come from the policy and the Istio defaults.
       if (node_.size() >= kMaxNodeAttributes) node_.clear();
-      it = node_.emplace(std::string(dotted), GetAttribute(dotted)).first;
+      ReadAttribute(dotted, &scratch_);
+      it = node_.emplace(std::string(dotted), scratch_).first;
     }
     return it->second;
   }
@@ -235,8 +230,9 @@ class ServiceCache {
 // Resolves the policy's service identification for this or the peer service of a stream.
 class ServiceResolver {
  public:
-  // `spiffe`: the connection's identity if already read (else read when a source needs it).
-  ServiceResolver(bool local, ServiceCache* cache, const ServiceName* spiffe = nullptr)
+  // `spiffe`: the connection's identity, read by the caller when a source may need it
+  // (ReadsCertificate); null otherwise.
+  ServiceResolver(bool local, ServiceCache* cache, const ServiceName* spiffe)
       : local_(local), cache_(cache), spiffe_(spiffe) {}
 
   ServiceName Resolve(const ServiceIdentification& id) {
@@ -262,8 +258,7 @@ class ServiceResolver {
         if (part == &ServiceName::workload) {
           return local_ ? cache_->Attribute("node.metadata.WORKLOAD_NAME") : std::string();
         }
-        if (spiffe_ == nullptr) spiffe_ = &cache_->Spiffe(local_);  // one read per stream
-        return spiffe_->*part;
+        return spiffe_ != nullptr ? spiffe_->*part : std::string();
       case ServiceSource::Kind::kDefault:
         for (const ServiceSource& choice : src.choices) {
           if (depth > 4) break;
