@@ -139,11 +139,14 @@ struct ResolvedService {
   std::string label;  // name.Label(): the metric label
 };
 
+// Whether attribute `dotted` is node metadata, fixed for the proxy's life.
+bool IsNodeAttribute(std::string_view dotted) { return dotted.substr(0, 5) == "node."; }
+
 // Whether `src` reads the same for every stream whose connection presents the same certificates:
 // all but attributes outside `node.` (request attributes differ per stream). Conservative.
 bool SameForConnection(const ServiceSource& src, int depth = 0) {
   switch (src.kind) {
-    case ServiceSource::Kind::kAttrs: return src.value.rfind("node.", 0) == 0;
+    case ServiceSource::Kind::kAttrs: return IsNodeAttribute(src.value);
     case ServiceSource::Kind::kDefault:
       if (depth > 4) return false;
       for (const ServiceSource& choice : src.choices) {
@@ -178,8 +181,7 @@ class ServiceCache {
 
   // The value of attribute `dotted` (empty if the host has none); node attributes from memory.
   const std::string& Attribute(std::string_view dotted) {
-    constexpr std::string_view kNode = "node.";
-    if (dotted.substr(0, kNode.size()) != kNode) {
+    if (!IsNodeAttribute(dotted)) {
       ReadAttribute(dotted, &scratch_);
       return scratch_;
     }
@@ -213,11 +215,14 @@ class ServiceCache {
     ServiceName name;
   };
   // The last resolution of a side: valid for streams under the same policy whose certificate
-  // (if the identification reads it) is the one it was made with.
+  // (if the identification reads it) is the one it was made with. What the policy's
+  // identification reads is worked out once per policy, not per stream.
   struct Memo {
-    bool valid = false;
     std::shared_ptr<const CompiledPolicy> policy;  // held: its address is not reused meanwhile
-    uint64_t certificate = 0;                      // Uri::changes when made
+    bool reads_certificate = false;                // ReadsCertificate of a part of the identification
+    bool same_for_connection = false;              // SameForConnection of every part
+    bool valid = false;
+    uint64_t certificate = 0;  // Uri::changes when made
     ResolvedService value;
   };
   static constexpr size_t kMaxNodeAttributes = 64;
@@ -278,15 +283,19 @@ class ServiceResolver {
 const ResolvedService& ServiceCache::Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
                                              const ServiceIdentification& id) {
   Memo& m = memo_[local ? 0 : 1];
-  const bool certificate = ReadsCertificate(id.cluster) || ReadsCertificate(id.ns) || ReadsCertificate(id.sa);
-  const ServiceName* spiffe = certificate ? &Spiffe(local) : nullptr;  // this stream's one read
+  if (m.policy != policy) {
+    m.policy = policy;
+    m.reads_certificate = ReadsCertificate(id.cluster) || ReadsCertificate(id.ns) || ReadsCertificate(id.sa);
+    m.same_for_connection = SameForConnection(id.cluster) && SameForConnection(id.ns) &&
+                            SameForConnection(id.sa) && SameForConnection(id.workload);
+    m.valid = false;
+  }
+  const ServiceName* spiffe = m.reads_certificate ? &Spiffe(local) : nullptr;  // this stream's one read
   const uint64_t changes = spiffe_[local ? 0 : 1].changes;
-  if (m.valid && m.policy == policy && (!certificate || m.certificate == changes)) return m.value;
+  if (m.valid && (!m.reads_certificate || m.certificate == changes)) return m.value;
   m.value.name = ServiceResolver(local, this, spiffe).Resolve(id);
   m.value.label = m.value.name.Label();
-  m.valid = SameForConnection(id.cluster) && SameForConnection(id.ns) && SameForConnection(id.sa) &&
-            SameForConnection(id.workload);
-  m.policy = policy;
+  m.valid = m.same_for_connection;
   m.certificate = changes;
   return m.value;
 }
