@@ -1424,7 +1424,16 @@ ResolvedEndpoint CompiledPolicy::Resolve(std::string_view target) const {
     ordered.emplace_back(mg.order, std::move(rc));
   }
   std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [o, rc] : ordered) out.categories.push_back(std::move(rc));
+  for (auto& [o, rc] : ordered) {
+    rc.report_slot = static_cast<int>(out.categories.size());
+    for (size_t s = 0; s < out.categories.size(); ++s) {
+      if (out.categories[s].report_name == rc.report_name) {
+        rc.report_slot = static_cast<int>(s);
+        break;
+      }
+    }
+    out.categories.push_back(std::move(rc));
+  }
   return out;
 }
 

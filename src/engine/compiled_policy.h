@@ -178,6 +178,9 @@ struct CompiledCategory {
 struct ResolvedCategory {
   int category = -1;        // index into CompiledPolicy::categories()
   std::string report_name;  // config key, or its `name:`
+  // The first slot (index in ResolvedEndpoint::categories) with this report_name: the slots that
+  // share a name count in one report entry, placed in that slot's order.
+  int report_slot = -1;
   Action action = Action::kAlert;
   std::string redact_mask;
   std::vector<std::string> content_types;  // empty: all

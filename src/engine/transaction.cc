@@ -27,6 +27,20 @@ void AppendMaskOfLength(std::string_view mask, uint64_t length, std::string* out
   for (uint64_t i = 0; i < length; ++i) out->push_back(mask[i % mask.size()]);
 }
 
+// Where a match was found: a JSON key or value, a text body, a header. An enum on the match path
+// (compared several times per match); MatchRecord::context carries its name.
+enum class Where : uint8_t { kKey, kValue, kText, kHeader };
+
+const char* WhereName(Where w) {
+  switch (w) {
+    case Where::kKey: return "key";
+    case Where::kValue: return "value";
+    case Where::kText: return "text";
+    case Where::kHeader: return "header";
+  }
+  return "text";
+}
+
 uint64_t Distance(uint64_t ab, uint64_t ae, uint64_t bb, uint64_t be) {
   if (bb >= ae) return bb - ae;
   if (ab >= be) return ab - be;
@@ -73,7 +87,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       const std::vector<int>& finders = plan_->HeaderFinders(raw_name);
       if (finders.empty()) continue;
       seg_ = Segment();
-      seg_.context = "header";
+      seg_.context = Where::kHeader;
       seg_.header = true;
       seg_.header_name = raw_name;
       seg_.lazy_path = true;
@@ -242,7 +256,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::string path;
     bool lazy_path = false;  // path is "header:" and the header's name, or the tokenizer's current path
     std::string_view header_name;  // while a header value is scanned
-    const char* context = "text";
+    Where context = Where::kText;
     bool rewritable = true;  // its raw offsets are its own bytes (not a compressed gRPC message's)
   };
   struct Piece {  // decoded [dec, dec+dec_len) came from raw [raw, raw+raw_len)
@@ -261,7 +275,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     uint64_t begin, end;  // raw offsets
     Text text;
     Text path;
-    const char* context;
+    Where context;
     bool number;
     uint64_t scalar_begin, scalar_end;
     bool rewritable;  // redaction can rewrite [begin, end) (Segment::rewritable)
@@ -464,7 +478,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.ended = false;
     seg_.path.clear();
     seg_.lazy_path = false;
-    seg_.context = "text";
+    seg_.context = Where::kText;
     seg_.rewritable = true;
   }
 
@@ -473,7 +487,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.active = true;
     seg_.identity = true;
     seg_.raw_base = raw_base;
-    seg_.context = "text";
+    seg_.context = Where::kText;
     pieces_.clear();
     scanner_.Begin(&plan_->text_finders);
   }
@@ -503,7 +517,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     seg_.is_key = is_key;
     seg_.is_number = is_number;
     seg_.raw_base = raw_offset;
-    seg_.context = is_key ? "key" : "value";
+    seg_.context = is_key ? Where::kKey : Where::kValue;
     seg_.lazy_path = true;  // built only if something matches: most scalars never do
     seg_.rewritable = structured_ == nullptr || structured_->rewritable();
     pieces_.clear();
@@ -707,7 +721,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       seg_.raw_base = v.raw_base;
       seg_.raw_end = v.raw_end;
       seg_.ended = true;
-      seg_.context = v.is_key ? "key" : "value";
+      seg_.context = v.is_key ? Where::kKey : Where::kValue;
       seg_.path.assign(batch.paths.view().substr(v.path_begin, v.path_end - v.path_begin));
       pieces_.assign(batch.pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_begin),
                      batch.pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
@@ -965,12 +979,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void Record(int slot, const MatchView& cand) {
     const ResolvedCategory& rc = endpoint_->categories[slot];
-    CategoryReport* cr = nullptr;
-    for (CategoryReport& existing : report_.categories) {
-      if (existing.name == rc.report_name) cr = &existing;
-    }
-    if (std::find(rc.ignore.begin(), rc.ignore.end(), cand.text) != rc.ignore.end()) return;
-    if (cr == nullptr) {
+    if (!rc.ignore.empty() && std::find(rc.ignore.begin(), rc.ignore.end(), cand.text) != rc.ignore.end()) return;
+    // report_.categories is in report-slot order, and report_slots_ holds each entry's slot.
+    size_t at = 0;
+    while (at < report_slots_.size() && report_slots_[at] < rc.report_slot) ++at;
+    CategoryReport* cr;
+    if (at < report_slots_.size() && report_slots_[at] == rc.report_slot) {
+      cr = &report_.categories[at];
+    } else {
       CategoryReport fresh;
       fresh.name = rc.report_name;
       fresh.category = cp_->categories()[rc.category].name;
@@ -978,23 +994,24 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       fresh.action = rc.action;
       fresh.report_style = rc.report_style;
       // One allocation for the categories a report can have, not a growth per new one.
-      if (report_.categories.empty()) report_.categories.reserve(endpoint_->categories.size());
-      // Keep categories in endpoint-config order regardless of which matched first.
-      auto pos = report_.categories.begin();
-      while (pos != report_.categories.end() && SlotOf(pos->name) < slot) ++pos;
-      cr = &*report_.categories.insert(pos, std::move(fresh));
+      if (report_.categories.empty()) {
+        report_.categories.reserve(endpoint_->categories.size());
+        report_slots_.reserve(endpoint_->categories.size());
+      }
+      report_slots_.insert(report_slots_.begin() + static_cast<std::ptrdiff_t>(at), rc.report_slot);
+      cr = &*report_.categories.insert(report_.categories.begin() + static_cast<std::ptrdiff_t>(at), std::move(fresh));
     }
     ++cr->count;
-    if (std::string_view(cand.context) == "header") ++cr->header_count;
+    if (cand.context == Where::kHeader) ++cr->header_count;
     if (cr->matches.size() < opts_->max_values_per_category) {
       std::string_view reported = cand.text;
-      if (rc.contexts.values_key && std::string_view(cand.context) == "value") reported = cand.path;
+      if (rc.contexts.values_key && cand.context == Where::kValue) reported = cand.path;
       if (rc.report_style != ReportStyle::kNone) {
         cr->values.push_back(ApplyReportStyle(reported, rc.report_style, rc.report_bits));
       }
       MatchRecord m;
       m.path.assign(cand.path);
-      m.context = cand.context;
+      m.context = WhereName(cand.context);
       m.offset = cand.begin;
       m.length = cand.end - cand.begin;
       cr->matches.push_back(std::move(m));
@@ -1004,8 +1021,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (rc.action == Action::kBlock) {
       report_.decision = Decision::kBlock;
       // Nothing from the first blocked match on may be released.
-      if (std::string_view(cand.context) != "header") block_at_ = std::min(block_at_, cand.begin);
-    } else if (rc.action == Action::kRedact && std::string_view(cand.context) != "header" &&
+      if (cand.context != Where::kHeader) block_at_ = std::min(block_at_, cand.begin);
+    } else if (rc.action == Action::kRedact && cand.context != Where::kHeader &&
                (decoder_ || !cand.rewritable)) {
       // Compressed bytes cannot be rewritten in place (a Content-Encoding, or a compressed gRPC
       // message, whose matches' offsets are the whole message's bytes): the match is reported,
@@ -1018,7 +1035,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
     } else if (rc.action == Action::kRedact) {
       if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
-      if (std::string_view(cand.context) == "header") {
+      if (cand.context == Where::kHeader) {
         if (!header_redact_warned_) {
           header_redact_warned_ = true;
           report_.warnings.push_back("redaction applies to bodies; matches in headers are reported only");
@@ -1029,16 +1046,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   }
 
-  int SlotOf(const std::string& report_name) const {
-    for (size_t s = 0; s < endpoint_->categories.size(); ++s) {
-      if (endpoint_->categories[s].report_name == report_name) return static_cast<int>(s);
-    }
-    return -1;
-  }
-
   void AddRedaction(const ResolvedCategory& rc, const MatchView& cand) {
     Redaction r;
-    if (plan_->json && cand.number && std::string_view(cand.context) == "value") {
+    if (plan_->json && cand.number && cand.context == Where::kValue) {
       // Masking digits inside a JSON number would leave invalid JSON: the whole number becomes
       // the mask as a string.
       r.begin = cand.scalar_begin;
@@ -1051,7 +1061,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         // Protobuf length prefixes must stay true: the mask is repeated or cut to the match's
         // length.
         AppendMaskOfLength(rc.redact_mask, r.end - r.begin, &r.replacement);
-      } else if (structured_ && std::string_view(cand.context) != "text") {
+      } else if (structured_ && cand.context != Where::kText) {
         AppendJsonEscaped(rc.redact_mask, &r.replacement);
       } else {
         r.replacement = rc.redact_mask;
@@ -1118,6 +1128,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   const TransactionOptions* opts_;
   PolicyCache* cache_;  // the host's, or nullptr
   DirectionReport report_;
+  std::vector<int> report_slots_;  // per entry of report_.categories, its ResolvedCategory::report_slot
   bool setup_ = false;
   bool active_ = false;
   bool stopped_ = false;

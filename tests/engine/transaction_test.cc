@@ -70,6 +70,37 @@ TEST(Transaction, MatchesSpanningBlockBoundariesAreFoundOnce) {
   }
 }
 
+TEST(Transaction, CategoriesAreReportedInConfigOrderAndSharedNamesCountTogether) {
+  auto cp = Compile(R"(
+categories:
+  alpha:
+    - raw: AAA
+  beta:
+    - raw: BBB
+  zeta:
+    - raw: ZZZ
+endpoints:
+  - matches: "**"
+    config:
+      zeta: {}
+      first:
+        matcher: alpha
+        name: shared
+      second:
+        matcher: beta
+        name: shared
+)");
+  for (size_t chunk : {0, 1, 5}) {
+    Result r = Scan(cp, "BBB AAA ZZZ BBB", "text/plain", chunk);
+    ASSERT_EQ(r.report.categories.size(), 2u) << chunk;
+    EXPECT_EQ(r.report.categories[0].name, "zeta") << chunk;
+    EXPECT_EQ(r.report.categories[0].count, 1u) << chunk;
+    EXPECT_EQ(r.report.categories[1].name, "shared") << chunk;
+    EXPECT_EQ(r.report.categories[1].count, 3u) << chunk;
+    EXPECT_EQ(r.report.categories[1].values, (std::vector<std::string>{"BBB", "AAA", "BBB"})) << chunk;
+  }
+}
+
 TEST(Transaction, JsonValuesHavePathsAndEscapesAreDecoded) {
   auto cp = Compile(kSsnPolicy);
   Result r = Scan(cp, R"({"people":[{"ssn":"123\u002d45-6789"},{"x":"no"},{"ssn":"987-65-4321"}]})",
