@@ -1008,6 +1008,7 @@ StatusOr<int> CompiledPolicy::AddFinder(const MatchRule& rule, int owner) {
   finder_correlate_.push_back(-1);
   set_patterns_.push_back(std::move(set_pattern));
   skips_text_.push_back(skips_text);
+  literal_.push_back(rule.kind == RuleKind::kRaw || rule.kind == RuleKind::kRawInsensitive);
   joinable_.push_back(summary.has_value() && summary->separator_safe);
   joined_exact_.push_back(summary.has_value() && summary->separator_exact);
   return static_cast<int>(finders_.size() - 1);
@@ -1451,7 +1452,7 @@ std::shared_ptr<const ResolvedEndpoint> PolicyCache::Get(const std::shared_ptr<c
 void PolicyCache::StartOver(const std::shared_ptr<const CompiledPolicy>& policy) {
   entries_.clear();
   plans_.clear();
-  clean_tables_.clear();
+  known_tables_.clear();
   next_replaced_ = 0;
   policy_ = policy;
 }
@@ -1471,17 +1472,17 @@ std::shared_ptr<const ScanPlan> PolicyCache::Plan(const CompiledPolicy& policy,
   return plan;
 }
 
-CleanTexts* PolicyCache::CleanTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders) {
+KnownTexts* PolicyCache::KnownTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders) {
   if (policy != policy_.get() || policy == nullptr) return nullptr;
-  for (CleanTable& t : clean_tables_) {
+  for (KnownTable& t : known_tables_) {
     if (t.keys == keys && t.finders == finders) return t.texts.get();
   }
-  if (clean_tables_.size() < kCleanTables) {
-    clean_tables_.push_back(CleanTable{keys, finders, std::make_unique<CleanTexts>()});
-    return clean_tables_.back().texts.get();
+  if (known_tables_.size() < kKnownTables) {
+    known_tables_.push_back(KnownTable{keys, finders, std::make_unique<KnownTexts>()});
+    return known_tables_.back().texts.get();
   }
-  CleanTable& reused = clean_tables_[next_replaced_];
-  next_replaced_ = (next_replaced_ + 1) % kCleanTables;
+  KnownTable& reused = known_tables_[next_replaced_];
+  next_replaced_ = (next_replaced_ + 1) % kKnownTables;
   reused.keys = keys;
   reused.finders = finders;
   reused.texts->Clear();

@@ -15,7 +15,7 @@
 
 #include "engine/ascii.h"
 #include "engine/byte_scan.h"
-#include "engine/clean_texts.h"
+#include "engine/known_texts.h"
 #include "engine/internal_matcher.h"
 #include "engine/regex_summary.h"
 #include "engine/string_map.h"
@@ -251,6 +251,10 @@ class CompiledPolicy {
   // rather than running its engine over every byte.
   bool skips_text(int f) const { return skips_text_[f]; }
 
+  // Whether finder `f` searches for one of the policy's own words (`raw`, `raw_insensitive`):
+  // its matches are those words, never data the policy would report by pattern.
+  bool literal(int f) const { return literal_[f]; }
+
   // Whether finder `f` finds every match of a text also when texts are scanned joined by '\n'
   // (RegexSummary::separator_safe); the joined scan may find more, across the joins.
   bool joinable(int f) const { return joinable_[f]; }
@@ -308,6 +312,7 @@ class CompiledPolicy {
   std::unique_ptr<PrefilterSet> sets_[2];
   std::vector<bool> prefiltered_[2];        // per finder: in that set
   std::vector<std::string> set_patterns_;   // per finder; empty: no RE2 form
+  std::vector<bool> literal_;               // per finder: see literal()
   std::vector<bool> skips_text_;            // per finder: a TriggeredFinder
   std::vector<bool> joinable_;              // per finder: see joinable()
   std::vector<bool> joined_exact_;          // per finder: see joined_exact()
@@ -331,7 +336,7 @@ class TransactionScratch {
 //    traffic repeats a few targets. At most `capacity` entries (then it starts over), so hostile
 //    unique paths cost no more than resolving each;
 //  - scan plans, per endpoint, direction and content type (at most kMaxPlans);
-//  - CleanTexts tables, per set of finders (an endpoint's keys or values, say): keys and enum
+//  - KnownTexts tables, per set of finders (an endpoint's keys or values, say): keys and enum
 //    values recur in every response of an API, not only within one body;
 //  - the scratch buffers of ended transactions, for the next ones: allocating and freeing them
 //    was a tenth of a 1 KiB transaction's cost, more in wasm's allocator. Kept across policy
@@ -348,13 +353,13 @@ class PolicyCache {
   // made once per combination; made afresh, not kept, under a policy the cache does not serve.
   std::shared_ptr<const ScanPlan> Plan(const CompiledPolicy& policy, const std::shared_ptr<const ResolvedEndpoint>& endpoint,
                                        SearchScope body_scope, std::string_view content_type);
-  // The clean texts of JSON keys (`keys`) or of values for `finders` (finder ids of `policy`):
+  // The known texts of JSON keys (`keys`) or of values for `finders` (finder ids of `policy`):
   // keys and values keep apart even under the same finders, as in a transaction without a
   // cache (keys repeat most and would crowd values out); nullptr when `policy` is not the one
   // the cache serves (a transaction begun before a policy update). The table stays valid until
-  // the policy changes or kCleanTables other finder sets have been asked for since: callers ask
+  // the policy changes or kKnownTables other finder sets have been asked for since: callers ask
   // again for every body chunk rather than keep it.
-  CleanTexts* CleanTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders);
+  KnownTexts* KnownTextsFor(const CompiledPolicy* policy, bool keys, const std::vector<int>& finders);
 
   // A scratch an ended transaction gave back, or nullptr (the caller then makes its own).
   std::unique_ptr<TransactionScratch> TakeScratch();
@@ -363,7 +368,7 @@ class PolicyCache {
   // busiest moment.
   void ReturnScratch(std::unique_ptr<TransactionScratch> scratch);
 
-  static constexpr size_t kCleanTables = 8;
+  static constexpr size_t kKnownTables = 8;
   static constexpr size_t kPooledScratches = 8;
   static constexpr size_t kMaxPooledScratchBytes = 128 * 1024;
   static constexpr size_t kMaxPlans = 64;  // content types come from clients: bounded
@@ -375,10 +380,10 @@ class PolicyCache {
     std::string content_type;
     std::shared_ptr<const ScanPlan> plan;
   };
-  struct CleanTable {
+  struct KnownTable {
     bool keys;
     std::vector<int> finders;
-    std::unique_ptr<CleanTexts> texts;
+    std::unique_ptr<KnownTexts> texts;
   };
   void StartOver(const std::shared_ptr<const CompiledPolicy>& policy);
 
@@ -386,8 +391,8 @@ class PolicyCache {
   std::shared_ptr<const CompiledPolicy> policy_;  // kept alive: entries point into it
   StringMap<std::shared_ptr<const ResolvedEndpoint>> entries_;
   std::vector<PlanEntry> plans_;
-  std::vector<CleanTable> clean_tables_;
-  size_t next_replaced_ = 0;  // the clean table to reuse when all are taken (round robin)
+  std::vector<KnownTable> known_tables_;
+  size_t next_replaced_ = 0;  // the known-texts table to reuse when all are taken (round robin)
   std::vector<std::unique_ptr<TransactionScratch>> scratches_;
 };
 

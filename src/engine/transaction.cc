@@ -10,7 +10,7 @@
 
 #include "engine/content_decoder.h"
 #include "engine/ascii.h"
-#include "engine/clean_texts.h"
+#include "engine/known_texts.h"
 #include "engine/front_queue.h"
 #include "engine/grpc_walker.h"
 #include "engine/json_tokenizer.h"
@@ -102,7 +102,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void OnBody(std::string_view chunk, bool end_of_stream, std::string* out) {
     if (!setup_) Setup();
-    TakeCleanTexts();
+    TakeKnownTexts();
     if (decoder_) {
       OnEncodedBody(chunk, end_of_stream, out);
       return;
@@ -371,15 +371,15 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   }
 
-  // Points clean_ at the cache's tables for this chunk's finders; they may not outlive it (see
-  // PolicyCache::CleanTextsFor). Without them (no cache, or a policy update since the
+  // Points known_ at the cache's tables for this chunk's finders; they may not outlive it (see
+  // PolicyCache::KnownTextsFor). Without them (no cache, or a policy update since the
   // transaction began), the transaction's own tables, if it has made them.
-  void TakeCleanTexts() {
+  void TakeKnownTexts() {
     if (!structured_batches()) return;
     const std::vector<int>* finders[2] = {&plan_->key_finders, &plan_->value_finders};
     for (int kind = 0; kind < 2; ++kind) {
-      CleanTexts* shared = cache_ != nullptr && !finders[kind]->empty() ? cache_->CleanTextsFor(cp_, kind == 0, *finders[kind]) : nullptr;
-      clean_[kind] = shared != nullptr ? shared : own_clean_[kind].get();
+      KnownTexts* shared = cache_ != nullptr && !finders[kind]->empty() ? cache_->KnownTextsFor(cp_, kind == 0, *finders[kind]) : nullptr;
+      known_[kind] = shared != nullptr ? shared : own_known_[kind].get();
     }
   }
 
@@ -391,11 +391,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // a batch has a fixed cost (trigger bitmaps, a call per finder: ~14k instructions, measured),
   // which a body arriving in 1 KiB chunks paid per chunk. The bound keeps what a stream holds
   // between chunks to about what one chunk held before. Progress() counts waiting scalars as
-  // unscanned, so correlations wait for them; every chunk takes the cache's clean-text tables
-  // anew (TakeCleanTexts), so a later scan remembers clean texts under its own finders.
+  // unscanned, so correlations wait for them; every chunk takes the cache's known-text tables
+  // anew (TakeKnownTexts), so a later scan remembers texts under its own finders.
   bool FlushDue() const {
     if (redacting_ || batch_ == nullptr) return true;
-    return batch_->text[0].size() + batch_->text[1].size() >= kDeferredFlushBytes ||
+    return batch_->text[0].size() + batch_->text[1].size() + batch_->text[2].size() >= kDeferredFlushBytes ||
            batch_->values.size() >= kDeferredFlushValues;
   }
 
@@ -494,7 +494,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   // A scalar waiting in the batch.
   struct BatchedValue {
-    size_t text_begin, text_end;    // in batch_->text of its kind
+    size_t text_begin, text_end;    // in batch_->text[text_kind]
     size_t path_begin, path_end;    // in batch_->paths
     size_t piece_begin, piece_end;  // in batch_->pieces
     uint64_t raw_base, raw_end;
@@ -502,7 +502,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     bool identity = false;          // its bytes are the body's from raw_base on (no pieces)
     bool rewritable = true;         // Segment::rewritable
     bool hit = false;               // a finder matched it
+    uint8_t text_kind = 0;          // kKeysText, kValuesText, or kKnownText: not scanned, its hits known
+    // Its matches in batch_->known_hits: known ones (kKnownText), or a scanned scalar's to
+    // remember in the KnownTexts (kUnrecordedHits: too many, or none yet).
+    uint8_t hits_count = kUnrecordedHits;
+    size_t hits_begin = 0;
   };
+  static constexpr int kKeysText = 0, kValuesText = 1, kKnownText = 2;
+  static constexpr uint8_t kUnrecordedHits = 0xFF;
 
   // ScalarSink
   //
@@ -575,13 +582,18 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       ScalarSink::OnScalar(is_key, is_number, raw_offset, text);
       return;
     }
-    if (clean_[is_key ? 0 : 1] != nullptr && clean_[is_key ? 0 : 1]->Contains(text)) return;
+    const KnownTexts* known = known_[is_key ? 0 : 1];
+    const KnownTexts::Hits* hits = known != nullptr ? known->Find(text) : nullptr;
+    if (hits != nullptr && hits->count == 0) return;  // clean
+    // A text known to match is batched with its matches (copied: the table may change before
+    // the batch is scanned), outside the texts the finders scan.
+    const int text_kind = hits != nullptr ? kKnownText : is_key ? kKeysText : kValuesText;
     BatchScratch& batch = *batch_;
-    ByteBuffer& joined = batch.text[is_key ? 0 : 1];
+    ByteBuffer& joined = batch.text[text_kind];
     const size_t text_begin = joined.size();
     joined.Append(text);
     AddToBatch(is_key, is_number, text_begin, batch.pieces.size(), raw_offset, raw_offset + text.size(),
-               /*identity=*/true);
+               /*identity=*/true, text_kind, hits);
   }
 
   void OnScalarEnd(uint64_t raw_end) override {
@@ -594,15 +606,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     collecting_ = false;
     AddToBatch(seg_.is_key, seg_.is_number, value_begin_, value_piece_begin_, seg_.raw_base, raw_end,
-               /*identity=*/false);
+               /*identity=*/false, seg_.is_key ? kKeysText : kValuesText, nullptr);
   }
 
-  // Completes the batch entry of a scalar whose text was appended to its kind's joined text from
-  // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on).
+  // Completes the batch entry of a scalar whose text was appended to batch_->text[text_kind] from
+  // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on); `hits`
+  // are its known matches (kKnownText).
   void AddToBatch(bool is_key, bool is_number, size_t text_begin, size_t piece_begin, uint64_t raw_base,
-                  uint64_t raw_end, bool identity) {
+                  uint64_t raw_end, bool identity, int text_kind, const KnownTexts::Hits* hits) {
     BatchScratch& batch = *batch_;  // once: stores through the buffers could alias batch_
-    ByteBuffer& joined = batch.text[is_key ? 0 : 1];
+    ByteBuffer& joined = batch.text[text_kind];
     BatchedValue v;
     v.text_begin = text_begin;
     v.text_end = joined.size();
@@ -618,7 +631,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     v.is_number = is_number;
     v.identity = identity;
     v.rewritable = identity || seg_.rewritable;  // a scalar collected in pieces: seg_ is its own
-    batch.of_kind[is_key ? 0 : 1].push_back(batch.values.size());
+    v.text_kind = static_cast<uint8_t>(text_kind);
+    if (hits != nullptr) {
+      v.hits_begin = batch.known_hits.size();
+      v.hits_count = hits->count;
+      batch.known_hits.insert(batch.known_hits.end(), hits->hit.begin(), hits->hit.begin() + hits->count);
+    }
+    batch.of_kind[text_kind].push_back(batch.values.size());
     batch.values.push_back(v);
     if (joined.size() >= kMaxBatchBytes || batch.paths.size() >= kMaxBatchBytes || batch.values.size() >= kMaxBatchValues) {
       FlushBatch();
@@ -686,14 +705,20 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         }
       }
     }
-    // Per scalar and finder: the joined scan's own matches when they are exact, else a scan of
-    // the scalar alone.
+    for (size_t v : batch.of_kind[kKnownText]) {
+      const BatchedValue& known = batch.values[v];
+      for (size_t h = known.hits_begin; h < known.hits_begin + known.hits_count; ++h) {
+        const KnownTexts::Hit& hit = batch.known_hits[h];
+        batch.marks.push_back(Mark{v, hit.finder, false, Span{hit.begin, hit.end}});
+      }
+    }
+    // Per scalar and finder: the joined scan's own matches when they are exact (or known), else
+    // a scan of the scalar alone.
     GroupMarksByValue();
     for (size_t i = 0; i < batch.marks.size();) {
       const size_t value = batch.marks[i].value;
       const BatchedValue& v = batch.values[value];
-      std::string_view text =
-          batch.text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin);
+      std::string_view text = batch.text[v.text_kind].view().substr(v.text_begin, v.text_end - v.text_begin);
       batch.hits.clear();
       while (i < batch.marks.size() && batch.marks[i].value == value) {
         const int f = batch.marks[i].finder;
@@ -713,6 +738,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
       if (batch.hits.empty()) continue;
       batch.values[value].hit = true;
+      if (v.text_kind != kKnownText) RecordHitsToRemember(&batch.values[value], text.size());
       ResetSegment();
       seg_.identity = v.identity;
       seg_.rewritable = v.rewritable;
@@ -732,15 +758,23 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // a scalar may then look clean only because of the limit.
     if (!batch_limit_hit_) {
       for (int kind = 0; kind < 2; ++kind) {
-        if (clean_[kind] == nullptr && batch.values.back().raw_end >= kCleanTextsFromBytes && !batch.of_kind[kind].empty()) {
-          own_clean_[kind] = std::make_unique<CleanTexts>();
-          clean_[kind] = own_clean_[kind].get();
+        if (known_[kind] == nullptr && batch.values.back().raw_end >= kKnownTextsFromBytes && !batch.of_kind[kind].empty()) {
+          own_known_[kind] = std::make_unique<KnownTexts>();
+          known_[kind] = own_known_[kind].get();
         }
       }
       for (const BatchedValue& v : batch.values) {
-        CleanTexts* clean = clean_[v.is_key ? 0 : 1];
-        if (clean == nullptr || v.hit || v.text_end - v.text_begin > CleanTexts::kMaxBytes) continue;
-        clean->Insert(batch.text[v.is_key ? 0 : 1].view().substr(v.text_begin, v.text_end - v.text_begin));
+        KnownTexts* known = known_[v.is_key ? 0 : 1];
+        if (known == nullptr || v.text_kind == kKnownText || v.text_end - v.text_begin > KnownTexts::kMaxBytes) continue;
+        const std::string_view text = batch.text[v.text_kind].view().substr(v.text_begin, v.text_end - v.text_begin);
+        if (!v.hit) {
+          known->Insert(text);
+        } else if (v.hits_count != kUnrecordedHits) {
+          KnownTexts::Hits hits;
+          hits.count = v.hits_count;
+          std::copy_n(batch.known_hits.begin() + static_cast<std::ptrdiff_t>(v.hits_begin), v.hits_count, hits.hit.begin());
+          known->Insert(text, hits);
+        }
       }
     }
     seg_ = std::move(open_segment);
@@ -751,12 +785,33 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       batch.text[kind].EraseFront(open ? value_begin_ : batch.text[kind].size());
       batch.of_kind[kind].clear();
     }
+    batch.text[kKnownText].Truncate(0);
+    batch.of_kind[kKnownText].clear();
+    batch.known_hits.clear();
     value_begin_ = 0;
     const size_t keep_pieces_from = collecting_ ? value_piece_begin_ : batch.pieces.size();
     batch.pieces.erase(batch.pieces.begin(), batch.pieces.begin() + static_cast<std::ptrdiff_t>(keep_pieces_from));
     value_piece_begin_ = 0;
     batch.values.clear();
     batch.paths.Truncate(0);
+  }
+
+  // Keeps the matches just found in a scanned scalar (batch_->hits) for the KnownTexts, if they
+  // fit one of its entries and the scalar is a key matched only by the policy's own words (a
+  // field name such as `first_name`): the shared tables then hold schema, never a value or a
+  // key that a pattern deems sensitive (an e-mail address as a map's key).
+  void RecordHitsToRemember(BatchedValue* v, size_t text_bytes) {
+    BatchScratch& batch = *batch_;
+    if (!v->is_key || text_bytes > KnownTexts::kMaxBytes || batch.hits.size() > KnownTexts::kMaxHits) return;
+    for (const SegmentScanner::Hit& h : batch.hits) {
+      if (!cp_->literal(h.finder) || h.finder > UINT16_MAX || h.span.end > text_bytes) return;
+    }
+    v->hits_begin = batch.known_hits.size();
+    v->hits_count = static_cast<uint8_t>(batch.hits.size());
+    for (const SegmentScanner::Hit& h : batch.hits) {
+      batch.known_hits.push_back(KnownTexts::Hit{static_cast<uint16_t>(h.finder), static_cast<uint8_t>(h.span.begin),
+                                                 static_cast<uint8_t>(h.span.end)});
+    }
   }
 
   // The first of `members` (batched scalars in text order), at or after `from`, whose text with
@@ -1146,11 +1201,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   std::vector<Piece> pieces_;  // capacity reused across scalars: no allocation per value
   // Batched JSON scalars (see OnScalarBegin); capacities are reused across batches.
   static constexpr size_t kMaxBatchedValueBytes = 4096;
-  static constexpr uint64_t kCleanTextsFromBytes = 16 * 1024;
-  // Clean texts of keys and of values: the PolicyCache's tables for this chunk (TakeCleanTexts),
-  // else the transaction's own, created past kCleanTextsFromBytes.
-  CleanTexts* clean_[2] = {nullptr, nullptr};
-  std::unique_ptr<CleanTexts> own_clean_[2];
+  static constexpr uint64_t kKnownTextsFromBytes = 16 * 1024;
+  // Clean texts of keys and of values: the PolicyCache's tables for this chunk (TakeKnownTexts),
+  // else the transaction's own, created past kKnownTextsFromBytes.
+  KnownTexts* known_[2] = {nullptr, nullptr};
+  std::unique_ptr<KnownTexts> own_known_[2];
   static constexpr size_t kMaxBatchBytes = 64 * 1024;
   static constexpr size_t kDeferredFlushBytes = 8 * 1024;  // see FlushDue
   static constexpr size_t kDeferredFlushValues = 512;
@@ -1170,8 +1225,9 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   // tenth of its cost, more in wasm), so they come from the PolicyCache's pool when there is one
   // and go back to it, emptied, when the direction ends.
   struct BatchScratch : TransactionScratch {
-    ByteBuffer text[2];  // keys, values: each joined by '\n'
-    std::vector<size_t> of_kind[2];  // indices into values of the keys, of the values
+    ByteBuffer text[3];  // keys, values (each joined by '\n'), known texts (not scanned)
+    std::vector<size_t> of_kind[3];  // indices into values of the scalars in each text
+    std::vector<KnownTexts::Hit> known_hits;  // BatchedValue::hits_begin
     ByteBuffer paths;
     std::vector<Piece> pieces;
     std::vector<BatchedValue> values;
@@ -1186,10 +1242,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::unique_ptr<JsonTokenizer> json;
 
     void Clear() {
-      for (int kind = 0; kind < 2; ++kind) {
+      for (int kind = 0; kind < 3; ++kind) {
         text[kind].Truncate(0);
         of_kind[kind].clear();
       }
+      known_hits.clear();
       paths.Truncate(0);
       pieces.clear();
       values.clear();
@@ -1204,7 +1261,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       size_t bytes = paths.capacity() + pieces.capacity() * sizeof(Piece) + values.capacity() * sizeof(BatchedValue) +
                      (marks.capacity() + grouped_marks.capacity()) * sizeof(Mark) + mark_starts.capacity() * sizeof(size_t) +
                      found.capacity() * sizeof(Span) + hits.capacity() * sizeof(SegmentScanner::Hit) + may_match.capacity() / 8;
-      for (int kind = 0; kind < 2; ++kind) bytes += text[kind].capacity() + of_kind[kind].capacity() * sizeof(size_t);
+      for (int kind = 0; kind < 3; ++kind) bytes += text[kind].capacity() + of_kind[kind].capacity() * sizeof(size_t);
+      bytes += known_hits.capacity() * sizeof(KnownTexts::Hit);
       if (json != nullptr) bytes += json->CapacityBytes();
       return bytes;
     }

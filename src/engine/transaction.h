@@ -43,7 +43,7 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 class Transaction {
  public:
   // `authority` + `path` select the endpoint configuration (query strings are ignored); with an
-  // `cache` (the host's PolicyCache), a repeated target is not resolved again, and clean texts
+  // `cache` (the host's PolicyCache), a repeated target is not resolved again, and known texts
   // and scan plans are shared with the host's other transactions.
   Transaction(std::shared_ptr<const CompiledPolicy> policy, std::string_view authority,
               std::string_view path, TransactionOptions options = {}, PolicyCache* cache = nullptr);

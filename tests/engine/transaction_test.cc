@@ -734,7 +734,7 @@ std::string ScanThrough(PolicyCache* cache, const std::shared_ptr<const Compiled
   return testing::MatchSummary(tx.report(Direction::kResponse));
 }
 
-TEST(PolicyCache, CleanTextsSharedAcrossTransactionsNeverChangeAReport) {
+TEST(PolicyCache, KnownTextsSharedAcrossTransactionsNeverChangeAReport) {
   auto cp = Compile(kSharedCleanPolicy);
   const std::string body =
       R"({"plan":"USD","items":[{"plan":"basic","currency":"USD","note":"ssn 123-45-6789"},)"
@@ -752,6 +752,58 @@ TEST(PolicyCache, CleanTextsSharedAcrossTransactionsNeverChangeAReport) {
   }
   EXPECT_NE(ScanThrough(&cache, cp, "/billing/2", body).find("currency"), std::string::npos);
   EXPECT_NE(ScanThrough(&cache, cp, "/plans/3", body).find("plan_key"), std::string::npos);
+}
+
+TEST(PolicyCache, RecurringKeysMatchedByThePolicysWordsAreRememberedWithTheirMatches) {
+  auto cp = Compile(R"yaml(
+categories:
+  currency:
+    - raw: USD
+  ssn:
+    - regex: "\\d{3}-\\d{2}-\\d{4}"
+  plan_key:
+    - raw: plan
+endpoints:
+  - matches: "**"
+    config:
+      currency: {}
+      ssn: {}
+      plan_key: {contexts: keys}
+)yaml");
+  // Keys matched at offsets, by two literal finders, twice by one, more often than a KnownTexts
+  // entry holds, and by a pattern; each recurs in every record, beside values of the same text.
+  std::string body = "[";
+  for (int i = 0; i < 40; ++i) {
+    if (i > 0) body += ",";
+    body += R"({"pay USD or USD":1,"plan USD":"plan USD","plan 123-45-6789":"plan 123-45-6789",)"
+            R"("USD USD USD USD USD":2,"plan":"USD"})";
+  }
+  body += "]";
+  PolicyCache cache;
+  for (int round = 0; round < 4; ++round) {
+    for (size_t chunk : {size_t{0}, size_t{1}, size_t{13}}) {
+      EXPECT_EQ(ScanThrough(&cache, cp, "/p", body, chunk), ScanThrough(nullptr, cp, "/p", body, chunk))
+          << "round " << round << " chunk " << chunk;
+    }
+  }
+  auto plan = cache.Plan(*cp, cache.Get(cp, "h/p"), SearchScope::kResponseBody, "application/json");
+  KnownTexts* keys = cache.KnownTextsFor(cp.get(), true, plan->key_finders);
+  ASSERT_NE(keys, nullptr);
+  const KnownTexts::Hits* hits = keys->Find("pay USD or USD");
+  ASSERT_NE(hits, nullptr);
+  ASSERT_EQ(hits->count, 2);
+  EXPECT_EQ(hits->hit[0].begin, 4);
+  EXPECT_EQ(hits->hit[1].begin, 11);
+  hits = keys->Find("plan USD");
+  ASSERT_NE(hits, nullptr);
+  EXPECT_EQ(hits->count, 2);
+  EXPECT_EQ(keys->Find("USD USD USD USD USD"), nullptr);  // more matches than an entry holds
+  EXPECT_EQ(keys->Find("plan 123-45-6789"), nullptr);     // a pattern's match: data, not a name
+  // Values that match are never remembered.
+  KnownTexts* values = cache.KnownTextsFor(cp.get(), false, plan->value_finders);
+  ASSERT_NE(values, nullptr);
+  EXPECT_EQ(values->Find("USD"), nullptr);
+  EXPECT_EQ(values->Find("plan USD"), nullptr);
 }
 
 TEST(PolicyCache, ScanPlansFollowContentTypeAndDirection) {
@@ -864,7 +916,7 @@ std::string WordPerEndpointPolicy(int endpoints) {
 
 TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
   // Endpoints with a category each: more finder sets than the cache keeps tables for.
-  const int kSets = static_cast<int>(PolicyCache::kCleanTables) + 3;
+  const int kSets = static_cast<int>(PolicyCache::kKnownTables) + 3;
   auto cp = Compile(WordPerEndpointPolicy(kSets));
   std::string body = "[";
   for (int i = 0; i < kSets; ++i) body += std::string(i ? "," : "") + "\"w" + std::to_string(i) + "x\",\"other\"";
@@ -890,7 +942,7 @@ TEST(PolicyCache, MoreFinderSetsThanTablesAndPolicyUpdatesStayCorrect) {
             ScanThrough(nullptr, updated, "/billing/1", R"(["USD","USD"])"));
   old_tx.OnBody(Direction::kResponse, std::string_view(body).substr(10), true, &out);
   EXPECT_EQ(testing::MatchSummary(old_tx.report(Direction::kResponse)), ScanThrough(nullptr, cp, "/e0", body));
-  EXPECT_EQ(cache.CleanTextsFor(cp.get(), false, {0}), nullptr);  // the cache serves the update now
+  EXPECT_EQ(cache.KnownTextsFor(cp.get(), false, {0}), nullptr);  // the cache serves the update now
 }
 
 TEST(PolicyCache, ScalarsWaitingAcrossChunksUseTheTablesOfTheirOwnFinders) {
@@ -898,7 +950,7 @@ TEST(PolicyCache, ScalarsWaitingAcrossChunksUseTheTablesOfTheirOwnFinders) {
   // later (FlushDue). Meanwhile other transactions may take over the cache's table of clean texts
   // it saw at the first chunk: the texts it found clean must not land in a table that now serves
   // other finders, for which they are matches.
-  const int kSets = static_cast<int>(PolicyCache::kCleanTables) + 1;
+  const int kSets = static_cast<int>(PolicyCache::kKnownTables) + 1;
   auto cp = Compile(WordPerEndpointPolicy(kSets));
   const std::string last = "w" + std::to_string(kSets - 1) + "x";  // a match on the last endpoint only
   PolicyCache cache;
