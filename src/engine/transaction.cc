@@ -753,9 +753,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                      batch.pieces.begin() + static_cast<std::ptrdiff_t>(v.piece_end));
       OnHits(batch.hits, text, 0);
     }
-    // Remember clean scalars: in the shared tables from the first byte, in the transaction's own
-    // once the body is long enough for repeats to pay for a table. Not after a PCRE2 limit hit:
-    // a scalar may then look clean only because of the limit.
+    // Remember clean scalars, and keys with the matches RecordHitsToRemember kept: in the shared
+    // tables from the first byte, in the transaction's own once the body is long enough for
+    // repeats to pay for a table. Not after a PCRE2 limit hit: a scalar may then look clean, or
+    // hold fewer matches, only because of the limit.
     if (!batch_limit_hit_) {
       for (int kind = 0; kind < 2; ++kind) {
         if (known_[kind] == nullptr && batch.values.back().raw_end >= kKnownTextsFromBytes && !batch.of_kind[kind].empty()) {
