@@ -101,6 +101,8 @@ class JsonTokenizer final : public ScalarParser {
   void TakeComma();
   size_t AfterComma(std::string_view chunk, size_t i);
   void CompactRun(std::string_view chunk, size_t* i);
+  void CloseContainer(std::string_view chunk, size_t* i);
+  bool WholeLiteral(std::string_view chunk, size_t* i);
   void FlushRun(std::string_view chunk, size_t run_start, size_t i);
   void EmitDecoded(std::string_view decoded, uint64_t raw_begin, uint64_t raw_end);
   void AppendKey(std::string_view decoded);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 namespace leakscope {
@@ -162,6 +163,54 @@ TEST(JsonTokenizer, PrettyPrintedAndCompactGiveTheSameScalars) {
   Tokenize(bad_key, bad_key.size(), &ok, &error);
   EXPECT_FALSE(ok);
   EXPECT_NE(error.find("expected ':' at byte 24"), std::string::npos) << error;
+}
+
+TEST(JsonTokenizer, StructureAndLiteralsTakenAsTheStateMachineTakesThem) {
+  // Whole in one chunk, containers, literals, commas and colons are taken in the tokenizer's
+  // fast run; a byte at a time, by its state machine. Both give the same scalars, paths,
+  // documents, and errors at the same offsets, also around depth limits and literals that are
+  // wrong or cut.
+  const std::vector<std::string> valid = {
+      R"({"a":true,"b":[false,null,{"c":[]},{}],"d":{"e":{"f":"g"}},"h":null})",
+      R"([true,false,null,[[[]]],{"k":[1,true]}] [null] {"x":false} true null)",
+      "{ \"a\" : [ true , false ] ,\n\t\"b\" : { } }  ",
+      R"([[[[["deep"]]]]])",
+      R"({"a":[[[[1]]]]})",
+  };
+  const std::vector<std::string> invalid = {
+      R"({"a":tru})", R"({"a":truex})", R"([nul])",    R"([true false])", R"({"a":1,})", R"([1,])",
+      R"({"a":{]})",  R"([{"a":1}}])",  R"({"a"})",    R"({,})",          R"({"a":1]})", R"([1}])",
+  };
+  std::vector<std::string> inputs = valid;
+  inputs.insert(inputs.end(), invalid.begin(), invalid.end());
+  JsonTokenizer::Limits shallow;
+  shallow.max_depth = 4;
+  for (const std::string& json : inputs) {
+    for (const JsonTokenizer::Limits& limits : {JsonTokenizer::Limits(), shallow}) {
+      Recorder whole_r;
+      JsonTokenizer whole_t(&whole_r, limits);
+      const std::vector<std::string> whole = FeedAll(&whole_t, &whole_r, json, json.size());
+      const bool deep = json.rfind("[[[[", 0) == 0 || json.find("[[[[1") != std::string::npos;
+      const bool want_ok = std::find(valid.begin(), valid.end(), json) != valid.end() && !(deep && limits.max_depth == 4);
+      EXPECT_EQ(whole[whole.size() - 2] == "ok", want_ok) << json << ": " << whole[whole.size() - 2];
+      for (size_t chunk = 1; chunk < json.size(); ++chunk) {
+        Recorder r;
+        JsonTokenizer t(&r, limits);
+        EXPECT_EQ(FeedAll(&t, &r, json, chunk), whole) << json << " in chunks of " << chunk << ", depth " << limits.max_depth;
+      }
+    }
+  }
+  // And what they give, for two of them.
+  Recorder r;
+  JsonTokenizer t(&r);
+  EXPECT_EQ(FeedAll(&t, &r, inputs[0], inputs[0].size()),
+            (std::vector<std::string>{"K:a=a", "K:b=b", "K:b[2].c=c", "K:d=d", "K:d.e=e", "K:d.e.f=f", "V:d.e.f=g",
+                                      "K:h=h", "ok", "documents 1"}));
+  Recorder r2;
+  JsonTokenizer t2(&r2);
+  const std::vector<std::string> bad = FeedAll(&t2, &r2, invalid[1], invalid[1].size());
+  ASSERT_EQ(bad.size(), 3u);
+  EXPECT_NE(bad[1].find("at byte 9"), std::string::npos) << bad[1];
 }
 
 TEST(JsonTokenizer, LoneSurrogateBecomesReplacementCharacter) {
