@@ -1131,6 +1131,8 @@ int TriggerTables::ClassId(const ByteSet& set) {
   anchor_users.push_back(0);
   class_density.push_back(ClassDensity(set));
   common_byte.push_back(set.count() == 1 && class_density.back() >= 0.04);
+  auto complement = std::find(class_sets.begin(), class_sets.end() - 1, ~set);
+  complement_of.push_back(complement != class_sets.end() - 1 ? static_cast<int>(complement - class_sets.begin()) : -1);
   return static_cast<int>(class_sets.size() - 1);
 }
 
@@ -1201,8 +1203,15 @@ const uint64_t* TriggerIndex::ClassBits(int id) {
     const size_t words = Words();
     bits.resize(words);
     const size_t marked = (text_.size() + 63) / 64;  // Mark overwrites these
-    policy_->triggers().classes[static_cast<size_t>(id)].Mark(
-        reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), bits.data());
+    const int complement = policy_->triggers().complement_of[static_cast<size_t>(id)];
+    if (complement >= 0) {
+      const uint64_t* other = ClassBits(complement);  // builds bits_[complement]: `bits` stays valid
+      for (size_t w = 0; w < marked; ++w) bits[w] = ~other[w];
+      if (text_.size() % 64 != 0) bits[marked - 1] &= (uint64_t{1} << (text_.size() % 64)) - 1;
+    } else {
+      policy_->triggers().classes[static_cast<size_t>(id)].Mark(
+          reinterpret_cast<const unsigned char*>(text_.data()), text_.size(), bits.data());
+    }
     uint64_t any = 0;
     for (size_t w = 0; w < marked; ++w) any |= bits[w];
     for (size_t w = marked; w < words; ++w) bits[w] = 0;

@@ -65,6 +65,9 @@ struct TriggerTables {
   std::vector<double> class_density;  // ClassDensity(class_sets[i])
   std::vector<int> anchor_users;    // per class: finders whose scalar search is anchored on it
   std::vector<bool> common_byte;    // per class: one byte, common in traffic (TriggerIndex::Bits)
+  // Per class: an earlier class that is its complement (a digit and a non-digit, say), whose
+  // bitmap inverted is this one's: one marking pass less (TriggerIndex::ClassBits); else -1.
+  std::vector<int> complement_of;
   std::vector<Sequence> sequences;
   // For a sequence whose every count is fixed, its elements rarest first, each with its offset
   // from the sequence's start (TriggerIndex::SequenceStarts); empty for the others.

@@ -427,8 +427,23 @@ TEST(TriggerSearch, SequenceBitmapsAreExactlyWhereSequencesOccur) {
   std::mt19937_64 rng(7);
   static const char kBytes[] = "0123456789/- .abcdx\n";
   TriggerIndex index;
-  for (int t = 0; t < 300; ++t) {
+  // After the random texts, texts that end where b's last element ([^0-9], marked as the inverse
+  // of [0-9]) would need one byte more, at every offset in the bitmap's last word: nothing past
+  // a text's end is in any class.
+  for (int t = 0; t < 300 + 130; ++t) {
     std::string text;
+    if (t >= 300) {
+      text = std::string(static_cast<size_t>(t - 300), 'x') + "x12/3/2019";
+      index.Reset(compiled->get(), text);
+      for (size_t id = 0; id < tables.sequences.size(); ++id) {
+        const uint64_t* bits = index.SequenceStarts(static_cast<int>(id));
+        for (size_t p = 0; p < text.size(); ++p) {
+          ASSERT_EQ(((bits[p / 64] >> (p % 64)) & 1) != 0, SequenceAtBruteForce(tables, tables.sequences[id], text, p))
+              << "sequence " << id << " at " << p << " of a text of " << text.size() << " bytes";
+        }
+      }
+      continue;
+    }
     const size_t n = rng() % (t % 10 == 0 ? 2000 : 200);
     // Every third text mostly digits, so that long runs occur; every third other one groups of
     // 1 to 5 digits between separators, so that grouped sequences (4-4-4) occur.
