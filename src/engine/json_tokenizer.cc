@@ -50,6 +50,16 @@ uint64_t Word(const char* p) {
 }
 #endif
 
+// The literal (true, false, null) a value starting with `c` must be, or nullptr.
+const char* LiteralStartingWith(char c) {
+  switch (c) {
+    case 't': return "true";
+    case 'f': return "false";
+    case 'n': return "null";
+    default: return nullptr;
+  }
+}
+
 // The first position from `i` on holding '"' or '\\' (where a string's verbatim run ends), or
 // chunk.size(). 16 bytes per step with vectors (simd16.h; most strings end within the first):
 // the byte loop was the tokenizer's largest cost; inline rather than ByteSetScanner::Find, whose
@@ -198,8 +208,8 @@ void JsonTokenizer::EmitDecoded(std::string_view decoded, uint64_t raw_begin, ui
   sink_->OnScalarData(decoded, raw_begin, raw_end);
 }
 
-// Frames are reused rather than popped, so an array of many small objects does not allocate a
-// key string per object.
+// Opens an object or array (and expects its first key or value). Frames are reused rather than
+// popped, so an array of many small objects does not allocate a key string per object.
 void JsonTokenizer::Push(bool is_array) {
   if (depth_ == stack_.size()) stack_.emplace_back();
   // The new frame's prefix: its parent's prefix and the parent's current component.
@@ -215,6 +225,7 @@ void JsonTokenizer::Push(bool is_array) {
   f.is_array = is_array;
   f.index = 0;
   ResetKey(&f);
+  state_ = is_array ? State::kValueOrEnd : State::kKeyOrEnd;
 }
 
 void JsonTokenizer::ValueDone() {
@@ -245,13 +256,14 @@ size_t JsonTokenizer::AfterComma(std::string_view chunk, size_t i) {
   return i + 1;
 }
 
-// Keys, values, containers, commas, colons and whitespace that follow each other, each taken as
-// the state machine would take it but without a turn of it: its two dispatches per scalar
+// Keys, values, containers, commas, colons and whitespace that follow each other, and the
+// documents that follow each other at the top level: the one place structural bytes are taken.
+// Without a turn of the state machine per byte or per scalar: its two dispatches per scalar
 // alternate between states and were a quarter of the tokenizer's own time, and a record's nested
 // objects, arrays and literals (true, false, null) each cost a turn or, for a literal, one per
-// byte (measured). Stops at anything else (an escape, a value or literal that the chunk cuts, a
-// nesting too deep, a syntax error, the top level), which the state machine then handles, with
-// its errors.
+// byte (measured). Stops at anything else (an escape, a string, number or literal that the chunk
+// cuts, a nesting at the depth limit, a syntax error), which the state machine then handles,
+// with its errors.
 void JsonTokenizer::CompactRun(std::string_view chunk, size_t* i) {
   while (*i < chunk.size()) {
     const char c = chunk[*i];
@@ -271,13 +283,13 @@ void JsonTokenizer::CompactRun(std::string_view chunk, size_t* i) {
           continue;
         }
         return;
+      case State::kTopLevel:  // between documents: the next one
       case State::kValue:
       case State::kValueOrEnd:
         if (WholeValue(chunk, i)) continue;
         if (c == '{' || c == '[') {
           if (depth_ >= limits_.max_depth) return;
           Push(c == '[');
-          state_ = c == '[' ? State::kValueOrEnd : State::kKeyOrEnd;
           ++*i;
           continue;
         }
@@ -323,13 +335,9 @@ void JsonTokenizer::CloseContainer(std::string_view chunk, size_t* i) {
 // right after it (literals carry no data: the sink never sees them). Otherwise, or if the bytes
 // are not a literal, false and nothing taken.
 bool JsonTokenizer::WholeLiteral(std::string_view chunk, size_t* i) {
-  std::string_view literal;
-  switch (chunk[*i]) {
-    case 't': literal = "true"; break;
-    case 'f': literal = "false"; break;
-    case 'n': literal = "null"; break;
-    default: return false;
-  }
+  const char* spelled = LiteralStartingWith(chunk[*i]);
+  if (spelled == nullptr) return false;
+  const std::string_view literal(spelled);
   if (chunk.substr(*i, literal.size()) != literal) return false;
   ValueDone();
   *i = AfterComma(chunk, *i + literal.size());
@@ -394,23 +402,14 @@ bool JsonTokenizer::BeginValue(char c, uint64_t offset) {
         return false;
       }
       Push(c == '[');
-      state_ = c == '[' ? State::kValueOrEnd : State::kKeyOrEnd;
       return true;
     case '"':
       in_key_ = false;
       state_ = State::kString;
       sink_->OnScalarBegin(false, false, offset + 1);
       return true;
-    case 't':
-      literal_ = "true";
-      break;
-    case 'f':
-      literal_ = "false";
-      break;
-    case 'n':
-      literal_ = "null";
-      break;
     default:
+      if ((literal_ = LiteralStartingWith(c)) != nullptr) break;
       if (c == '-' || (c >= '0' && c <= '9')) {
         state_ = State::kNumber;
         sink_->OnScalarBegin(false, true, offset);
@@ -583,72 +582,36 @@ bool JsonTokenizer::FeedChunk(std::string_view chunk) {
       default:
         break;
     }
-    // Structural states: skip whitespace first.
-    if (IsSpace(c)) {
-      i = SkipSpaces(chunk, i + 1);
-      continue;
-    }
+    // Structural states: the fast run takes whitespace, values, containers, commas and colons.
+    // What it leaves here is a string with escapes or one the chunk cuts, a number or literal
+    // the chunk cuts, a container at the depth limit, or a syntax error.
+    const size_t before = i;
+    CompactRun(chunk, &i);
+    if (i != before) continue;
     switch (state_) {
       case State::kTopLevel:
       case State::kValue:
-        if (WholeValue(chunk, &i)) {
-          CompactRun(chunk, &i);
-          continue;
-        }
+      case State::kValueOrEnd:
         if (!BeginValue(c, off)) return false;
         if (state_ == State::kNumber) continue;  // the first digit is part of the number
         break;
-      case State::kValueOrEnd:
-        if (c == ']') {
-          --depth_;
-          ValueDone();
-        } else if (WholeValue(chunk, &i)) {
-          CompactRun(chunk, &i);
-          continue;
-        } else if (!BeginValue(c, off)) {
-          return false;
-        } else if (state_ == State::kNumber) {
-          continue;
-        }
-        break;
       case State::kKeyOrEnd:
       case State::kKey:
-        if (c == '}' && state_ == State::kKeyOrEnd) {
-          --depth_;
-          ValueDone();
-        } else if (c == '"' && WholeString(chunk, &i, true)) {
-          CompactRun(chunk, &i);
-          continue;
-        } else if (c == '"') {
-          ResetKey(&stack_[depth_ - 1]);
-          in_key_ = true;
-          state_ = State::kString;
-          sink_->OnScalarBegin(true, false, off + 1);
-        } else {
+        if (c != '"') {
           Fail("expected an object key", off);
           return false;
         }
+        ResetKey(&stack_[depth_ - 1]);
+        in_key_ = true;
+        state_ = State::kString;
+        sink_->OnScalarBegin(true, false, off + 1);
         break;
       case State::kColon:
-        if (c != ':') {
-          Fail("expected ':'", off);
-          return false;
-        }
-        state_ = State::kValue;
-        break;
-      case State::kCommaOrEnd: {
-        const Frame& f = stack_[depth_ - 1];
-        if (c == ',') {
-          TakeComma();
-        } else if ((c == ']' && f.is_array) || (c == '}' && !f.is_array)) {
-          --depth_;
-          ValueDone();
-        } else {
-          Fail("expected ',' or end of container", off);
-          return false;
-        }
-        break;
-      }
+        Fail("expected ':'", off);
+        return false;
+      case State::kCommaOrEnd:
+        Fail("expected ',' or end of container", off);
+        return false;
       default:
         break;
     }

@@ -510,6 +510,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   };
   static constexpr int kKeysText = 0, kValuesText = 1, kKnownText = 2;
   static constexpr uint8_t kUnrecordedHits = 0xFF;
+  // The batch text a scalar goes to: its kind's, or, with known matches, none the finders scan.
+  static int TextKind(bool is_key, const KnownTexts::Hits* hits) {
+    return hits != nullptr ? kKnownText : is_key ? kKeysText : kValuesText;
+  }
 
   // ScalarSink
   //
@@ -587,13 +591,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (hits != nullptr && hits->count == 0) return;  // clean
     // A text known to match is batched with its matches (copied: the table may change before
     // the batch is scanned), outside the texts the finders scan.
-    const int text_kind = hits != nullptr ? kKnownText : is_key ? kKeysText : kValuesText;
     BatchScratch& batch = *batch_;
-    ByteBuffer& joined = batch.text[text_kind];
+    ByteBuffer& joined = batch.text[TextKind(is_key, hits)];
     const size_t text_begin = joined.size();
     joined.Append(text);
     AddToBatch(is_key, is_number, text_begin, batch.pieces.size(), raw_offset, raw_offset + text.size(),
-               /*identity=*/true, text_kind, hits);
+               /*identity=*/true, hits);
   }
 
   void OnScalarEnd(uint64_t raw_end) override {
@@ -606,15 +609,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     collecting_ = false;
     AddToBatch(seg_.is_key, seg_.is_number, value_begin_, value_piece_begin_, seg_.raw_base, raw_end,
-               /*identity=*/false, seg_.is_key ? kKeysText : kValuesText, nullptr);
+               /*identity=*/false, nullptr);
   }
 
-  // Completes the batch entry of a scalar whose text was appended to batch_->text[text_kind] from
-  // `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on); `hits`
-  // are its known matches (kKnownText).
+  // Completes the batch entry of a scalar whose text was appended to its batch text (TextKind)
+  // from `text_begin` on (and whose mapping pieces, unless `identity`, from `piece_begin` on);
+  // `hits` are its known matches, if any.
   void AddToBatch(bool is_key, bool is_number, size_t text_begin, size_t piece_begin, uint64_t raw_base,
-                  uint64_t raw_end, bool identity, int text_kind, const KnownTexts::Hits* hits) {
+                  uint64_t raw_end, bool identity, const KnownTexts::Hits* hits) {
     BatchScratch& batch = *batch_;  // once: stores through the buffers could alias batch_
+    const int text_kind = TextKind(is_key, hits);
     ByteBuffer& joined = batch.text[text_kind];
     BatchedValue v;
     v.text_begin = text_begin;

@@ -166,10 +166,10 @@ TEST(JsonTokenizer, PrettyPrintedAndCompactGiveTheSameScalars) {
 }
 
 TEST(JsonTokenizer, StructureAndLiteralsTakenAsTheStateMachineTakesThem) {
-  // Whole in one chunk, containers, literals, commas and colons are taken in the tokenizer's
-  // fast run; a byte at a time, by its state machine. Both give the same scalars, paths,
-  // documents, and errors at the same offsets, also around depth limits and literals that are
-  // wrong or cut.
+  // Whole in one chunk, every value and literal is taken in the tokenizer's fast run; cut by
+  // chunk ends, strings, numbers and literals go through its state machine, and errors are
+  // found where the fast run stops. Every chunking gives the same scalars, paths, documents,
+  // and errors at the same offsets, also around depth limits and literals that are wrong or cut.
   const std::vector<std::string> valid = {
       R"({"a":true,"b":[false,null,{"c":[]},{}],"d":{"e":{"f":"g"}},"h":null})",
       R"([true,false,null,[[[]]],{"k":[1,true]}] [null] {"x":false} true null)",
