@@ -151,7 +151,8 @@ int Scan(int argc, char** argv) {
   uint64_t max_bytes = 0;
   bool fail_on_match = false;
   bool have_input = false;
-  HeaderList headers;  // as the proxy would pass them: header matching, Content-Encoding, grpc-encoding
+  // --header fields, as the proxy would pass them: header matching, Content-Encoding, grpc-encoding
+  std::vector<std::pair<std::string, std::string>> header_fields;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](std::string* dst) -> bool {
@@ -178,7 +179,7 @@ int Scan(int argc, char** argv) {
         return kExitUsage;
       }
       const size_t value_begin = v.find_first_not_of(" \t", colon + 1);
-      headers.emplace_back(v.substr(0, colon), value_begin == std::string::npos ? "" : v.substr(value_begin));
+      header_fields.emplace_back(v.substr(0, colon), value_begin == std::string::npos ? "" : v.substr(value_begin));
     }
     else if (a == "--max-bytes") {
       std::string v;
@@ -246,6 +247,7 @@ int Scan(int argc, char** argv) {
   topts.max_analyzed_bytes = max_bytes;
   Transaction tx(lp.compiled, authority, path, topts);
   Direction d = direction == "request" ? Direction::kRequest : Direction::kResponse;
+  HeaderList headers(header_fields.begin(), header_fields.end());
   if (!content_type.empty()) headers.emplace_back("content-type", content_type);
   tx.OnHeaders(d, headers);
 

@@ -24,8 +24,7 @@ uint64_t CountOf(const DirectionReport* r, const std::string& category) {
   return total;
 }
 
-const std::string* HeaderValue(const std::vector<std::pair<std::string, std::string>>* headers,
-                               const std::string& lower_name) {
+const std::string_view* HeaderValue(const HeaderList* headers, const std::string& lower_name) {
   if (headers == nullptr) return nullptr;
   for (const auto& [k, v] : *headers) {
     if (AsciiEqualsIgnoreCase(k, lower_name)) return &v;
@@ -165,7 +164,7 @@ bool EvaluateRuleFilter(const RuleFilter& f, const FilterFacts& facts) {
     case K::kResponseHeaders: {
       const auto* headers = f.kind == K::kRequestHeaders ? facts.request_headers : facts.response_headers;
       for (const auto& [name, value] : f.headers) {
-        const std::string* v = HeaderValue(headers, name);
+        const std::string_view* v = HeaderValue(headers, name);
         if (v == nullptr || *v != value) return false;
       }
       return true;

@@ -11,10 +11,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include <string_view>
+#include "engine/headers.h"
 
 namespace re2 { class RE2; }
 
@@ -89,8 +90,8 @@ struct FilterFacts {
   std::string ip;             // source address, with or without port
   const DirectionReport* request = nullptr;
   const DirectionReport* response = nullptr;
-  const std::vector<std::pair<std::string, std::string>>* request_headers = nullptr;
-  const std::vector<std::pair<std::string, std::string>>* response_headers = nullptr;
+  const HeaderList* request_headers = nullptr;
+  const HeaderList* response_headers = nullptr;
   bool request_inbound = true;  // a server-side proxy sees inbound requests, outbound responses
 };
 

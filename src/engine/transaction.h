@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/compiled_policy.h"
+#include "engine/headers.h"
 #include "engine/report.h"
 #include "engine/token_extractor.h"
 
@@ -37,8 +38,6 @@ struct TransactionOptions {
   // Off: each scalar is scanned on its own; reports are the same (tests compare both).
   bool batch_values = true;
 };
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 class Transaction {
  public:

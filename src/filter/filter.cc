@@ -43,7 +43,15 @@ void Log(LogLevel level, const std::string& message) {
 struct HostBytes {
   const char* data = nullptr;
   size_t size = 0;
-  ~HostBytes() { std::free(const_cast<char*>(data)); }
+  HostBytes() = default;
+  HostBytes(const HostBytes&) = delete;
+  HostBytes& operator=(const HostBytes&) = delete;
+  ~HostBytes() { Reset(); }
+  void Reset() {
+    std::free(const_cast<char*>(data));
+    data = nullptr;
+    size = 0;
+  }
   std::string_view view() const { return data ? std::string_view(data, size) : std::string_view(); }
 };
 
@@ -52,12 +60,26 @@ bool GetBuffer(BufferType type, size_t start, size_t length, HostBytes* out) {
                                 static_cast<uint32_t>(length), &out->data, &out->size) == WasmResult::kOk;
 }
 
-// Decodes Envoy's header map serialisation: u32 count, (u32 key_len, u32 value_len) per pair,
-// then each key and value followed by a NUL.
-bool GetHeaders(HeaderMapType type, HeaderList* out) {
+// A header map as the host hands it over: its serialisation, kept, and the fields as views of it
+// (engine/headers.h): reading a map allocates nothing beyond the host's buffer.
+struct HeaderMap {
   HostBytes raw;
-  if (proxy_get_header_map_pairs(static_cast<uint32_t>(type), &raw.data, &raw.size) != WasmResult::kOk) return false;
-  std::string_view v = raw.view();
+  HeaderList fields;
+  void Clear() {
+    fields.clear();
+    raw.Reset();
+  }
+};
+
+// Reads a header map into *out (replacing what it held). Envoy's serialisation: u32 count,
+// (u32 key_len, u32 value_len) per pair, then each key and value followed by a NUL. False (and
+// *out empty) if the host has no such map or its bytes are malformed.
+bool GetHeaders(HeaderMapType type, HeaderMap* out) {
+  out->Clear();
+  if (proxy_get_header_map_pairs(static_cast<uint32_t>(type), &out->raw.data, &out->raw.size) != WasmResult::kOk) {
+    return false;
+  }
+  const std::string_view v = out->raw.view();
   auto read_u32 = [&v](size_t at, uint32_t* value) {
     if (at + 4 > v.size()) return false;
     std::memcpy(value, v.data() + at, 4);
@@ -68,17 +90,18 @@ bool GetHeaders(HeaderMapType type, HeaderList* out) {
   if (count > v.size() / 8) return false;
   size_t lens = 4;
   size_t data = 4 + static_cast<size_t>(count) * 8;
-  out->reserve(out->size() + count);
+  out->fields.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t klen = 0, vlen = 0;
-    if (!read_u32(lens, &klen) || !read_u32(lens + 4, &vlen)) return false;
+    if (!read_u32(lens, &klen) || !read_u32(lens + 4, &vlen) || data + klen + 1 + vlen + 1 > v.size()) {
+      out->Clear();
+      return false;
+    }
     lens += 8;
-    if (data + klen + 1 + vlen + 1 > v.size()) return false;
-    std::string key(v.substr(data, klen));
+    const std::string_view key = v.substr(data, klen);
     data += klen + 1;
-    std::string value(v.substr(data, vlen));
+    out->fields.emplace_back(key, v.substr(data, vlen));
     data += vlen + 1;
-    out->emplace_back(std::move(key), std::move(value));
   }
   return true;
 }
@@ -92,7 +115,7 @@ uint64_t NowNanos() {
 // Reads the property at a dotted attribute path ("node.metadata.WORKLOAD_NAME") into *value;
 // false (and *value empty) when the host has none. The path is encoded into a buffer kept
 // across calls: a VM runs one callback at a time, and building it anew allocated per read.
-bool ReadAttribute(std::string_view dotted, std::string* value) {
+bool ReadAttribute(std::string_view dotted, HostBytes* value) {
   static std::string& path = *new std::string();  // never destroyed, like the registry
   path.clear();
   size_t start = 0;
@@ -103,11 +126,14 @@ bool ReadAttribute(std::string_view dotted, std::string* value) {
     path += '\0';
     start = dot + 1;
   }
+  value->Reset();
+  return proxy_get_property(path.data(), path.size(), &value->data, &value->size) == WasmResult::kOk;
+}
+bool ReadAttribute(std::string_view dotted, std::string* value) {
   HostBytes bytes;
-  value->clear();
-  if (proxy_get_property(path.data(), path.size(), &bytes.data, &bytes.size) != WasmResult::kOk) return false;
+  const bool found = ReadAttribute(dotted, &bytes);
   value->assign(bytes.view());
-  return true;
+  return found;
 }
 
 // Parses an Istio SPIFFE identity: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT.
@@ -344,9 +370,11 @@ class Metrics {
     return label_sets_[key_];
   }
   // The `responses` stat of a status code (by id after its first use, like a LabelSet's).
-  Stat& ResponsesStat(const std::string& status) {
-    if (responses_.size() >= kMaxLabelSets && responses_.find(status) == responses_.end()) responses_.clear();
-    return responses_[status];
+  Stat& ResponsesStat(std::string_view status) {
+    auto it = responses_.find(status);
+    if (it != responses_.end()) return it->second;
+    if (responses_.size() >= kMaxLabelSets) responses_.clear();
+    return responses_[std::string(status)];
   }
 
  private:
@@ -384,7 +412,7 @@ class Metrics {
   static constexpr size_t kMaxLabelSets = 1024;
   std::unordered_map<std::string, uint32_t> ids_;
   std::unordered_map<std::string, LabelSet> label_sets_;
-  std::unordered_map<std::string, Stat> responses_;
+  StringMap<Stat> responses_;
   std::string key_;
   bool overflow_logged_ = false;
 };
@@ -460,9 +488,9 @@ class RootContext {
     PendingCall call = it->second;
     calls_.erase(it);
     std::string status;
-    HeaderList headers;
+    HeaderMap headers;
     if (num_headers > 0 && GetHeaders(HeaderMapType::kHttpCallResponseHeaders, &headers)) {
-      for (const auto& [k, v] : headers) {
+      for (const auto& [k, v] : headers.fields) {
         if (k == ":status") status = v;
       }
     }
@@ -628,20 +656,20 @@ class StreamContext {
 
   FilterHeadersStatus OnHeaders(Direction d, bool end_of_stream) {
     if (!root_->policy() || stopped_) return FilterHeadersStatus::kContinue;
-    HeaderList headers;
     HeaderMapType type = d == Direction::kRequest ? HeaderMapType::kRequestHeaders : HeaderMapType::kResponseHeaders;
-    if (!GetHeaders(type, &headers)) headers.clear();
+    GetHeaders(type, &headers_[Index(d)]);  // none on failure
+    const HeaderList& headers = headers_[Index(d)].fields;
     if (d == Direction::kRequest) {
-      std::string authority, path;
-      for (const auto& [k, v] : headers) {
-        const std::string_view name = k;
+      std::string_view authority, path;
+      for (const auto& [name, v] : headers) {
         if (name == ":authority" || (name == "host" && authority.empty())) authority = v;
         if (name == ":path") path = v;
         if (name == ":method") method_ = v;
       }
       authority_ = authority;
       path_ = path;
-      ReadAttribute("source.address", &source_address_);
+      ReadAttribute("source.address", &source_address_bytes_);
+      source_address_ = source_address_bytes_.view();
       const Policy& policy = root_->policy()->policy();
       ServiceCache& services = *root_->services();
       const ResolvedService& local = services.Resolve(/*local=*/true, root_->policy(), policy.local_service_name);
@@ -657,8 +685,8 @@ class StreamContext {
       Start(authority, path);
     } else {
       if (!tx_) Start("", "");
-      for (const auto& [k, v] : headers) {
-        if (std::string_view(k) == ":status") status_ = v;
+      for (const auto& [name, v] : headers) {
+        if (name == ":status") status_ = v;
       }
     }
     uint64_t t0 = NowNanos();
@@ -675,7 +703,6 @@ class StreamContext {
     }
     analysis_ns_[Index(d)] += NowNanos() - t0;
     if (end_of_stream) FinishDirection(d);
-    headers_[Index(d)] = std::move(headers);
     SbacStage stage = d == Direction::kRequest ? SbacStage::kPostRequestHeaders : SbacStage::kPostResponseHeaders;
     if (end_of_stream) stage = d == Direction::kRequest ? SbacStage::kPostRequestBody : SbacStage::kPostResponseTrailers;
     if (SbacBlocks(stage)) return BlockHeaders("leakscope_blocked_sbac");
@@ -739,8 +766,8 @@ class StreamContext {
           out->emplace_back(name, kept ? std::optional<std::string>(v) : std::nullopt);
         }
       };
-      collect(headers_[0], policy.collected_request_headers, policy.collect_all_request_headers, &t.request_headers);
-      collect(headers_[1], policy.collected_response_headers, policy.collect_all_response_headers, &t.response_headers);
+      collect(headers_[0].fields, policy.collected_request_headers, policy.collect_all_request_headers, &t.request_headers);
+      collect(headers_[1].fields, policy.collected_response_headers, policy.collect_all_response_headers, &t.response_headers);
       t.request_analysis_us = analysis_ns_[0] / 1000;
       t.response_analysis_us = analysis_ns_[1] / 1000;
       if (tx_->token()) {
@@ -756,7 +783,7 @@ class StreamContext {
  private:
   static int Index(Direction d) { return d == Direction::kRequest ? 0 : 1; }
 
-  void Start(const std::string& authority, const std::string& path) {
+  void Start(std::string_view authority, std::string_view path) {
     TransactionOptions options;
     options.max_analyzed_bytes = root_->config().max_analyzed_bytes;
     // Per-stream memory inside a VM that every worker carries: reports keep up to 100 values per
@@ -806,8 +833,8 @@ class StreamContext {
     facts.ip = source_address_;
     if (headers_seen_[0]) facts.request = &tx_->report(Direction::kRequest);
     if (headers_seen_[1]) facts.response = &tx_->report(Direction::kResponse);
-    facts.request_headers = &headers_[0];
-    facts.response_headers = &headers_[1];
+    facts.request_headers = &headers_[0].fields;
+    facts.response_headers = &headers_[1].fields;
     for (const SbacRule& rule : rules) {
       if (rule.stage > stage || !EvaluateRuleFilter(rule.filter, facts)) continue;
       root_->metrics().Increment(MetricName("sbac_blocked", {{"rule", rule.name}}), 1);
@@ -867,11 +894,14 @@ class StreamContext {
   RootContext* root_;
   std::unique_ptr<Transaction> tx_;
   std::string out_;
-  std::string status_;
-  std::string authority_, path_, method_, source_address_;
+  // Header maps as read (until the stream ends), and fields from them.
+  HeaderMap headers_[2];
+  std::string_view status_;
+  std::string_view authority_, path_, method_;
+  HostBytes source_address_bytes_;
+  std::string_view source_address_;  // of source_address_bytes_
   ServiceName local_service_, peer_service_;
   std::string local_label_, peer_label_;  // their metric labels
-  HeaderList headers_[2];
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};
   bool stopped_ = false;

@@ -41,7 +41,7 @@ TEST(RuleFilter, EndpointsTokensAndCombinators) {
   facts.target = "shop.example.com/api/v1/health";
   EXPECT_FALSE(EvaluateRuleFilter(f, facts));
   RuleFilter n = Filter("      not:\n        request_headers:\n          hello: world\n");
-  std::vector<std::pair<std::string, std::string>> headers = {{"Hello", "world"}};
+  HeaderList headers = {{"Hello", "world"}};
   facts.request_headers = &headers;
   EXPECT_FALSE(EvaluateRuleFilter(n, facts));
   headers[0].second = "mars";

@@ -106,6 +106,44 @@ describe('Command mode', { skip: wasmSkipReason() }, () => {
     assert.equal(host.metric('leakscope.command_uploads')?.value, 1);
   });
 
+  test('interleaved streams each report their own request line, status, source and headers', async () => {
+    // The filter keeps each stream's header maps as the host serialised them and reads these
+    // fields from them: a later stream's maps must not show through an earlier stream's report.
+    const { host, clock } = await startCommandMode();
+    host.tick();
+    answerPull(host, policyResponse(POLICY_V1, 'v1'));
+    const streams = [0, 1, 2].map((k) => {
+      const s = host.newHttpStream({ properties: { 'source.address': `198.51.100.${k}:5000${k}` } });
+      s.requestHeaders([[':method', ['GET', 'POST', 'DELETE'][k]], [':authority', `svc-${k}.example.com`],
+        [':path', `/v${k}/items`], ['accept', `application/x-${k}`]], true);
+      return s;
+    });
+    for (const k of [2, 0, 1]) {
+      streams[k].responseHeaders([[':status', String(200 + k)], ['content-type', 'text/plain'], ['server', `s${k}`]], false);
+    }
+    for (const k of [1, 2, 0]) {
+      streams[k].responseBody(Buffer.from(`ssn 12${k}-45-6789\n`), true);
+      streams[k].complete();
+    }
+    clock.advance(1500);
+    host.tick();
+    const upload = host.httpCalls.find((c) => header(c.headers, ':method') === 'POST');
+    assert.ok(upload, 'an upload is pending');
+    const reports = JSON.parse(upload.body.toString('utf8')).reports;
+    assert.equal(reports.length, 3);
+    for (const [i, k] of [1, 2, 0].entries()) {
+      const r = reports[i];
+      assert.equal(r.authority, `svc-${k}.example.com`);
+      assert.equal(r.path, `/v${k}/items`);
+      assert.equal(r.method, ['GET', 'POST', 'DELETE'][k]);
+      assert.equal(r.status, String(200 + k));
+      assert.equal(r.source_address, `198.51.100.${k}:5000${k}`);
+      assert.deepEqual(r.request_headers.find((h) => h.name === 'accept'), { name: 'accept', value: `application/x-${k}` });
+      assert.deepEqual(r.response_headers.find((h) => h.name === 'server'), { name: 'server', value: `s${k}` });
+      assert.deepEqual(r.response.categories.ssn.values, [`12${k}-45-6789`]);
+    }
+  });
+
   test('a Command that is down: reports are dropped and counted, memory stays bounded, one log line', async () => {
     const { host, clock } = await startCommandMode({ max_queued_reports: 5, upload_batch_size: 3 });
     host.tick();
