@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "engine/utf8.h"
 
 namespace leakscope {
@@ -24,18 +26,25 @@ const CategoryReport* DirectionReport::Find(std::string_view name) const {
   return nullptr;
 }
 
-std::string Sha256Hex(std::string_view text) {
+namespace {
+
+// The first `nibbles` (at most 64) hex digits of the SHA-256 of `text`: a partial style reports a
+// few of them, and writing only those keeps its value within the string's inline buffer.
+std::string Sha256HexPrefix(std::string_view text, size_t nibbles) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
   static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(sizeof(digest) * 2);
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
+  std::string out(std::min(nibbles, sizeof(digest) * 2), '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    const unsigned char b = digest[i / 2];
+    out[i] = kHex[i % 2 == 0 ? b >> 4 : b & 15];
   }
   return out;
 }
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view text) { return Sha256HexPrefix(text, crypto_hash_sha256_BYTES * 2); }
 
 std::string ApplyReportStyle(std::string_view text, ReportStyle style, uint32_t bits) {
   switch (style) {
@@ -43,11 +52,8 @@ std::string ApplyReportStyle(std::string_view text, ReportStyle style, uint32_t 
     case ReportStyle::kNone: return std::string();
     case ReportStyle::kSha256: return Sha256Hex(text);
     case ReportStyle::kPartialSha256: {
-      std::string hex = Sha256Hex(text);
-      if (bits >= 256) return hex;
-      size_t nibbles = (bits + 3) / 4;
-      std::string out = hex.substr(0, nibbles);
-      if (bits % 4 != 0) {
+      std::string out = Sha256HexPrefix(text, (std::min<uint32_t>(bits, 256) + 3) / 4);
+      if (bits % 4 != 0 && bits < 256 && !out.empty()) {
         // Keep only the leading bits of the last nibble so no more than `bits` bits leave.
         static const char kHex[] = "0123456789abcdef";
         int v = out.back() <= '9' ? out.back() - '0' : out.back() - 'a' + 10;

@@ -1053,6 +1053,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       fresh.tag = cp_->categories()[rc.category].tag;
       fresh.action = rc.action;
       fresh.report_style = rc.report_style;
+      // Room for a few matches at once: growing from one kept reallocating and moving the
+      // records of a category that matches a handful of times in a response (most of them).
+      const size_t room = std::min<size_t>(opts_->max_values_per_category, 4);
+      fresh.matches.reserve(room);
+      if (rc.report_style != ReportStyle::kNone) fresh.values.reserve(room);
       // One allocation for the categories a report can have, not a growth per new one.
       if (report_.categories.empty()) {
         report_.categories.reserve(endpoint_->categories.size());
