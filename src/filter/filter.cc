@@ -112,10 +112,29 @@ uint64_t NowNanos() {
   return t;
 }
 
-// Reads the property at a dotted attribute path ("node.metadata.WORKLOAD_NAME") into *value;
-// false (and *value empty) when the host has none. The path is encoded into a buffer kept
-// across calls: a VM runs one callback at a time, and building it anew allocated per read.
-bool ReadAttribute(std::string_view dotted, HostBytes* value) {
+// Reads the property at `path`, in the ABI's encoding (each segment followed by a NUL), into
+// *value; false (and *value empty) when the host has none.
+bool ReadProperty(std::string_view path, HostBytes* value) {
+  value->Reset();
+  return proxy_get_property(path.data(), path.size(), &value->data, &value->size) == WasmResult::kOk;
+}
+
+// A property path literal in the ABI's encoding, NULs included ("source\0address\0").
+template <size_t N>
+constexpr std::string_view EncodedPath(const char (&segments)[N]) {
+  return std::string_view(segments, N - 1);
+}
+// Paths every stream reads, encoded once: encoding them per read was most of a read's time in
+// the module (profiled in V8).
+constexpr std::string_view kSourceAddress = EncodedPath("source\0address\0");
+constexpr std::string_view kLocalCertificateUri = EncodedPath("connection\0uri_san_local_certificate\0");
+constexpr std::string_view kPeerCertificateUri = EncodedPath("connection\0uri_san_peer_certificate\0");
+
+// Reads the property at a dotted attribute path ("node.metadata.WORKLOAD_NAME", from a policy)
+// into *value; false (and *value empty) when the host has none. The path is encoded into a
+// buffer kept across calls: a VM runs one callback at a time, and building it anew allocated
+// per read.
+bool ReadAttribute(std::string_view dotted, std::string* value) {
   static std::string& path = *new std::string();  // never destroyed, like the registry
   path.clear();
   size_t start = 0;
@@ -126,12 +145,8 @@ bool ReadAttribute(std::string_view dotted, HostBytes* value) {
     path += '\0';
     start = dot + 1;
   }
-  value->Reset();
-  return proxy_get_property(path.data(), path.size(), &value->data, &value->size) == WasmResult::kOk;
-}
-bool ReadAttribute(std::string_view dotted, std::string* value) {
   HostBytes bytes;
-  const bool found = ReadAttribute(dotted, &bytes);
+  const bool found = ReadProperty(path, &bytes);
   value->assign(bytes.view());
   return found;
 }
@@ -223,7 +238,9 @@ class ServiceCache {
   // The identity in this connection's local (or peer) certificate.
   const ServiceName& Spiffe(bool local) {
     Uri& u = spiffe_[local ? 0 : 1];
-    ReadAttribute(local ? "connection.uri_san_local_certificate" : "connection.uri_san_peer_certificate", &scratch_);
+    HostBytes uri;
+    ReadProperty(local ? kLocalCertificateUri : kPeerCertificateUri, &uri);
+    scratch_.assign(uri.view());
     if (!u.parsed || scratch_ != u.uri) {
       u.uri = scratch_;
       u.name = FromSpiffe(u.uri);
@@ -668,7 +685,7 @@ class StreamContext {
       }
       authority_ = authority;
       path_ = path;
-      ReadAttribute("source.address", &source_address_bytes_);
+      ReadProperty(kSourceAddress, &source_address_bytes_);
       source_address_ = source_address_bytes_.view();
       const Policy& policy = root_->policy()->policy();
       ServiceCache& services = *root_->services();
