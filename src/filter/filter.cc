@@ -174,11 +174,14 @@ ServiceName FromSpiffe(std::string_view uri) {
   return out;
 }
 
-// A service as a stream's stats and reports name it.
+// A service as a stream's stats and reports name it. Shared, immutable: each stream holds the
+// resolution it was made with (copying its strings per stream was an eighth of a bodiless
+// request's time in the module).
 struct ResolvedService {
   ServiceName name;
   std::string label;  // name.Label(): the metric label
 };
+using SharedService = std::shared_ptr<const ResolvedService>;
 
 // Whether attribute `dotted` is node metadata, fixed for the proxy's life.
 bool IsNodeAttribute(std::string_view dotted) { return dotted.substr(0, 5) == "node."; }
@@ -217,7 +220,7 @@ bool ReadsCertificate(const ServiceSource& src, int depth = 0) {
 class ServiceCache {
  public:
   // The local (or peer) service of a stream under `policy`'s identification `id`.
-  const ResolvedService& Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
+  const SharedService& Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
                                  const ServiceIdentification& id);
 
   // The value of attribute `dotted` (empty if the host has none); node attributes from memory.
@@ -266,7 +269,7 @@ class ServiceCache {
     bool same_for_connection = false;              // SameForConnection of every part
     bool valid = false;
     uint64_t certificate = 0;  // Uri::changes when made
-    ResolvedService value;
+    SharedService value;
   };
   static constexpr size_t kMaxNodeAttributes = 64;
   StringMap<std::string> node_;
@@ -323,8 +326,8 @@ class ServiceResolver {
   const ServiceName* spiffe_;
 };
 
-const ResolvedService& ServiceCache::Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
-                                             const ServiceIdentification& id) {
+const SharedService& ServiceCache::Resolve(bool local, const std::shared_ptr<const CompiledPolicy>& policy,
+                                           const ServiceIdentification& id) {
   Memo& m = memo_[local ? 0 : 1];
   if (m.policy != policy) {
     m.policy = policy;
@@ -336,8 +339,10 @@ const ResolvedService& ServiceCache::Resolve(bool local, const std::shared_ptr<c
   const ServiceName* spiffe = m.reads_certificate ? &Spiffe(local) : nullptr;  // this stream's one read
   const uint64_t changes = spiffe_[local ? 0 : 1].changes;
   if (m.valid && (!m.reads_certificate || m.certificate == changes)) return m.value;
-  m.value.name = ServiceResolver(local, this, spiffe).Resolve(id);
-  m.value.label = m.value.name.Label();
+  ResolvedService resolved;
+  resolved.name = ServiceResolver(local, this, spiffe).Resolve(id);
+  resolved.label = resolved.name.Label();
+  m.value = std::make_shared<const ResolvedService>(std::move(resolved));
   m.valid = m.same_for_connection;
   m.certificate = changes;
   return m.value;
@@ -689,12 +694,8 @@ class StreamContext {
       source_address_ = source_address_bytes_.view();
       const Policy& policy = root_->policy()->policy();
       ServiceCache& services = *root_->services();
-      const ResolvedService& local = services.Resolve(/*local=*/true, root_->policy(), policy.local_service_name);
-      local_service_ = local.name;
-      local_label_ = local.label;
-      const ResolvedService& peer = services.Resolve(/*local=*/false, root_->policy(), policy.peer_service_name);
-      peer_service_ = peer.name;
-      peer_label_ = peer.label;
+      local_service_ = services.Resolve(/*local=*/true, root_->policy(), policy.local_service_name);
+      peer_service_ = services.Resolve(/*local=*/false, root_->policy(), policy.peer_service_name);
       if (root_->has_block_list() && root_->IsBlockedSource(AddressWithoutPort(source_address_))) {
         root_->metrics().Increment("leakscope.blocked_sources", 1);
         return BlockHeaders("leakscope_blocked_source");
@@ -772,8 +773,8 @@ class StreamContext {
       t.method = method_;
       t.status = status_;
       t.source_address = source_address_;
-      t.local_service = local_service_;
-      t.peer_service = peer_service_;
+      t.local_service = Service(local_service_).name;
+      t.peer_service = Service(peer_service_).name;
       // The policy this stream was analysed with (a Command update may have replaced the root's).
       const Policy& policy = tx_->policy().policy();
       auto collect = [](const HeaderList& in, const std::vector<std::string>& keep, bool all, auto* out) {
@@ -799,6 +800,10 @@ class StreamContext {
 
  private:
   static int Index(Direction d) { return d == Direction::kRequest ? 0 : 1; }
+  static const ResolvedService& Service(const SharedService& s) {
+    static const ResolvedService& unnamed = *new ResolvedService();  // never destroyed, like the registry
+    return s ? *s : unnamed;
+  }
 
   void Start(std::string_view authority, std::string_view path) {
     TransactionOptions options;
@@ -844,8 +849,8 @@ class StreamContext {
     if (rules.empty()) return false;
     FilterFacts facts;
     facts.target = tx_->target();
-    facts.local_service = local_service_;
-    facts.peer_service = peer_service_;
+    facts.local_service = Service(local_service_).name;
+    facts.peer_service = Service(peer_service_).name;
     if (tx_->token()) facts.token = tx_->token()->token;
     facts.ip = source_address_;
     if (headers_seen_[0]) facts.request = &tx_->report(Direction::kRequest);
@@ -877,8 +882,8 @@ class StreamContext {
     const DirectionReport& r = tx_->report(d);
     Metrics& m = root_->metrics();
     const char* dir = DirectionName(d);
-    const std::string& local = local_label_;
-    const std::string& peer = peer_label_;
+    const std::string& local = Service(local_service_).label;
+    const std::string& peer = Service(peer_service_).label;
     Metrics::LabelSet& stats = m.LabelSetFor(dir, r.policy_path, local, peer);
     m.Increment(
         &stats.transactions,
@@ -917,8 +922,9 @@ class StreamContext {
   std::string_view authority_, path_, method_;
   HostBytes source_address_bytes_;
   std::string_view source_address_;  // of source_address_bytes_
-  ServiceName local_service_, peer_service_;
-  std::string local_label_, peer_label_;  // their metric labels
+  // Resolved when the request's headers came; none (Service: unnamed) for a stream whose
+  // response came without them.
+  SharedService local_service_, peer_service_;
   bool headers_seen_[2] = {false, false};
   bool finished_[2] = {false, false};
   bool stopped_ = false;

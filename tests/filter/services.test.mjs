@@ -75,6 +75,34 @@ peer_service_name:
     assert.deepEqual(seen, ['web/frontend', 'web/frontend', 'batch/reports', 'none', 'web/frontend']);
   });
 
+  // Streams hold the resolution made for them: one resolved later, for another connection,
+  // must not relabel a stream still open.
+  test('streams that overlap keep the identities resolved for them', async () => {
+    const host = await ProxyWasmHost.load(WASM_PATH, { pluginConfig: JSON.stringify({ local_policy: POLICY('') }) });
+    assert.equal(host.startVm(), true);
+    assert.equal(host.configure(), true, host.logs.map((l) => l.message).join('\n'));
+    const peers = ['web/frontend', 'batch/reports', 'web/admin'];
+    const streams = peers.map((peer) => {
+      const [ns, sa] = peer.split('/');
+      const s = host.newHttpStream({ properties: {
+        'connection.uri_san_local_certificate': 'spiffe://cluster.local/ns/shop/sa/orders',
+        'connection.uri_san_peer_certificate': `spiffe://cluster.local/ns/${ns}/sa/${sa}`,
+      } });
+      s.requestHeaders([[':method', 'GET'], [':authority', 'api.example.com'], [':path', '/people']], true);
+      return s;
+    });
+    for (const k of [2, 0, 1]) {
+      const before = new Map([...host.metrics].map(([name, m]) => [name, m.value]));
+      const s = streams[k];
+      s.responseHeaders([[':status', '200'], ['content-type', 'text/plain']], false);
+      s.responseBody(Buffer.from('ssn 123-45-6789'), true);
+      s.complete();
+      const grown = [...host.metrics].filter(([name, m]) => name.endsWith('.matches') && m.value !== (before.get(name) ?? 0));
+      assert.equal(grown.length, 1, JSON.stringify(grown));
+      assert.equal(grown[0][0].match(/local_service\.(.*)\.matches$/)[1], `shop/orders.peer_service.${peers[k]}`);
+    }
+  });
+
   // The VM also keeps a whole resolution while nothing it read changes (ServiceCache::Resolve).
   test('a resolution is kept only while its inputs hold: per-request attributes, a new policy', async () => {
     const identification = (ns) => `local_service_name:
