@@ -384,12 +384,24 @@ class Metrics {
     Stat transactions, analysis_time_us, body_bytes;
     std::unordered_map<std::string, std::array<Stat, 2>> matches;  // by category: body, header
   };
-  LabelSet& LabelSetFor(std::string_view direction, std::string_view endpoint, std::string_view local,
-                        std::string_view peer) {
-    key_.assign(direction).append(1, '\0').append(endpoint).append(1, '\0').append(local).append(1, '\0').append(peer);
+  LabelSet& LabelSetFor(Direction d, std::string_view endpoint, std::string_view local, std::string_view peer) {
+    // The direction's last label set, when the labels are the same (comparing them costs less
+    // than building and hashing the key, and consecutive transactions mostly share them).
+    Recent& recent = recent_[d == Direction::kRequest ? 0 : 1];
+    if (recent.set != nullptr && recent.endpoint == endpoint && recent.local == local && recent.peer == peer) {
+      return *recent.set;
+    }
+    key_.assign(DirectionName(d)).append(1, '\0').append(endpoint).append(1, '\0').append(local).append(1, '\0').append(peer);
     // A cache of ids only (ids_ keeps the stats): starting over bounds it whatever the traffic.
-    if (label_sets_.size() >= kMaxLabelSets && label_sets_.find(key_) == label_sets_.end()) label_sets_.clear();
-    return label_sets_[key_];
+    if (label_sets_.size() >= kMaxLabelSets && label_sets_.find(key_) == label_sets_.end()) {
+      label_sets_.clear();
+      for (Recent& r : recent_) r.set = nullptr;
+    }
+    recent.endpoint.assign(endpoint);
+    recent.local.assign(local);
+    recent.peer.assign(peer);
+    recent.set = &label_sets_[key_];  // elements stay in place until cleared
+    return *recent.set;
   }
   // The `responses` stat of a status code (by id after its first use, like a LabelSet's).
   Stat& ResponsesStat(std::string_view status) {
@@ -434,6 +446,11 @@ class Metrics {
   static constexpr size_t kMaxLabelSets = 1024;
   std::unordered_map<std::string, uint32_t> ids_;
   std::unordered_map<std::string, LabelSet> label_sets_;
+  struct Recent {
+    std::string endpoint, local, peer;
+    LabelSet* set = nullptr;  // in label_sets_
+  };
+  Recent recent_[2];  // per direction
   StringMap<Stat> responses_;
   std::string key_;
   bool overflow_logged_ = false;
@@ -884,7 +901,7 @@ class StreamContext {
     const char* dir = DirectionName(d);
     const std::string& local = Service(local_service_).label;
     const std::string& peer = Service(peer_service_).label;
-    Metrics::LabelSet& stats = m.LabelSetFor(dir, r.policy_path, local, peer);
+    Metrics::LabelSet& stats = m.LabelSetFor(d, r.policy_path, local, peer);
     m.Increment(
         &stats.transactions,
         [&] { return MetricName("transactions", {{"direction", dir}, {"local_service", local}, {"peer_service", peer}}); },
