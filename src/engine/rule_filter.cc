@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "engine/path_glob.h"
 #include "engine/report.h"
@@ -24,12 +26,12 @@ uint64_t CountOf(const DirectionReport* r, const std::string& category) {
   return total;
 }
 
-const std::string_view* HeaderValue(const HeaderList* headers, const std::string& lower_name) {
-  if (headers == nullptr) return nullptr;
+std::optional<std::string_view> HeaderValue(const HeaderList* headers, const std::string& lower_name) {
+  if (headers == nullptr) return std::nullopt;
   for (const auto& [k, v] : *headers) {
-    if (AsciiEqualsIgnoreCase(k, lower_name)) return &v;
+    if (AsciiEqualsIgnoreCase(k, lower_name)) return v;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 bool AnyMatcher(const std::vector<TextMatcher>& ms, std::string_view value) {
@@ -164,8 +166,8 @@ bool EvaluateRuleFilter(const RuleFilter& f, const FilterFacts& facts) {
     case K::kResponseHeaders: {
       const auto* headers = f.kind == K::kRequestHeaders ? facts.request_headers : facts.response_headers;
       for (const auto& [name, value] : f.headers) {
-        const std::string_view* v = HeaderValue(headers, name);
-        if (v == nullptr || *v != value) return false;
+        const std::optional<std::string_view> v = HeaderValue(headers, name);
+        if (!v || *v != value) return false;
       }
       return true;
     }

@@ -86,8 +86,11 @@ bool GetHeaders(HeaderMapType type, HeaderMap* out) {
     return true;
   };
   uint32_t count = 0;
-  if (!read_u32(0, &count)) return v.empty();
-  if (count > v.size() / 8) return false;
+  if (!read_u32(0, &count) || count > v.size() / 8) {
+    const bool empty_map = v.empty();
+    out->Clear();
+    return empty_map;
+  }
   size_t lens = 4;
   size_t data = 4 + static_cast<size_t>(count) * 8;
   out->fields.reserve(count);
@@ -175,8 +178,8 @@ ServiceName FromSpiffe(std::string_view uri) {
 }
 
 // A service as a stream's stats and reports name it. Shared, immutable: each stream holds the
-// resolution it was made with (copying its strings per stream was an eighth of a bodiless
-// request's time in the module).
+// resolution it was made with (copying its names and label into every stream was 4 % of a
+// bodiless request's instructions).
 struct ResolvedService {
   ServiceName name;
   std::string label;  // name.Label(): the metric label
