@@ -954,7 +954,9 @@ class StreamContext {
 
 struct Registry {
   std::unordered_map<uint32_t, std::unique_ptr<RootContext>> roots;
-  std::unordered_map<uint32_t, std::unique_ptr<StreamContext>> streams;
+  // A stream's context lives in its map node: one allocation per stream, not two (nodes stay
+  // in place while others come and go).
+  std::unordered_map<uint32_t, StreamContext> streams;
 };
 
 Registry& registry() {
@@ -964,7 +966,7 @@ Registry& registry() {
 
 StreamContext* Stream(uint32_t id) {
   auto it = registry().streams.find(id);
-  return it == registry().streams.end() ? nullptr : it->second.get();
+  return it == registry().streams.end() ? nullptr : &it->second;
 }
 
 }  // namespace
@@ -987,7 +989,8 @@ LEAKSCOPE_EXPORT(proxy_on_context_create) void proxy_on_context_create(uint32_t 
   }
   auto root = reg.roots.find(parent_id);
   if (root == reg.roots.end()) return;
-  reg.streams[context_id] = std::make_unique<leakscope::StreamContext>(root->second.get());
+  reg.streams.erase(context_id);  // a host that reuses an id gets a fresh context
+  reg.streams.try_emplace(context_id, root->second.get());
 }
 
 LEAKSCOPE_EXPORT(proxy_on_vm_start) uint32_t proxy_on_vm_start(uint32_t, uint32_t) { return 1; }
