@@ -128,8 +128,10 @@ void JsonTokenizer::Reset(Sink* sink, Limits limits) {
   std::vector<Frame> stack = std::move(stack_);
   std::string prefix = std::move(prefix_);
   std::vector<size_t> prefix_lengths = std::move(prefix_lengths_);
+  const size_t used = frames_used_;
   *this = JsonTokenizer(sink, limits, Unreserved{});
-  for (Frame& f : stack) {
+  for (size_t i = 0; i < used && i < stack.size(); ++i) {  // the others are as an earlier Reset left them
+    Frame& f = stack[i];
     ByteBuffer key = std::move(f.key);
     f = Frame();
     f.key = std::move(key);
@@ -222,6 +224,7 @@ void JsonTokenizer::Push(bool is_array) {
   }
   prefix_lengths_[depth_ + 1] = depth_ > 0 ? prefix_.size() : 0;
   Frame& f = stack_[depth_++];
+  frames_used_ = std::max(frames_used_, depth_);
   f.is_array = is_array;
   f.index = 0;
   ResetKey(&f);
