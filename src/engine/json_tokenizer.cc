@@ -124,19 +124,14 @@ JsonTokenizer::JsonTokenizer(Sink* sink, Limits limits) : sink_(sink), limits_(l
 
 void JsonTokenizer::Reset(Sink* sink, Limits limits) {
   // Every member as the constructor leaves it, but for the buffers, emptied: what one body left
-  // (an open string, a failure, deep frames) cannot reach the next.
+  // (an open string, a failure, deep frames) cannot reach the next. The stack's frames keep
+  // their key buffers as they are: Push initialises every frame it opens, and only open frames
+  // are read (emptying them all here made every Reset after one deeply nested body walk up to
+  // max_depth frames).
   std::vector<Frame> stack = std::move(stack_);
   std::string prefix = std::move(prefix_);
   std::vector<size_t> prefix_lengths = std::move(prefix_lengths_);
-  const size_t used = frames_used_;
   *this = JsonTokenizer(sink, limits, Unreserved{});
-  for (size_t i = 0; i < used && i < stack.size(); ++i) {  // the others are as an earlier Reset left them
-    Frame& f = stack[i];
-    ByteBuffer key = std::move(f.key);
-    f = Frame();
-    f.key = std::move(key);
-    f.key.Truncate(0);
-  }
   stack_ = std::move(stack);
   prefix.clear();
   prefix_ = std::move(prefix);
@@ -224,7 +219,6 @@ void JsonTokenizer::Push(bool is_array) {
   }
   prefix_lengths_[depth_ + 1] = depth_ > 0 ? prefix_.size() : 0;
   Frame& f = stack_[depth_++];
-  frames_used_ = std::max(frames_used_, depth_);
   f.is_array = is_array;
   f.index = 0;
   ResetKey(&f);

@@ -113,9 +113,6 @@ class JsonTokenizer final : public ScalarParser {
   State state_ = State::kTopLevel;
   std::vector<Frame> stack_;  // frames [0, depth_) are live; the rest keep their capacity
   size_t depth_ = 0;
-  // Frames used since the last Reset (the deepest depth_): Reset empties only those, so one
-  // deeply nested body does not make every later Reset walk hundreds of frames.
-  size_t frames_used_ = 0;
   uint64_t offset_ = 0;  // raw offset of the next byte
   bool in_key_ = false;
   bool failed_ = false;

@@ -53,7 +53,7 @@ std::string ApplyReportStyle(std::string_view text, ReportStyle style, uint32_t 
     case ReportStyle::kSha256: return Sha256Hex(text);
     case ReportStyle::kPartialSha256: {
       std::string out = Sha256HexPrefix(text, (std::min<uint32_t>(bits, 256) + 3) / 4);
-      if (bits % 4 != 0 && bits < 256 && !out.empty()) {
+      if (bits % 4 != 0 && bits < 256) {
         // Keep only the leading bits of the last nibble so no more than `bits` bits leave.
         static const char kHex[] = "0123456789abcdef";
         int v = out.back() <= '9' ? out.back() - '0' : out.back() - 'a' + 10;
