@@ -150,19 +150,21 @@ uint64_t TotalMatches(const DirectionReport& report) {
 }
 
 // Scans one response body as a proxy would: fresh transaction (its endpoint resolved through the
-// proxy's cache), headers, then fixed-size chunks. The forwarded output is discarded after each
-// chunk, as a proxy hands it on. Returns false if the engine did not analyse the body (a
+// proxy's cache), headers, then fixed-size chunks. As a proxy does, it takes the forwarded
+// output only when the transaction may hold the body back (else the chunk leaves as it came),
+// and discards it after each chunk. Returns false if the engine did not analyse the body (a
 // misconfigured benchmark).
 bool ScanResponse(const std::shared_ptr<const CompiledPolicy>& policy, std::string_view body,
                   const char* content_type, std::string* out, uint64_t* matches) {
   static auto* cache = new PolicyCache();
   Transaction tx(policy, kAuthority, kPath, {}, cache);
   tx.OnHeaders(Direction::kResponse, {{"content-type", content_type}});
+  std::string* forwarded = tx.may_hold_body(Direction::kResponse) ? out : nullptr;
   size_t pos = 0;
   do {
     const size_t n = std::min(kProxyChunkBytes, body.size() - pos);
     out->clear();
-    tx.OnBody(Direction::kResponse, body.substr(pos, n), pos + n == body.size(), out);
+    tx.OnBody(Direction::kResponse, body.substr(pos, n), pos + n == body.size(), forwarded);
     benchmark::DoNotOptimize(out->data());
     pos += n;
   } while (pos < body.size());

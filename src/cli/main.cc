@@ -263,7 +263,8 @@ int Scan(int argc, char** argv) {
       rc = kExitIo;
     }
     out.clear();
-    tx.OnBody(d, std::string_view(buf.data(), n), eof, &out);
+    // Without --output-body the forwarded bytes matter only while the body may be held back.
+    tx.OnBody(d, std::string_view(buf.data(), n), eof, body_out != nullptr || tx.may_hold_body(d) ? &out : nullptr);
     if (body_out != nullptr && !out.empty() && std::fwrite(out.data(), 1, out.size(), body_out) != out.size()) {
       std::cerr << "leakscope: write error on " << output_body << "\n";
       rc = kExitIo;
@@ -365,8 +366,8 @@ int Bench(int argc, char** argv) {
     const std::string& body = bodies[static_cast<size_t>(it) % bodies.size()];
     Transaction tx(lp.compiled, authority, path, {}, &cache);
     tx.OnHeaders(Direction::kResponse, {{"content-type", content_type}});
-    std::string out;
-    tx.OnBody(Direction::kResponse, body, true, &out);
+    std::string out;  // what leaves, needed only while the body may be held back (as in a proxy)
+    tx.OnBody(Direction::kResponse, body, true, tx.may_hold_body(Direction::kResponse) ? &out : nullptr);
     for (const auto& c : tx.report(Direction::kResponse).categories) matches += c.count;
     bytes += body.size();
     micros[static_cast<size_t>(it)] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();

@@ -102,6 +102,13 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
   void OnBody(std::string_view chunk, bool end_of_stream, std::string* out) {
     if (!setup_) Setup();
+    if (out == nullptr && redacting_) {
+      // A caller that forwards the body itself while this direction would hold it back (a body
+      // given without its headers): it leaves as received, so no redaction applies and a block
+      // can only stop what follows. Said once; the analysis goes on.
+      redacting_ = false;
+      report_.warnings.push_back("body not held back (the host forwarded it as received): redactions were not applied");
+    }
     TakeKnownTexts();
     if (decoder_) {
       OnEncodedBody(chunk, end_of_stream, out);
@@ -139,7 +146,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       } else {
         Release(stopped_ ? UINT64_MAX : SafeReleasePoint(), out);
       }
-    } else {
+    } else if (out != nullptr) {
       out->append(chunk);
     }
   }
@@ -184,7 +191,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
     }
     if (!redacting_) {
-      out->append(chunk);
+      if (out != nullptr) out->append(chunk);
       return;
     }
     // Block hold-back on received chunks: decoded offsets (what the scanner knows) map to chunk
@@ -1099,15 +1106,17 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
                                             : "redaction skipped: matches in compressed gRPC messages are reported only");
       }
     } else if (rc.action == Action::kRedact) {
-      if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
       if (cand.context == Where::kHeader) {
+        if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
         if (!header_redact_warned_) {
           header_redact_warned_ = true;
           report_.warnings.push_back("redaction applies to bodies; matches in headers are reported only");
         }
       } else if (redacting_) {
+        if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
         AddRedaction(rc, cand);
       }
+      // Else the host forwarded the body as received (OnBody's warning): nothing was redacted.
     }
   }
 

@@ -59,6 +59,11 @@ class Transaction {
   // redacts on this endpoint, up to a bounded window is held back until it is safe to release.
   // With `end_of_stream` everything left is released.
   //
+  // `out` may be nullptr while may_hold_body(d) is false, which the direction's OnHeaders
+  // settles: the caller then forwards each chunk as it came (a proxy leaves the chunk in place),
+  // and no copy of the body is made. (Given nullptr while it would hold the body, the direction
+  // stops holding it, and its report warns that redactions were not applied.)
+  //
   // A compressed body is analysed decoded (match offsets are then offsets in the decoded body)
   // but forwarded as received: it cannot be rewritten, so redaction is skipped with a report
   // warning and the decision does not become `redact`. `block` still holds back: whole received

@@ -760,7 +760,7 @@ class StreamContext {
     if (body_size > 0 && !GetBuffer(type, 0, body_size, &chunk)) return FilterDataStatus::kContinue;
     uint64_t t0 = NowNanos();
     out_.clear();
-    tx_->OnBody(d, chunk.view(), end_of_stream, &out_);
+    tx_->OnBody(d, chunk.view(), end_of_stream, ForwardedBytes(d));
     analysis_ns_[Index(d)] += NowNanos() - t0;
     if (end_of_stream) finished_[Index(d)] = true;
     const DirectionReport& report = tx_->report(d);
@@ -846,7 +846,13 @@ class StreamContext {
     if (finished_[Index(d)]) return;
     finished_[Index(d)] = true;
     out_.clear();
-    tx_->OnBody(d, "", true, &out_);
+    tx_->OnBody(d, "", true, ForwardedBytes(d));
+  }
+
+  // Where the transaction puts the bytes of `d` that may leave: out_ while it may hold the body
+  // back, else none (the host's buffer then leaves as it is, and the chunk is not copied).
+  std::string* ForwardedBytes(Direction d) {
+    return !headers_seen_[Index(d)] || tx_->may_hold_body(d) ? &out_ : nullptr;
   }
 
   // The configured local reply; `details` is Envoy's response-code details (shown in access logs).

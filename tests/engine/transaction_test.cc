@@ -132,6 +132,41 @@ endpoints:
   }
 }
 
+// A caller that forwards chunks itself passes no output while the body is not held back: the
+// report is the same as with one, and nothing needs copying. A caller that does so while the
+// body would be held back gets a report that says redactions were not applied.
+TEST(Transaction, NoOutputWhenTheBodyIsNotHeldBackReportsTheSame) {
+  const std::string body = R"({"people":[{"ssn":"123-45-6789"},{"ssn":"987-65-4321"}]})";
+  auto alerting = Compile(kSsnPolicy);
+  for (size_t chunk : {size_t{0}, size_t{1}, size_t{7}}) {
+    Transaction tx(alerting, "api.example.com", "/x");
+    tx.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+    ASSERT_FALSE(tx.may_hold_body(Direction::kResponse));
+    const size_t step = chunk == 0 ? body.size() : chunk;
+    for (size_t i = 0; i < body.size(); i += step) {
+      tx.OnBody(Direction::kResponse, std::string_view(body).substr(i, step), i + step >= body.size(), nullptr);
+    }
+    EXPECT_EQ(testing::MatchSummary(tx.report(Direction::kResponse)),
+              testing::MatchSummary(Scan(alerting, body, "application/json", chunk).report))
+        << chunk;
+    EXPECT_TRUE(tx.report(Direction::kResponse).warnings.empty());
+  }
+
+  auto redacting = Compile(std::string(kSsnPolicy).replace(std::string(kSsnPolicy).find("ssn: {}"), 7,
+                                                           "ssn: {action: !redact \"#\"}"));
+  Transaction tx(redacting, "api.example.com", "/x");
+  tx.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}});
+  ASSERT_TRUE(tx.may_hold_body(Direction::kResponse));
+  tx.OnBody(Direction::kResponse, body, true, nullptr);
+  const DirectionReport& report = tx.report(Direction::kResponse);
+  EXPECT_FALSE(tx.may_hold_body(Direction::kResponse));
+  ASSERT_EQ(report.categories.size(), 1u);
+  EXPECT_EQ(report.categories[0].count, 2u);
+  EXPECT_EQ(report.decision, Decision::kContinue);  // what was done
+  EXPECT_EQ(report.warnings,
+            std::vector<std::string>{"body not held back (the host forwarded it as received): redactions were not applied"});
+}
+
 TEST(Transaction, CorrelateInterestPicksTheReportedSpan) {
   const std::string policy = R"(
 categories:
