@@ -16,7 +16,7 @@ inline std::string MatchSummary(const DirectionReport& r) {
     out += c.name + " count=" + std::to_string(c.count) + "\n";
     for (size_t i = 0; i < c.matches.size(); ++i) {
       const MatchRecord& m = c.matches[i];
-      out += "  " + m.context + " " + m.path + " @" + std::to_string(m.offset) + "+" + std::to_string(m.length) +
+      out += "  " + std::string(m.context) + " " + m.path + " @" + std::to_string(m.offset) + "+" + std::to_string(m.length) +
              " " + (i < c.values.size() ? c.values[i] : "") + "\n";
     }
   }
