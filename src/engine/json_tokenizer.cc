@@ -51,12 +51,15 @@ uint64_t Word(const char* p) {
 #endif
 
 // The literal (true, false, null) a value starting with `c` must be, or nullptr.
-const char* LiteralStartingWith(char c) {
+// The literal (true, false, null) starting with `c`, or an empty view. Views of string literals:
+// their lengths are known at compile time (a strlen per literal was a library call in wasm32),
+// and they are NUL-terminated, which the byte-at-a-time state machine reads.
+std::string_view LiteralStartingWith(char c) {
   switch (c) {
     case 't': return "true";
     case 'f': return "false";
     case 'n': return "null";
-    default: return nullptr;
+    default: return {};
   }
 }
 
@@ -332,10 +335,8 @@ void JsonTokenizer::CloseContainer(std::string_view chunk, size_t* i) {
 // right after it (literals carry no data: the sink never sees them). Otherwise, or if the bytes
 // are not a literal, false and nothing taken.
 bool JsonTokenizer::WholeLiteral(std::string_view chunk, size_t* i) {
-  const char* spelled = LiteralStartingWith(chunk[*i]);
-  if (spelled == nullptr) return false;
-  const std::string_view literal(spelled);
-  if (chunk.substr(*i, literal.size()) != literal) return false;
+  const std::string_view literal = LiteralStartingWith(chunk[*i]);
+  if (literal.empty() || chunk.substr(*i, literal.size()) != literal) return false;
   ValueDone();
   *i = AfterComma(chunk, *i + literal.size());
   return true;
@@ -406,7 +407,7 @@ bool JsonTokenizer::BeginValue(char c, uint64_t offset) {
       sink_->OnScalarBegin(false, false, offset + 1);
       return true;
     default:
-      if ((literal_ = LiteralStartingWith(c)) != nullptr) break;
+      if ((literal_ = LiteralStartingWith(c).data()) != nullptr) break;
       if (c == '-' || (c >= '0' && c <= '9')) {
         state_ = State::kNumber;
         sink_->OnScalarBegin(false, true, offset);

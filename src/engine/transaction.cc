@@ -31,7 +31,7 @@ void AppendMaskOfLength(std::string_view mask, uint64_t length, std::string* out
 // (compared several times per match); MatchRecord::context carries its name.
 enum class Where : uint8_t { kKey, kValue, kText, kHeader };
 
-const char* WhereName(Where w) {
+std::string_view WhereName(Where w) {  // views of literals: no strlen per match
   switch (w) {
     case Where::kKey: return "key";
     case Where::kValue: return "value";
