@@ -50,7 +50,6 @@ uint64_t Word(const char* p) {
 }
 #endif
 
-// The literal (true, false, null) a value starting with `c` must be, or nullptr.
 // The literal (true, false, null) starting with `c`, or an empty view. Views of string literals:
 // their lengths are known at compile time (a strlen per literal was a library call in wasm32),
 // and they are NUL-terminated, which the byte-at-a-time state machine reads.

@@ -22,7 +22,7 @@ const char* DecisionName(Decision d);
 struct MatchRecord {
   std::string path;          // JSON path (`users[3].ssn`), `header:NAME`, or empty for text bodies
   std::string_view context;  // "key", "value", "text" or "header" (static strings)
-  uint64_t offset = 0;    // raw byte offset in the body (or in the header value)
+  uint64_t offset = 0;       // raw byte offset in the body (or in the header value)
   uint64_t length = 0;
 };
 
