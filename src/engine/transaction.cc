@@ -65,6 +65,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   ~DirectionState() {
     if (batch_ != nullptr && cache_ != nullptr) {
       batch_->Clear();
+      batch_->KeepReportStorage(&report_.categories, &report_slots_);
       cache_->ReturnScratch(std::move(batch_));
     }
   }
@@ -354,6 +355,10 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         }
         batch_->paths.Reserve(2048);
         batch_->marks.reserve(64);
+      }
+      if (report_.categories.empty() && report_slots_.empty()) {  // nothing recorded yet (always, here)
+        report_.categories.swap(batch_->categories);
+        report_slots_.swap(batch_->report_slots);
       }
     }
     if (plan_->json && active_) {
@@ -1054,7 +1059,18 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (at < report_slots_.size() && report_slots_[at] == rc.report_slot) {
       cr = &report_.categories[at];
     } else {
-      CategoryReport fresh;
+      CategoryReport fresh;  // every field at its default ...
+      if (batch_ != nullptr && !batch_->spare_categories.empty()) {
+        // ... but the buffers of an entry an ended transaction gave back (emptied), so that a
+        // new entry does not allocate its names and match lists again.
+        CategoryReport& spare = batch_->spare_categories.back();
+        fresh.name.swap(spare.name);
+        fresh.category.swap(spare.category);
+        fresh.tag.swap(spare.tag);
+        fresh.values.swap(spare.values);
+        fresh.matches.swap(spare.matches);
+        batch_->spare_categories.pop_back();
+      }
       fresh.name = rc.report_name;
       fresh.category = cp_->categories()[rc.category].name;
       fresh.tag = cp_->categories()[rc.category].tag;
@@ -1259,6 +1275,28 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     // The JSON tokenizer, reset for each body (JsonTokenizer::Reset): its frames and paths keep
     // their capacity too.
     std::unique_ptr<JsonTokenizer> json;
+    // Report storage of ended transactions, for Record and Setup: emptied category entries (their
+    // strings and lists keep their capacity) and the empty lists of entries and their slots. A
+    // 1 KiB response has a few entries; each cost five allocations in wasm32 (names past libc++'s
+    // 10 inline bytes, the values and matches lists) and two natively.
+    static constexpr size_t kMaxSpareCategories = 16;
+    std::vector<CategoryReport> spare_categories;
+    std::vector<CategoryReport> categories;  // empty
+    std::vector<int> report_slots;           // empty
+
+    // Takes an ended report's entries (emptied, up to kMaxSpareCategories) and its lists.
+    void KeepReportStorage(std::vector<CategoryReport>* entries, std::vector<int>* slots) {
+      for (CategoryReport& c : *entries) {
+        if (spare_categories.size() == kMaxSpareCategories) break;
+        c.values.clear();
+        c.matches.clear();
+        spare_categories.push_back(std::move(c));
+      }
+      entries->clear();
+      slots->clear();
+      if (entries->capacity() > categories.capacity()) categories.swap(*entries);
+      if (slots->capacity() > report_slots.capacity()) report_slots.swap(*slots);
+    }
 
     void Clear() {
       for (int kind = 0; kind < 3; ++kind) {
@@ -1283,6 +1321,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       for (int kind = 0; kind < 3; ++kind) bytes += text[kind].capacity() + of_kind[kind].capacity() * sizeof(size_t);
       bytes += known_hits.capacity() * sizeof(KnownTexts::Hit);
       if (json != nullptr) bytes += json->CapacityBytes();
+      bytes += (spare_categories.capacity() + categories.capacity()) * sizeof(CategoryReport) +
+               report_slots.capacity() * sizeof(int);
+      for (const CategoryReport& c : spare_categories) {
+        bytes += c.name.capacity() + c.category.capacity() + c.tag.capacity() +
+                 c.values.capacity() * sizeof(std::string) + c.matches.capacity() * sizeof(MatchRecord);
+      }
       return bytes;
     }
   };

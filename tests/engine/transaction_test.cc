@@ -922,6 +922,54 @@ TEST(PolicyCache, PooledBatchScratchNeverCarriesOneTransactionIntoAnother) {
   }
 }
 
+// Ended transactions give their report entries back with their batch buffers (emptied, names
+// and lists keeping their capacity); a later transaction's entries reuse them. Endpoints with
+// different categories, names, tags, styles, header matches and a value cap, interleaved on one
+// cache, report exactly what transactions without a cache report, every field included.
+TEST(PolicyCache, ReusedReportEntriesCarryNothingFromEarlierReports) {
+  auto cp = Compile(R"yaml(
+categories:
+  ssn:
+    - regex: "\\d{3}-\\d{2}-\\d{4}"
+  secret_word:
+    matchers:
+      - raw: secret
+    tag: internal
+  currency:
+    - raw: USD
+endpoints:
+  - matches: "*/a/**"
+    config:
+      ssn: {report_style: sha256}
+      secret_word: {}
+  - matches: "*/b/**"
+    config:
+      currency: {name: money, report_style: partial_sha256, report_bits: 12}
+      ssn: {search: [response_body, response_header], contexts: values}
+)yaml");
+  const std::string bodies[] = {
+      R"({"x":"123-45-6789 secret","y":["secret","USD","111-22-3333","222-33-4444","333-44-5555"]})",
+      R"({"note":"USD USD","ssn":"444-55-6666"})",
+      R"([{"secret":"USD"}])",
+  };
+  auto report = [&](PolicyCache* cache, const std::string& path, const std::string& body) {
+    TransactionOptions options;
+    options.max_values_per_category = 2;  // values_truncated on some reports
+    Transaction tx(cp, "h", path, options, cache);
+    tx.OnHeaders(Direction::kResponse, {{"content-type", "application/json"}, {"x-id", "999-88-7777"}});
+    tx.OnBody(Direction::kResponse, body, true, nullptr);
+    return DirectionReportToJson(tx.report(Direction::kResponse));
+  };
+  PolicyCache cache;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& body : bodies) {
+      for (const char* path : {"/a/1", "/b/2", "/c/3"}) {
+        EXPECT_EQ(report(&cache, path, body), report(nullptr, path, body)) << path << " " << body << " round " << round;
+      }
+    }
+  }
+}
+
 TEST(PolicyCache, KeepsFewAndSmallScratches) {
   struct Sized : TransactionScratch {
     explicit Sized(size_t n) : bytes(n) {}
