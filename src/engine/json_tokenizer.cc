@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/byte_scan.h"
+#include "engine/short_bytes.h"
 #include "engine/simd16.h"
 
 namespace leakscope {
@@ -335,7 +336,7 @@ void JsonTokenizer::CloseContainer(std::string_view chunk, size_t* i) {
 // are not a literal, false and nothing taken.
 bool JsonTokenizer::WholeLiteral(std::string_view chunk, size_t* i) {
   const std::string_view literal = LiteralStartingWith(chunk[*i]);
-  if (literal.empty() || chunk.substr(*i, literal.size()) != literal) return false;
+  if (literal.empty() || !EqualText(chunk.substr(*i, literal.size()), literal)) return false;
   ValueDone();
   *i = AfterComma(chunk, *i + literal.size());
   return true;

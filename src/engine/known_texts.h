@@ -52,7 +52,7 @@ class KnownTexts {
     const uint64_t tag = Tag(h);
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       if (tags_[i] == 0) return nullptr;
-      if (tags_[i] == tag && Equal(slots_[i], text)) return &hits_[i];
+      if (tags_[i] == tag && EqualText(slots_[i], text)) return &hits_[i];  // whole texts
     }
   }
   bool Contains(std::string_view text) const { return Find(text) != nullptr; }
@@ -87,7 +87,7 @@ class KnownTexts {
     const uint64_t tag = Tag(h);
     size_t i = h & (kSlots - 1);
     for (; tags_[i] != 0; i = (i + 1) & (kSlots - 1)) {
-      if (tags_[i] == tag && Equal(slots_[i], text)) return;
+      if (tags_[i] == tag && EqualText(slots_[i], text)) return;
     }
     tags_[i] = tag;
     slots_[i].assign(text);
@@ -134,10 +134,6 @@ class KnownTexts {
   // table (unique values): comparing tags ends their probes without touching the stored
   // strings (in wasm32 the string compare was a call per probe: 5 % of a 1 KiB response).
   static uint64_t Tag(uint64_t h) { return h | 1; }
-  // Whole-text equality: most keys and enum values are short (EqualBytes).
-  static bool Equal(const std::string& stored, std::string_view text) {
-    return stored.size() == text.size() && EqualBytes(stored.data(), text.data(), text.size());
-  }
 
   std::array<std::string, kSlots> slots_;
   std::array<Hits, kSlots> hits_;

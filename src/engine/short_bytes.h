@@ -37,6 +37,12 @@ inline bool EqualBytes(const char* a, const char* b, size_t n) {
   return true;
 }
 
+// Whether two texts are equal: EqualBytes after the sizes (no library call up to 16 bytes, where
+// string_view's == calls memcmp, a C loop in wasm32).
+inline bool EqualText(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && EqualBytes(a.data(), b.data(), a.size());
+}
+
 // Copies n bytes from src to dst (not overlapping); up to 16 bytes by two overlapping fixed-size
 // copies.
 inline void CopyBytes(char* dst, const char* src, size_t n) {
