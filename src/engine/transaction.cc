@@ -1277,8 +1277,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::unique_ptr<JsonTokenizer> json;
     // Report storage of ended transactions, for Record and Setup: emptied category entries (their
     // strings and lists keep their capacity) and the empty lists of entries and their slots. A
-    // 1 KiB response has a few entries; each cost five allocations in wasm32 (names past libc++'s
-    // 10 inline bytes, the values and matches lists) and two natively.
+    // 1 KiB response has a few entries; each cost up to five allocations in wasm32 (names past
+    // libc++'s 10 inline bytes, the values and matches lists) and two natively.
     static constexpr size_t kMaxSpareCategories = 16;
     std::vector<CategoryReport> spare_categories;
     std::vector<CategoryReport> categories;  // empty
