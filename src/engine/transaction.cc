@@ -1059,18 +1059,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (at < report_slots_.size() && report_slots_[at] == rc.report_slot) {
       cr = &report_.categories[at];
     } else {
-      CategoryReport fresh;  // every field at its default ...
-      if (batch_ != nullptr && !batch_->spare_categories.empty()) {
-        // ... but the buffers of an entry an ended transaction gave back (emptied), so that a
-        // new entry does not allocate its names and match lists again.
-        CategoryReport& spare = batch_->spare_categories.back();
-        fresh.name.swap(spare.name);
-        fresh.category.swap(spare.category);
-        fresh.tag.swap(spare.tag);
-        fresh.values.swap(spare.values);
-        fresh.matches.swap(spare.matches);
-        batch_->spare_categories.pop_back();
-      }
+      CategoryReport fresh = batch_ != nullptr ? batch_->TakeSpareEntry() : CategoryReport();
       fresh.name = rc.report_name;
       fresh.category = cp_->categories()[rc.category].name;
       fresh.tag = cp_->categories()[rc.category].tag;
@@ -1121,18 +1110,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         report_.warnings.push_back(decoder_ ? "redaction skipped: body is " + report_.content_encoding + "-encoded"
                                             : "redaction skipped: matches in compressed gRPC messages are reported only");
       }
-    } else if (rc.action == Action::kRedact) {
-      if (cand.context == Where::kHeader) {
-        if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
-        if (!header_redact_warned_) {
-          header_redact_warned_ = true;
-          report_.warnings.push_back("redaction applies to bodies; matches in headers are reported only");
-        }
-      } else if (redacting_) {
-        if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
+    } else if (rc.action == Action::kRedact && (cand.context == Where::kHeader || redacting_)) {
+      // (A body match while not redacting: the host forwarded the body as received, OnBody's
+      // warning; nothing was redacted and the decision stays.)
+      if (report_.decision == Decision::kContinue) report_.decision = Decision::kRedact;
+      if (cand.context != Where::kHeader) {
         AddRedaction(rc, cand);
+      } else if (!header_redact_warned_) {
+        header_redact_warned_ = true;
+        report_.warnings.push_back("redaction applies to bodies; matches in headers are reported only");
       }
-      // Else the host forwarded the body as received (OnBody's warning): nothing was redacted.
     }
   }
 
@@ -1284,6 +1271,21 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     std::vector<CategoryReport> categories;  // empty
     std::vector<int> report_slots;           // empty
 
+    // A new report entry: every field at its default, but with the buffers of an entry an ended
+    // transaction gave back, if any (emptied), so that it does not allocate its names and match
+    // lists again.
+    CategoryReport TakeSpareEntry() {
+      CategoryReport fresh;
+      if (spare_categories.empty()) return fresh;
+      CategoryReport& spare = spare_categories.back();
+      fresh.name.swap(spare.name);
+      fresh.category.swap(spare.category);
+      fresh.tag.swap(spare.tag);
+      fresh.values.swap(spare.values);
+      fresh.matches.swap(spare.matches);
+      spare_categories.pop_back();
+      return fresh;
+    }
     // Takes an ended report's entries (emptied, up to kMaxSpareCategories) and its lists.
     void KeepReportStorage(std::vector<CategoryReport>* entries, std::vector<int>* slots) {
       for (CategoryReport& c : *entries) {

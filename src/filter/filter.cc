@@ -392,7 +392,8 @@ class Metrics {
     // The direction's last label set, when the labels are the same (comparing them costs less
     // than building and hashing the key, and consecutive transactions mostly share them).
     Recent& recent = recent_[d == Direction::kRequest ? 0 : 1];
-    if (recent.set != nullptr && recent.endpoint == endpoint && recent.local == local && recent.peer == peer) {
+    if (recent.set != nullptr && EqualText(recent.endpoint, endpoint) && EqualText(recent.local, local) &&
+        EqualText(recent.peer, peer)) {
       return *recent.set;
     }
     key_.assign(DirectionName(d)).append(1, '\0').append(endpoint).append(1, '\0').append(local).append(1, '\0').append(peer);
