@@ -313,6 +313,19 @@ std::string GenerateLogText(size_t target, uint64_t seed) {
   return out;
 }
 
+std::string GenerateNumbersJson(size_t target, uint64_t seed) {
+  Rng rng(seed);
+  std::string out = "[";
+  out.reserve(target + 32);
+  while (out.size() + 21 < target) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back(static_cast<char>('1' + rng.Below(9)));
+    for (uint64_t digits = rng.Below(19); digits > 0; --digits) out.push_back(static_cast<char>('0' + rng.Below(10)));
+  }
+  out.push_back(']');
+  return out;
+}
+
 // Inputs are cached per size: benchmark functions run several times while the library picks
 // an iteration count, and generating 10 MiB each time would dominate a short run.
 //
@@ -351,6 +364,11 @@ const Bodies& CachedGrpc(size_t size) {
 const Bodies& CachedText(size_t size) {
   static auto* cache = new std::map<size_t, Bodies>();
   return CachedBodies(cache, size, 7, GenerateLogText);
+}
+
+const Bodies& CachedNumbersJson(size_t size) {
+  static auto* cache = new std::map<size_t, Bodies>();
+  return CachedBodies(cache, size, 11, GenerateNumbersJson);
 }
 
 const std::string& ReferencePolicyText() {

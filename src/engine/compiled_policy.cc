@@ -51,6 +51,8 @@ class RegexFinder : public Finder {
   // FindFirstIn would give), for engines that find it cheaper that way than FindFirstIn does;
   // false for the others, which are then asked FindFirstIn.
   virtual bool MatchAtIn(std::string_view, size_t, size_t, Span*) const { return false; }
+  // Whether MatchAtIn answers for every start (false from it then means no match there).
+  virtual bool matches_at() const { return false; }
 };
 
 class Re2Finder : public RegexFinder {
@@ -88,6 +90,7 @@ class Re2Finder : public RegexFinder {
   }
   // Anchored, RE2 makes one forward pass; unanchored, a forward pass to find where the leftmost
   // match ends and a reverse one to find where it starts.
+  bool matches_at() const override { return true; }
   bool MatchAtIn(std::string_view text, size_t begin, size_t end, Span* out) const override {
     re2::StringPiece m;
     if (!re_->Match(re2::StringPiece(text.data(), text.size()), begin, end, RE2::ANCHOR_START, &m, 1)) return false;
@@ -367,6 +370,8 @@ class TriggeredFinder : public Finder {
       sequence_.push_back(e);
     }
     sequence_bytes_ = offset;
+    searches_each_start_ = inner_->matches_at() && use_alphabet_ && reach_ <= kMaxEachStartReach &&
+                           min_length_ > 0 && StartsOnlySomeOfAClass(s, all);
   }
 
   // The trigger sequence of `s` as the finder checks it: at most 63 bytes long at its longest
@@ -381,6 +386,21 @@ class TriggeredFinder : public Finder {
     }
     all.back().next = nullptr;  // a last element's pairs would name a byte the sequence cut off
     return all;
+  }
+
+  // Whether a class of the trigger sequence holds bytes that start a match and bytes that do not
+  // (the digits of a card pattern, of which only some begin a card number). Then the threads an
+  // unanchored search carries from the starts it passed differ with the bytes they started on,
+  // not only with how far back they started, and its DFA meets new states wherever such runs
+  // vary: RE2 built states all the way through random digit runs, ~1,700 instructions per byte
+  // for the reference policy's card pattern (2-3 MB/s), against ~16 per byte for patterns whose
+  // every class byte may start a match.
+  static bool StartsOnlySomeOfAClass(const RegexSummary& s, const std::vector<TriggerElement>& sequence) {
+    for (const TriggerElement& e : sequence) {
+      const ByteSet starting = e.set & s.first;
+      if (starting.any() && starting != e.set) return true;
+    }
+    return false;
   }
 
   // The byte class a finder for `s` searches for (TriggerIndex classes are these).
@@ -500,10 +520,24 @@ class TriggeredFinder : public Finder {
         continue;
       }
       Span m;
-      // A match at lo is the leftmost in the region: one anchored search finds it. Asked only
-      // for a lone trigger: where triggers are dense (log lines of digits for a phone pattern),
-      // the first run rarely starts a match and the anchored search cost more than it saved.
-      if (!(run_start && inner_->MatchAtIn(text, lo, hi, &m)) && !inner_->FindFirstIn(text, lo, hi, &m, limit_hit)) {
+      bool found = false;
+      if (searches_each_start_) {
+        // The leftmost match is the first that an anchored search finds, trying each start in
+        // order up to `settled` (a later one would not be taken from this region anyway). Each
+        // search follows one start, so its DFA stays small, and ends within the pattern's
+        // reach (kMaxEachStartReach bytes), mostly a few bytes in.
+        const size_t last = std::min(settled, hi - static_cast<size_t>(min_length_));
+        for (size_t start = lo; start <= last && !found; ++start) {
+          found = first_[bytes[start]] && inner_->MatchAtIn(text, start, hi, &m);
+        }
+      } else {
+        // A match at lo is the leftmost in the region: one anchored search finds it. Asked
+        // only for a lone trigger: where triggers are dense (log lines of digits for a phone
+        // pattern), the first run rarely starts a match and the anchored search cost more
+        // than it saved.
+        found = (run_start && inner_->MatchAtIn(text, lo, hi, &m)) || inner_->FindFirstIn(text, lo, hi, &m, limit_hit);
+      }
+      if (!found) {
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
         continue;
       }
@@ -674,6 +708,11 @@ class TriggeredFinder : public Finder {
   bool alphabet_[256];
   bool first_[256];               // RegexSummary::first
   bool has_prefix_;
+  // Find a region's leftmost match by an anchored search at each byte that may start one, not
+  // by one unanchored search (StartsOnlySomeOfAClass); for patterns whose matches are at most
+  // kMaxEachStartReach bytes, which bounds each search.
+  static constexpr uint64_t kMaxEachStartReach = 32;
+  bool searches_each_start_ = false;
   bool prefix_first_[256] = {};  // RegexSummary::trigger_prefix
   bool prefix_run_[256] = {};
 };

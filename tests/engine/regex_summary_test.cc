@@ -348,6 +348,14 @@ std::string OneRegexPolicy(std::string_view pattern) {
          "\nendpoints:\n  - matches: \"**\"\n    config:\n      c: {}\n";
 }
 
+// A policy with one category per pattern (c0, c1, ...), on every endpoint.
+template <size_t N>
+std::string RegexPerCategoryPolicy(const char* const (&patterns)[N]) {
+  std::string yaml = "categories:\n";
+  for (size_t i = 0; i < N; ++i) yaml += "  c" + std::to_string(i) + ":\n    - regex: " + YamlQuoted(patterns[i]) + "\n";
+  return yaml + "endpoints:\n  - matches: \"**\"\n";
+}
+
 void ExpectSameFinds(const std::string& yaml, const std::string& label, int texts, bool sparse = false) {
   auto policy = LoadPolicy(yaml);
   ASSERT_TRUE(policy.ok()) << label << ": " << policy.status().message();
@@ -527,13 +535,30 @@ TEST(TriggerSearch, SameMatchesAsFullScanForEdgePatterns) {
       "(?i)\\d (st|kw)",
       "[0-9]{2} (?:x?ab|cd|e)",
   };
-  std::string yaml = "categories:\n";
-  int i = 0;
-  for (const char* p : kPatterns) yaml += "  c" + std::to_string(i++) + ":\n    - regex: " + YamlQuoted(p) + "\n";
-  yaml += "endpoints:\n  - matches: \"**\"\n";
-  ExpectSameFinds(yaml, "edge patterns", 400);
+  ExpectSameFinds(RegexPerCategoryPolicy(kPatterns), "edge patterns", 400);
 }
 
+
+TEST(TriggerSearch, SameMatchesAsFullScanWhereOnlySomeBytesOfAClassStartAMatch) {
+  // Card-like patterns: only some digits begin a match, so a region's leftmost match is found by
+  // an anchored search at each byte that may start one, not by one unanchored search (whose DFA
+  // meets new states all through random digit runs). With word boundaries, a lookahead-free
+  // suffix, and matches that end at a region's end.
+  static const char* kPatterns[] = {
+      "(?:4[0-9]{12}(?:[0-9]{3})?|[25][1-7][0-9]{14}|6(?:011|5[0-9][0-9])[0-9]{12}|3[47][0-9]{13}|"
+      "3(?:0[0-5]|[68][0-9])[0-9]{11}|(?:2131|1800|35\\d{3})\\d{11})",
+      "4[0-9]{12}(?:[0-9]{3})?",
+      "[25][1-7][0-9]{4}",
+      "\\b3[47]\\d{3}\\b",
+      "(?:2131|1800|35\\d{3})\\d{2}",
+      "1\\d{2}(?:-\\d)?",
+      "[0-4]\\d{3}[a-c]",
+      "9\\d{2}$",
+  };
+  const std::string yaml = RegexPerCategoryPolicy(kPatterns);
+  ExpectSameFinds(yaml, "only some digits start a match", 400);
+  ExpectSameFinds(yaml, "only some digits start a match (sparse)", 200, /*sparse=*/true);
+}
 
 // Random patterns from a grammar of the syntax the analysis handles (and some it gives up on),
 // over a small alphabet, against texts of the same alphabet: the summary must never make a
