@@ -427,18 +427,18 @@ class TriggeredFinder : public Finder {
 
   void FindAll(std::string_view text, size_t start, std::vector<Span>* out, bool* limit_hit,
                TriggerIndex* index = nullptr) const override {
-    size_t run_end = 0;
+    SearchState state;
     const Triggers triggers = TriggersIn(index);
     Span m;
-    while (start < text.size() && Next(text, start, triggers, &run_end, &m, limit_hit)) {
+    while (start < text.size() && Next(text, start, triggers, &state, &m, limit_hit)) {
       out->push_back(m);
       start = static_cast<size_t>(m.end);
     }
   }
   bool FindFirst(std::string_view text, size_t start, Span* out, bool* limit_hit,
                  TriggerIndex* index = nullptr) const override {
-    size_t run_end = 0;
-    return Next(text, start, TriggersIn(index), &run_end, out, limit_hit);
+    SearchState state;
+    return Next(text, start, TriggersIn(index), &state, out, limit_hit);
   }
   bool MatchesWhole(std::string_view text) const override { return inner_->MatchesWhole(text); }
   const char* engine_name() const override { return inner_->engine_name(); }
@@ -460,13 +460,32 @@ class TriggeredFinder : public Finder {
     return t;
   }
 
-  // The leftmost match starting at or after `pos`. *run_end caches the end of the last alphabet
-  // run measured to its end (runs are maximal, so later triggers inside it reuse it).
-  bool Next(std::string_view text, size_t pos, const Triggers& triggers, size_t* run_end_cache, Span* out,
+  // What one FindAll carries from one match's search to the next.
+  struct SearchState {
+    // The end of the last alphabet run measured to its end (runs are maximal, so later triggers
+    // inside it reuse it).
+    size_t run_end = 0;
+    // Whether an anchored search at the start of a dense region's run found matches lately:
+    // each miss skips the next kSkipsPerMiss chances, each hit earns one more (up to
+    // kMaxCredit). Either way the region's match is the same; only the cost differs.
+    static constexpr int kSkipsPerMiss = 4, kMaxCredit = 4;
+    int dense_credit = 0;
+    bool DenseAnchoredSearchPays() {
+      if (dense_credit >= 0) return true;
+      ++dense_credit;
+      return false;
+    }
+    void CountDenseAnchoredSearch(bool found) {
+      dense_credit = found ? std::min(dense_credit + 1, kMaxCredit) : std::min(dense_credit, 0) - kSkipsPerMiss;
+    }
+  };
+
+  // The leftmost match starting at or after `pos`.
+  bool Next(std::string_view text, size_t pos, const Triggers& triggers, SearchState* state, Span* out,
             bool* limit_hit) const {
     const size_t n = text.size();
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-    size_t& run_end = *run_end_cache;
+    size_t& run_end = state->run_end;
     // The first trigger at or after a position, remembered: looking ahead for triggers to take
     // into a region finds the one the next turn starts from.
     size_t ahead_from = n + 1, ahead = n;
@@ -505,6 +524,7 @@ class TriggeredFinder : public Finder {
       // trigger by trigger cost more in trigger searches where triggers are dense (measured).
       size_t hi = 0;
       bool confined = false;
+      bool dense = false;  // the region takes the next triggers in too
       RegionEnd(bytes, n, p, 0, &run_end, &hi, &confined);
       size_t settled = confined ? hi : hi - static_cast<size_t>(reach_);
       if (hi < n) {
@@ -512,7 +532,11 @@ class TriggeredFinder : public Finder {
         if (q < n && q <= hi + kJoinGapBytes) {
           RegionEnd(bytes, n, p, kSlackBytes, &run_end, &hi, &confined);
           settled = confined ? hi : hi - static_cast<size_t>(reach_);
-          run_start = false;  // triggers close together: the first is less often a match's
+          // Triggers close together: in log lines of digits (a phone pattern's) the first is
+          // seldom a match's start, and the anchored search cost more than it saved; in a list
+          // of numbers (a card pattern's) each is. Asked while it keeps finding matches there.
+          run_start = run_start && state->DenseAnchoredSearchPays();
+          dense = true;
         }
       }
       if (hi - lo < min_length_) {  // too short for any match: no need to ask the engine
@@ -523,19 +547,33 @@ class TriggeredFinder : public Finder {
       bool found = false;
       if (searches_each_start_) {
         // The leftmost match is the first that an anchored search finds, trying each start in
-        // order up to `settled` (a later one would not be taken from this region anyway). Each
-        // search follows one start, so its DFA stays small, and ends within the pattern's
-        // reach (kMaxEachStartReach bytes), mostly a few bytes in.
+        // order up to `settled` (a later one would not be taken from this region anyway): a
+        // byte that may start a match, with room for the shortest match in its alphabet run
+        // (a region that takes in close triggers holds many short numbers, say). Each search
+        // follows one start, so its DFA stays small, and ends within the pattern's reach
+        // (kMaxEachStartReach bytes), mostly a few bytes in.
         const size_t last = std::min(settled, hi - static_cast<size_t>(min_length_));
-        for (size_t start = lo; start <= last && !found; ++start) {
-          found = first_[bytes[start]] && inner_->MatchAtIn(text, start, hi, &m);
+        for (size_t run = lo; run <= last && !found;) {
+          size_t run_end = run;
+          while (run_end < hi && alphabet_[bytes[run_end]]) ++run_end;
+          if (run_end - run >= min_length_) {
+            const size_t run_last = std::min(last, run_end - static_cast<size_t>(min_length_));
+            for (size_t start = run; start <= run_last && !found; ++start) {
+              found = first_[bytes[start]] && inner_->MatchAtIn(text, start, hi, &m);
+            }
+          }
+          run = run_end + 1;  // past the byte that ends the run
         }
       } else {
         // A match at lo is the leftmost in the region: one anchored search finds it. Asked
         // only for a lone trigger: where triggers are dense (log lines of digits for a phone
         // pattern), the first run rarely starts a match and the anchored search cost more
         // than it saved.
-        found = (run_start && inner_->MatchAtIn(text, lo, hi, &m)) || inner_->FindFirstIn(text, lo, hi, &m, limit_hit);
+        if (run_start) {
+          found = inner_->MatchAtIn(text, lo, hi, &m);
+          if (dense) state->CountDenseAnchoredSearch(found);
+        }
+        found = found || inner_->FindFirstIn(text, lo, hi, &m, limit_hit);
       }
       if (!found) {
         pos = std::max(p + 1, settled + (confined ? 0 : 1));
