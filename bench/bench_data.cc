@@ -3,6 +3,7 @@
 #include "bench_data.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <string_view>
@@ -326,6 +327,21 @@ std::string GenerateNumbersJson(size_t target, uint64_t seed) {
   return out;
 }
 
+std::string GenerateSsnText(size_t target, uint64_t seed) {
+  Rng rng(seed);
+  std::string out;
+  out.reserve(target + 16);
+  while (out.size() < target) {
+    char ssn[16];
+    std::snprintf(ssn, sizeof(ssn), "%03d-%02d-%04d", static_cast<int>(rng.Below(1000)),
+                  static_cast<int>(rng.Below(100)), static_cast<int>(rng.Below(10000)));
+    out += ssn;
+    out.push_back(rng.Chance(10) ? '\n' : ' ');
+  }
+  out.resize(target);
+  return out;
+}
+
 // Inputs are cached per size: benchmark functions run several times while the library picks
 // an iteration count, and generating 10 MiB each time would dominate a short run.
 //
@@ -369,6 +385,11 @@ const Bodies& CachedText(size_t size) {
 const Bodies& CachedNumbersJson(size_t size) {
   static auto* cache = new std::map<size_t, Bodies>();
   return CachedBodies(cache, size, 11, GenerateNumbersJson);
+}
+
+const Bodies& CachedSsnText(size_t size) {
+  static auto* cache = new std::map<size_t, Bodies>();
+  return CachedBodies(cache, size, 13, GenerateSsnText);
 }
 
 const std::string& ReferencePolicyText() {

@@ -73,6 +73,9 @@ std::string GenerateLogText(size_t target, uint64_t seed);
 // A JSON array of integers of 1 to 19 digits (ids, timestamps, amounts in cents), about `target`
 // bytes: digit runs that card patterns must look into.
 std::string GenerateNumbersJson(size_t target, uint64_t seed);
+// SSN-shaped values (ddd-dd-dddd) separated by spaces and newlines, about `target` bytes: a
+// body where every value is a match.
+std::string GenerateSsnText(size_t target, uint64_t seed);
 
 // Bodies per size (4 MiB in all, between 1 and 64), and the cached bodies of a size.
 size_t BodyVariants(size_t size);
@@ -81,6 +84,7 @@ const Bodies& CachedJson(size_t size);
 const Bodies& CachedGrpc(size_t size);
 const Bodies& CachedText(size_t size);
 const Bodies& CachedNumbersJson(size_t size);
+const Bodies& CachedSsnText(size_t size);
 
 // The shared conformance reference policy, else examples/policies/default.yaml; empty if neither
 // can be read.

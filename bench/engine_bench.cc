@@ -28,6 +28,7 @@
 #include "engine/report.h"
 #include "engine/transaction.h"
 #include "bench_data.h"
+#include "support/files.h"
 
 namespace leakscope {
 namespace {
@@ -224,6 +225,27 @@ void BM_NumbersJson(benchmark::State& state) {
   RunScan(state, ReferencePolicy(), CachedNumbersJson(static_cast<size_t>(state.range(0))), "application/json");
 }
 BENCHMARK(BM_NumbersJson)->Arg(64 * 1024)->Arg(kMiB);
+
+// Whole engine with LeakSignal's advanced example policy, which redacts SSNs (the body is held
+// back and rewritten as it streams): log-like text, and a text of SSNs alone, every value
+// redacted (a release applying thousands of redactions was once quadratic in them).
+const PolicyOrError& RedactingPolicy() {
+  static const PolicyOrError* p = [] {
+    auto* r = new PolicyOrError();
+    r->policy = CompileYaml(testing::ReadFileOrDie(testing::SharedDir() + "/conformance/leaksignal-examples/advanced_policy.yaml"),
+                            &r->error);
+    return r;
+  }();
+  return *p;
+}
+void BM_RedactText(benchmark::State& state) {
+  RunScan(state, RedactingPolicy(), CachedText(static_cast<size_t>(state.range(0))), "text/plain");
+}
+BENCHMARK(BM_RedactText)->Arg(64 * 1024);
+void BM_RedactSsnText(benchmark::State& state) {
+  RunScan(state, RedactingPolicy(), CachedSsnText(static_cast<size_t>(state.range(0))), "text/plain");
+}
+BENCHMARK(BM_RedactSsnText)->Arg(64 * 1024)->Arg(kMiB);
 
 // Whole engine, reference policy, gRPC responses carrying the same kind of records as BM_Json
 // (protobuf without a schema: GrpcWalker).

@@ -1171,8 +1171,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
     size_t consumed = 0;  // bytes of held_ consumed
     uint64_t pos = released_;
-    while (!redactions_.empty() && redactions_.front().begin < upto) {
-      Redaction& r = redactions_.front();
+    // Applied redactions leave the list together at the end: one at a time from its front was
+    // quadratic in the redactions a release applies (a text of SSNs held whole by a caller that
+    // feeds it in one piece: 25 000 of them took seconds).
+    size_t applied = 0;
+    for (; applied < redactions_.size() && redactions_[applied].begin < upto; ++applied) {
+      Redaction& r = redactions_[applied];
       if (r.end > upto && upto != held_end) {
         upto = std::max(pos, r.begin);  // wait until the whole span can be rewritten
         break;
@@ -1189,8 +1193,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         pos = end;
       }
       redacted_until_ = std::max(redacted_until_, r.end);
-      redactions_.erase(redactions_.begin());
     }
+    redactions_.erase(redactions_.begin(), redactions_.begin() + static_cast<std::ptrdiff_t>(applied));
     if (upto > pos) {
       out->append(held_, consumed, static_cast<size_t>(upto - pos));
       consumed += static_cast<size_t>(upto - pos);

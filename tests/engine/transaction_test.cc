@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 
+#include <cstdio>
 #include <random>
 
 #include "engine/content_decoder.h"
@@ -165,6 +166,33 @@ TEST(Transaction, NoOutputWhenTheBodyIsNotHeldBackReportsTheSame) {
   EXPECT_EQ(report.decision, Decision::kContinue);  // what was done
   EXPECT_EQ(report.warnings,
             std::vector<std::string>{"body not held back (the host forwarded it as received): redactions were not applied"});
+}
+
+// Thousands of redactions applied by one release (a text of SSNs given in one piece, or in
+// large chunks): every one is rewritten and nothing else is, whatever the chunking.
+TEST(Transaction, DenseRedactionsAreAllAppliedUnderAnyChunking) {
+  auto redacting = Compile(std::string(kSsnPolicy).replace(std::string(kSsnPolicy).find("ssn: {}"), 7,
+                                                           "ssn: {action: !redact \"<ssn>\"}"));
+  std::mt19937_64 rng(14);
+  std::string body, want;
+  constexpr int kValues = 20000;
+  for (int i = 0; i < kValues; ++i) {
+    char ssn[16];
+    std::snprintf(ssn, sizeof(ssn), "%03d-%02d-%04d", static_cast<int>(rng() % 1000), static_cast<int>(rng() % 100),
+                  static_cast<int>(rng() % 10000));
+    const char* sep = i % 7 == 0 ? "\n" : " ";
+    body += ssn;
+    body += sep;
+    want += "<ssn>";
+    want += sep;
+  }
+  for (size_t chunk : {size_t{0}, size_t{65536}, size_t{16384}, size_t{1000}}) {
+    Result r = Scan(redacting, body, "text/plain", chunk);
+    ASSERT_EQ(r.report.categories.size(), 1u) << chunk;
+    EXPECT_EQ(r.report.categories[0].count, static_cast<uint64_t>(kValues)) << chunk;
+    EXPECT_EQ(r.report.decision, Decision::kRedact) << chunk;
+    EXPECT_TRUE(r.body == want) << chunk << ": " << r.body.size() << " bytes forwarded, " << want.size() << " expected";
+  }
 }
 
 TEST(Transaction, CorrelateInterestPicksTheReportedSpan) {
