@@ -342,6 +342,26 @@ std::string GenerateSsnText(size_t target, uint64_t seed) {
   return out;
 }
 
+std::string GenerateCorrelatedText(size_t target, uint64_t seed) {
+  Rng rng(seed);
+  std::string out;
+  out.reserve(target + 32);
+  while (out.size() < target) {
+    char line[48];
+    const int kind = static_cast<int>(rng.Below(4));
+    if (kind < 2) {
+      std::snprintf(line, sizeof(line), "%s %010llu\n", kind == 0 ? "phone" : "id",
+                    static_cast<unsigned long long>(rng.Below(10000000000ULL)));
+    } else {
+      std::snprintf(line, sizeof(line), "%s %d/%d/%d\n", kind == 2 ? "dob" : "seen", static_cast<int>(1 + rng.Below(12)),
+                    static_cast<int>(1 + rng.Below(28)), static_cast<int>(1940 + rng.Below(80)));
+    }
+    out += line;
+  }
+  out.resize(target);
+  return out;
+}
+
 // Inputs are cached per size: benchmark functions run several times while the library picks
 // an iteration count, and generating 10 MiB each time would dominate a short run.
 //
@@ -390,6 +410,11 @@ const Bodies& CachedNumbersJson(size_t size) {
 const Bodies& CachedSsnText(size_t size) {
   static auto* cache = new std::map<size_t, Bodies>();
   return CachedBodies(cache, size, 13, GenerateSsnText);
+}
+
+const Bodies& CachedCorrelatedText(size_t size) {
+  static auto* cache = new std::map<size_t, Bodies>();
+  return CachedBodies(cache, size, 17, GenerateCorrelatedText);
 }
 
 const std::string& ReferencePolicyText() {

@@ -76,6 +76,10 @@ std::string GenerateNumbersJson(size_t target, uint64_t seed);
 // SSN-shaped values (ddd-dd-dddd) separated by spaces and newlines, about `target` bytes: a
 // body where every value is a match.
 std::string GenerateSsnText(size_t target, uint64_t seed);
+// Short lines naming a phone number or a date of birth ("phone 5551234567", "dob 4/11/1987"),
+// some without the word, about `target` bytes: the reference policy's correlations at their
+// densest.
+std::string GenerateCorrelatedText(size_t target, uint64_t seed);
 
 // Bodies per size (4 MiB in all, between 1 and 64), and the cached bodies of a size.
 size_t BodyVariants(size_t size);
@@ -85,6 +89,7 @@ const Bodies& CachedGrpc(size_t size);
 const Bodies& CachedText(size_t size);
 const Bodies& CachedNumbersJson(size_t size);
 const Bodies& CachedSsnText(size_t size);
+const Bodies& CachedCorrelatedText(size_t size);
 
 // The shared conformance reference policy, else examples/policies/default.yaml; empty if neither
 // can be read.

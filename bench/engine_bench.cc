@@ -226,6 +226,14 @@ void BM_NumbersJson(benchmark::State& state) {
 }
 BENCHMARK(BM_NumbersJson)->Arg(64 * 1024)->Arg(kMiB);
 
+// Whole engine, reference policy, text where its correlations (a number near "phone", a date
+// near "dob") have candidates on every line: each primary was once compared with every queued
+// secondary.
+void BM_CorrelatedText(benchmark::State& state) {
+  RunScan(state, ReferencePolicy(), CachedCorrelatedText(static_cast<size_t>(state.range(0))), "text/plain");
+}
+BENCHMARK(BM_CorrelatedText)->Arg(64 * 1024)->Arg(kMiB);
+
 // Whole engine with LeakSignal's advanced example policy, which redacts SSNs (the body is held
 // back and rewritten as it streams): log-like text, and a text of SSNs alone, every value
 // redacted (a release applying thousands of redactions was once quadratic in them).

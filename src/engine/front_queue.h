@@ -9,6 +9,7 @@
 #ifndef LEAKSCOPE_ENGINE_FRONT_QUEUE_H_
 #define LEAKSCOPE_ENGINE_FRONT_QUEUE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -32,6 +33,18 @@ class FrontQueue {
   template <typename... Args>
   T& emplace_back(Args&&... args) {
     return items_.emplace_back(std::forward<Args>(args)...);
+  }
+  // Inserts `value` after the queued elements that are not `less` than it: at the back when
+  // it is not less than the last one (elements mostly come in order), else in its place, so a
+  // queue kept this way stays ordered.
+  template <typename Less>
+  void insert_ordered(T value, Less less) {
+    if (empty() || !less(value, items_.back())) {
+      items_.push_back(std::move(value));
+      return;
+    }
+    auto at = std::upper_bound(items_.begin() + static_cast<std::ptrdiff_t>(head_), items_.end(), value, less);
+    items_.insert(at, std::move(value));
   }
   void pop_front() {
     ++head_;

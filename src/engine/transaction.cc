@@ -297,10 +297,20 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       return MatchView{begin, end, text, path, context, number, scalar_begin, scalar_end, rewritable};
     }
   };
+  static bool BeginsBefore(const Candidate& a, const Candidate& b) { return a.begin < b.begin; }
+  // Both queues are ordered by where candidates begin (they mostly come in that order), so that
+  // a primary is compared only with the secondaries that can be near it: comparing each with
+  // every queued one was quadratic (a text of "phone 5551234567" pairs: 0.1 MB/s).
   struct CategoryState {
     std::vector<FrontQueue<Candidate>> pending;      // per correlate: primaries awaiting a verdict
     std::vector<FrontQueue<Candidate>> secondaries;  // per correlate
+    std::vector<uint64_t> longest_secondary;         // per correlate: the longest span queued so far
     std::set<std::pair<uint64_t, uint64_t>> reported;  // spans reported via correlation
+
+    void AddSecondary(size_t correlate, const MatchView& m) {
+      longest_secondary[correlate] = std::max(longest_secondary[correlate], m.end - m.begin);
+      secondaries[correlate].insert_ordered(Candidate(m), BeginsBefore);
+    }
   };
   struct Redaction {
     uint64_t begin, end;
@@ -923,7 +933,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       const MatchView cand{MapBegin(h.span.begin), MapEnd(h.span.end), text, seg_.path, seg_.context,
                            seg_.is_number, seg_.raw_base, seg_.raw_end, seg_.rewritable};
       if (role >= 0) {
-        Correlating(c).secondaries[role].emplace_back(cand);
+        Correlating(c).AddSecondary(static_cast<size_t>(role), cand);
         continue;
       }
       const CompiledCategory& cat = cp.categories()[c];
@@ -940,14 +950,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       for (int k : cat.correlated_by) {
         const auto& corrs = cp.categories()[k].correlates;
         for (size_t j = 0; j < corrs.size(); ++j) {
-          if (corrs[j].match_group == c) Correlating(k).secondaries[j].emplace_back(cand);
+          if (corrs[j].match_group == c) Correlating(k).AddSecondary(j, cand);
         }
       }
       if (plan_->slot_of_category[c] < 0) continue;  // scanned only as another category's match_group
       if (cat.correlates.empty()) {
         Record(plan_->slot_of_category[c], cand);
       } else {
-        for (size_t j = 0; j < cat.correlates.size(); ++j) Correlating(c).pending[j].emplace_back(cand);
+        for (size_t j = 0; j < cat.correlates.size(); ++j) Correlating(c).pending[j].insert_ordered(Candidate(cand), BeginsBefore);
       }
     }
   }
@@ -962,6 +972,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       const size_t n = cp_->categories()[static_cast<size_t>(c)].correlates.size();
       st.pending.resize(n);
       st.secondaries.resize(n);
+      st.longest_secondary.assign(n, 0);
     }
     return st;
   }
@@ -979,7 +990,16 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
         while (!pending.empty()) {
           Candidate& p = pending.front();
           if (!final && (progress == UINT64_MAX ? false : progress < p.end + corr.max_distance)) break;
-          for (const Candidate& s : secs) {
+          // The secondaries that can be near p, in the order they begin: none that begins
+          // before `from` reaches p (none is longer than the longest queued), and none after one
+          // that begins past p's reach does.
+          const uint64_t reach = corr.max_distance + st.longest_secondary[j];
+          const uint64_t from = p.begin > reach ? p.begin - reach : 0;
+          auto first = std::lower_bound(secs.begin(), secs.end(), from,
+                                        [](const Candidate& s, uint64_t at) { return s.begin < at; });
+          for (auto it = first; it != secs.end(); ++it) {
+            const Candidate& s = *it;
+            if (s.begin > p.end + corr.max_distance) break;
             if (Distance(p.begin, p.end, s.begin, s.end) > corr.max_distance) continue;
             if (plan_->slot_of_category[c] < 0) break;
             switch (corr.interest) {
@@ -1145,9 +1165,11 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       }
     }
     if (r.end <= released_) return;  // defensive: never rewrite bytes already sent
-    auto pos = std::upper_bound(redactions_.begin(), redactions_.end(), r,
-                                [](const Redaction& a, const Redaction& b) { return a.begin < b.begin; });
-    redactions_.insert(pos, std::move(r));
+    // Appended, and put in order by the next release: matches mostly come in order, but those
+    // a correlation decides at the body's end come after all others, and inserting each in its
+    // place was quadratic in them.
+    if (!redactions_.empty() && r.begin < redactions_.back().begin) redactions_ordered_ = false;
+    redactions_.push_back(std::move(r));
   }
 
   // Raw offset up to which body bytes can be released: nothing before it can still be redacted.
@@ -1168,6 +1190,12 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     if (block_at_ != UINT64_MAX) {
       upto = std::min(upto, std::max(block_at_, released_));
       held_end = std::min(held_end, upto);
+    }
+    if (!redactions_ordered_) {
+      // Stable: redactions that begin at one byte keep the order they came in.
+      std::stable_sort(redactions_.begin(), redactions_.end(),
+                       [](const Redaction& a, const Redaction& b) { return a.begin < b.begin; });
+      redactions_ordered_ = true;
     }
     size_t consumed = 0;  // bytes of held_ consumed
     uint64_t pos = released_;
@@ -1346,7 +1374,8 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
   uint64_t released_ = 0;
   uint64_t redacted_until_ = 0;
   uint64_t block_at_ = UINT64_MAX;  // raw offset of the first blocked match
-  std::vector<Redaction> redactions_;
+  std::vector<Redaction> redactions_;  // ordered by where they begin, unless !redactions_ordered_
+  bool redactions_ordered_ = true;
   // Content-Encoding
   std::string content_encoding_;               // the header's value(s)
   std::string grpc_encoding_;                  // compressed gRPC messages' coding (GrpcWalker)

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace leakscope {
@@ -50,6 +52,32 @@ TEST(FrontQueue, BehavesAsADeque) {
       ASSERT_TRUE(queue.empty());
       ASSERT_EQ(queue.begin(), queue.end());
     }
+  }
+}
+
+// Ordered insertion mixed with pops from the front: the queue stays ordered by key, and elements
+// with equal keys keep the order they came in (as std::stable_sort of everything would).
+TEST(FrontQueue, InsertOrderedKeepsTheQueueOrderedAndStable) {
+  std::mt19937 rng(11);
+  using Item = std::pair<int, int>;  // key, arrival
+  auto by_key = [](const Item& a, const Item& b) { return a.first < b.first; };
+  FrontQueue<Item> queue;
+  std::vector<Item> reference;
+  int arrival = 0;
+  for (int step = 0; step < 5000; ++step) {
+    if (rng() % 3 != 0) {
+      // Mostly increasing keys, sometimes an earlier one, sometimes a repeat.
+      const int key = rng() % 4 == 0 ? static_cast<int>(rng() % 64) : step / 4;
+      queue.insert_ordered(Item{key, arrival}, by_key);
+      reference.push_back(Item{key, arrival});
+      ++arrival;
+      std::stable_sort(reference.begin(), reference.end(), by_key);
+    } else if (!reference.empty()) {
+      ASSERT_EQ(queue.front(), reference.front()) << step;
+      queue.pop_front();
+      reference.erase(reference.begin());
+    }
+    ASSERT_EQ(std::vector<Item>(queue.begin(), queue.end()), reference) << step;
   }
 }
 

@@ -229,6 +229,89 @@ endpoints:
   }
 }
 
+// Thousands of primaries and secondaries of one correlation in one body, some near each other
+// and some not, with secondaries of different lengths (the near ones may be before or after
+// their primary): each primary is decided as alone, under any chunking, and the redactions the
+// correlation decides (all of them after the direct matches) rewrite exactly their numbers.
+TEST(Transaction, DenseCorrelationsAreDecidedAndRedactedAsAlone) {
+  const std::string policy = R"(
+categories:
+  phone:
+    - regex: "\\b\\d{10}\\b"
+    - correlate:
+        interest: primary
+        max_distance: 8
+        matches:
+          - raw: tel
+          - regex: "telephone-[a-z]{0,40}"
+  card:
+    - regex: "\\b4\\d{15}\\b"
+endpoints:
+  - matches: "**"
+    config:
+      phone: {action: !redact "<phone>"}
+      card: {action: !redact "<card>"}
+)";
+  auto cp = Compile(policy);
+  std::mt19937_64 rng(1414);
+  std::string body, want;
+  uint64_t near = 0;
+  auto digits = [&](int n) {
+    std::string d;
+    for (int i = 0; i < n; ++i) d.push_back(static_cast<char>('0' + rng() % 10));
+    return d;
+  };
+  for (int i = 0; i < 6000; ++i) {
+    const std::string number = digits(10);
+    switch (rng() % 6) {
+      case 0:  // a secondary just before
+        body += "tel " + number;
+        want += "tel <phone>";
+        ++near;
+        break;
+      case 1: {  // a long secondary just after
+        const std::string tail(rng() % 40, 'x');
+        body += number + " telephone-" + tail;
+        want += "<phone> telephone-" + tail;
+        ++near;
+        break;
+      }
+      case 2:  // too far from any secondary
+        body += "............ " + number + " ............";
+        want += "............ " + number + " ............";
+        break;
+      case 3: {  // a direct match between correlated ones
+        const std::string card = "4" + digits(15);
+        body += "card " + card;
+        want += "card <card>";
+        break;
+      }
+      case 4: {  // a long secondary that ends just before
+        const std::string tail(rng() % 40, 'y');
+        body += "telephone-" + tail + " " + number;
+        want += "telephone-" + tail + " <phone>";
+        ++near;
+        break;
+      }
+      default:
+        body += "tel ............ " + number;
+        want += "tel ............ " + number;
+        break;
+    }
+    body += " ;..........\n";  // farther than max_distance from the next item
+    want += " ;..........\n";
+  }
+  for (size_t chunk : {size_t{0}, size_t{16384}, size_t{777}}) {
+    Result r = Scan(cp, body, "text/plain", chunk);
+    uint64_t phones = 0;
+    for (const CategoryReport& c : r.report.categories) {
+      if (c.category == "phone") phones = c.count;
+    }
+    EXPECT_EQ(phones, near) << chunk;
+    EXPECT_TRUE(r.body == want) << chunk << ": the forwarded body differs";
+  }
+}
+
 const char* kBlockPolicy = R"(
 categories:
   secret:
