@@ -1,5 +1,5 @@
 // ASCII helpers shared by the engine: policy names, header names and `raw_insensitive` rules
-// compare ASCII case-insensitively (as LeakSignal does), never by locale.
+// compare ASCII case-insensitively (as LeakSignal does), never by locale; regex word bytes.
 #ifndef LEAKSCOPE_ENGINE_ASCII_H_
 #define LEAKSCOPE_ENGINE_ASCII_H_
 
@@ -7,6 +7,11 @@
 #include <string_view>
 
 namespace leakscope {
+
+// A byte of `\w` as RE2 and PCRE2 (without UCP) define it, and so of `\b`: [0-9A-Za-z_].
+inline bool IsAsciiWordByte(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 
 inline char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

@@ -372,6 +372,7 @@ class TriggeredFinder : public Finder {
       sequence_.push_back(e);
     }
     sequence_bytes_ = offset;
+    word_start_ = s.starts_at_word_boundary;
     searches_each_start_ = inner_->matches_at() && use_alphabet_ && reach_ <= kMaxEachStartReach &&
                            min_length_ > 0 && StartsOnlySomeOfAClass(s, all);
   }
@@ -388,6 +389,11 @@ class TriggeredFinder : public Finder {
     }
     all.back().next = nullptr;  // a last element's pairs would name a byte the sequence cut off
     return all;
+  }
+
+  // Whether `\b` holds before bytes[i].
+  static bool AtWordBoundary(const unsigned char* bytes, size_t i) {
+    return (i > 0 && IsAsciiWordByte(bytes[i - 1])) != IsAsciiWordByte(bytes[i]);
   }
 
   // Whether a class of the trigger sequence holds bytes that start a match and bytes that do not
@@ -561,7 +567,8 @@ class TriggeredFinder : public Finder {
           if (run_end - run >= min_length_) {
             const size_t run_last = std::min(last, run_end - static_cast<size_t>(min_length_));
             for (size_t start = run; start <= run_last && !found; ++start) {
-              found = first_[bytes[start]] && inner_->MatchAtIn(text, start, hi, &m);
+              found = first_[bytes[start]] && (!word_start_ || AtWordBoundary(bytes, start)) &&
+                      inner_->MatchAtIn(text, start, hi, &m);
             }
           }
           run = run_end + 1;  // past the byte that ends the run
@@ -757,6 +764,8 @@ class TriggeredFinder : public Finder {
   // kMaxEachStartReach bytes, which bounds each search.
   static constexpr uint64_t kMaxEachStartReach = 32;
   bool searches_each_start_ = false;
+  // Only where `\b` holds (RegexSummary::starts_at_word_boundary): in a digit run, its start.
+  bool word_start_ = false;
   bool prefix_first_[256] = {};  // RegexSummary::trigger_prefix
   bool prefix_run_[256] = {};
 };

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/ascii.h"
+
 namespace leakscope {
 
 namespace {
@@ -37,8 +39,8 @@ ByteSet Range(int lo, int hi) {
 }
 ByteSet Digits() { return Range('0', '9'); }
 ByteSet WordBytes() {
-  ByteSet s = Range('0', '9') | Range('a', 'z') | Range('A', 'Z');
-  s.set('_');
+  ByteSet s;
+  for (int b = 0; b < 0x80; ++b) s.set(static_cast<size_t>(b), IsAsciiWordByte(static_cast<unsigned char>(b)));
   return s;
 }
 ByteSet SpaceBytes() {  // RE2 and PCRE2 (without UCP): \t \n \v \f \r and space
@@ -150,6 +152,8 @@ struct Info {
   bool byte_atom = false;
   uint64_t rep_lo = 1;
   uint64_t rep_hi = 1;
+  bool word_boundary = false;  // exactly `\b`
+  bool word_start = false;     // every match starts where `\b` holds (RegexSummary)
 };
 
 struct Flags {
@@ -208,6 +212,8 @@ class Analyzer {
     *out = branches[0];
     for (size_t i = 1; i < branches.size(); ++i) {
       const Info& b = branches[i];
+      out->word_start = out->word_start && b.word_start;
+      out->word_boundary = false;
       out->min_len = std::min(out->min_len, b.min_len);
       out->max_len = std::max(out->max_len, b.max_len);
       out->reach = std::max(out->reach, b.reach);
@@ -257,6 +263,10 @@ class Analyzer {
       bool class_run;     // one byte class, at least once
     };
     std::optional<Before> before1, before2;
+    // Whether a `\b` comes before any piece that consumes (then every match starts where it
+    // holds), and whether one consumed yet.
+    bool word_start = false;
+    bool consumed = false;
     auto prefix_here = [&]() -> std::optional<TriggerPrefix> {
       if (!before1 || !before2 || !before1->optional_run || !before2->class_run) return std::nullopt;
       return TriggerPrefix{before2->alphabet, before1->alphabet};
@@ -276,6 +286,10 @@ class Analyzer {
       if (!ParsePiece(flags, &piece, &is_piece)) return false;
       if (!is_piece) continue;  // a flag group such as (?i) changes flags only
       ++pieces;
+      if (!consumed) {
+        word_start = word_start || piece.word_boundary || (piece.min_len > 0 && piece.word_start);
+        consumed = piece.max_len > 0;
+      }
       const uint64_t lo = piece.rep_lo;
       const uint64_t hi = piece.rep_hi;
       // A small count range continues a sequence (the bit-parallel trigger check handles ranges).
@@ -387,8 +401,10 @@ class Analyzer {
       out->rep_lo = piece.rep_lo;
       out->rep_hi = piece.rep_hi;
       if (pieces == 1) out->leading_literal = piece.leading_literal;
+      out->word_boundary = pieces == 1 && piece.word_boundary;
     }
     emit();
+    out->word_start = word_start;
     out->reach = std::max(out->reach, out->max_len);
     out->first = first;
     if (first_char && out->min_len >= 2) {
@@ -493,6 +509,8 @@ class Analyzer {
     info->byte_atom = child.byte_atom && child.rep_lo == 1 && child.rep_hi == 1;
     info->rep_lo = lo;
     info->rep_hi = hi;
+    info->word_start = lo >= 1 && child.word_start;
+    info->word_boundary = false;
   }
 
   static Info Atom(const ByteSet& set, uint64_t max_bytes) {
@@ -745,6 +763,7 @@ class Analyzer {
         [[fallthrough]];
       case 'b': case 'B':
         *out = Assertion();
+        out->word_boundary = e == 'b';
         *zero_width = true;
         return true;
       case 'p': case 'P': {  // Unicode classes: any byte
@@ -996,6 +1015,7 @@ std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialec
   s.can_be_empty = info->min_len == 0;
   s.min_length = info->min_len;
   s.leading_literal = info->leading_literal;
+  s.starts_at_word_boundary = info->word_start;
   const std::optional<Candidate>& cand = s.alphabet_restricted() ? info->cand.any : info->cand.bounded;
   if (cand && !s.can_be_empty) {
     s.trigger = cand->set;

@@ -73,6 +73,9 @@ struct RegexSummary {
   // Whether every match starts with one fixed byte: RE2 then skips to candidates with memchr
   // itself, faster than a trigger search around it.
   bool leading_literal = false;
+  // Whether every match starts where `\b` holds (ASCII word bytes, as RE2 and PCRE2 without
+  // UCP define them): the pattern has `\b` before anything that consumes, in every branch.
+  bool starts_at_word_boundary = false;
 
   // Whether the pattern behaves at a '\n' between two texts as at a text's start or end: no
   // text anchors (^ and $ outside multi-line mode, \A, \z, \Z, \G) and no negative lookaround

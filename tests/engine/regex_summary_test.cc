@@ -65,6 +65,33 @@ TEST(RegexSummary, EmailTriggersOnTheAtSignAndIsConfinedToItsAlphabet) {
   EXPECT_FALSE(s->can_be_empty);
 }
 
+TEST(RegexSummary, KnowsWhenEveryMatchStartsAtAWordBoundary) {
+  struct Case {
+    const char* pattern;
+    RegexDialect dialect;
+    bool word_start;
+  };
+  const Case cases[] = {
+      {"\\b\\d{3}-\\d{2}", RegexDialect::kRe2, true},
+      {"(?-u:\\b)(?:4[0-9]{12}|5[1-5][0-9]{14})(?-u:\\b)", RegexDialect::kRe2, true},  // low_fp's card
+      {"(?:\\bab|\\bcd)x", RegexDialect::kRe2, true},   // in every branch
+      {"(?:\\bab|cd)x", RegexDialect::kRe2, false},      // not in one
+      {"(\\b\\d)+", RegexDialect::kRe2, true},         // a group repeated at least once
+      {"(\\b\\d)*x", RegexDialect::kRe2, false},       // or possibly not at all
+      {"(?!000)\\b\\d{3}", RegexDialect::kPcre2, true},  // after a lookahead
+      {"(\\bx)\\1", RegexDialect::kPcre2, true},
+      {"a?\\bb", RegexDialect::kRe2, false},  // a match may start with the optional `a`
+      {"\\d{3}\\b", RegexDialect::kRe2, false},
+      {"\\B\\d", RegexDialect::kRe2, false},
+      {"^\\bx", RegexDialect::kRe2, true},
+  };
+  for (const Case& c : cases) {
+    auto s = SummarizeRegex(c.pattern, c.dialect);
+    ASSERT_TRUE(s) << c.pattern;
+    EXPECT_EQ(s->starts_at_word_boundary, c.word_start) << c.pattern;
+  }
+}
+
 TEST(RegexSummary, DigitRunsBoundLeadAndReach) {
   auto s = SummarizeRegex("\\d{16}", RegexDialect::kRe2);
   ASSERT_TRUE(s);
@@ -550,6 +577,8 @@ TEST(TriggerSearch, SameMatchesAsFullScanWhereOnlySomeBytesOfAClassStartAMatch) 
       "4[0-9]{12}(?:[0-9]{3})?",
       "[25][1-7][0-9]{4}",
       "\\b3[47]\\d{3}\\b",
+      "(?-u:\\b)(?:4[0-9]{5}|[25][1-7][0-9]{3})(?-u:\\b)",  // only word starts start one
+      "(?:\\b4|x)\\d{4}",
       "(?:2131|1800|35\\d{3})\\d{2}",
       "1\\d{2}(?:-\\d)?",
       "[0-4]\\d{3}[a-c]",
