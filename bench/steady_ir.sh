@@ -6,8 +6,11 @@
 #
 #   bench/steady_ir.sh BODY [CONTENT_TYPE]     LEAKSCOPE=build/leakscope POLICY=... (defaults below)
 #
-# Deterministic for one binary; between two builds, differences under ~1 % can come from the
-# compiler's inlining of code the change did not touch (see BENCHMARKS.md, tenth session).
+# Deterministic for one binary and one body path; between two builds, differences under ~1 % can
+# come from the compiler's inlining of code the change did not touch (see BENCHMARKS.md, tenth
+# session), and for one binary the body file's name moves the figure by up to ~1 % too: its
+# length shifts heap addresses, which seed the known-text tables' hashes (fourteenth session:
+# 51.68 and 51.10 for one binary). Compare builds on two or more paths of the same body.
 set -euo pipefail
 body=${1:?usage: bench/steady_ir.sh BODY [CONTENT_TYPE]}
 content_type=${2:-application/json}
