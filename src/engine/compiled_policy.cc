@@ -562,16 +562,16 @@ class TriggeredFinder : public Finder {
         // (kMaxEachStartReach bytes), mostly a few bytes in.
         const size_t last = std::min(settled, hi - static_cast<size_t>(min_length_));
         for (size_t run = lo; run <= last && !found;) {
-          size_t run_end = run;
-          while (run_end < hi && alphabet_[bytes[run_end]]) ++run_end;
-          if (run_end - run >= min_length_) {
-            const size_t run_last = std::min(last, run_end - static_cast<size_t>(min_length_));
+          size_t run_stop = run;  // where this alphabet run ends (within the region)
+          while (run_stop < hi && alphabet_[bytes[run_stop]]) ++run_stop;
+          if (run_stop - run >= min_length_) {
+            const size_t run_last = std::min(last, run_stop - static_cast<size_t>(min_length_));
             for (size_t start = run; start <= run_last && !found; ++start) {
               found = first_[bytes[start]] && (!word_start_ || AtWordBoundary(bytes, start)) &&
                       inner_->MatchAtIn(text, start, hi, &m);
             }
           }
-          run = run_end + 1;  // past the byte that ends the run
+          run = run_stop + 1;  // past the byte that ends the run
         }
       } else {
         // A match at lo is the leftmost in the region: one anchored search finds it. Asked
