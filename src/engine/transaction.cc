@@ -298,6 +298,14 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
     }
   };
   static bool BeginsBefore(const Candidate& a, const Candidate& b) { return a.begin < b.begin; }
+  // Queues `m` in the order candidates begin: made in place at the back, as nearly all come.
+  static void Enqueue(FrontQueue<Candidate>* queue, const MatchView& m) {
+    if (queue->empty() || queue->back().begin <= m.begin) {
+      queue->emplace_back(m);
+    } else {
+      queue->insert_ordered(Candidate(m), BeginsBefore);
+    }
+  }
   // Both queues are ordered by where candidates begin (they mostly come in that order), so that
   // a primary is compared only with the secondaries that can be near it: comparing each with
   // every queued one was quadratic (a text of "phone 5551234567" pairs: 0.1 MB/s).
@@ -309,7 +317,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
 
     void AddSecondary(size_t correlate, const MatchView& m) {
       longest_secondary[correlate] = std::max(longest_secondary[correlate], m.end - m.begin);
-      secondaries[correlate].insert_ordered(Candidate(m), BeginsBefore);
+      Enqueue(&secondaries[correlate], m);
     }
   };
   struct Redaction {
@@ -957,7 +965,7 @@ class Transaction::DirectionState : public JsonTokenizer::Sink {
       if (cat.correlates.empty()) {
         Record(plan_->slot_of_category[c], cand);
       } else {
-        for (size_t j = 0; j < cat.correlates.size(); ++j) Correlating(c).pending[j].insert_ordered(Candidate(cand), BeginsBefore);
+        for (size_t j = 0; j < cat.correlates.size(); ++j) Enqueue(&Correlating(c).pending[j], cand);
       }
     }
   }
