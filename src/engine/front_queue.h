@@ -1,5 +1,6 @@
 // FrontQueue: a queue over a std::vector, taken from the front (and, when a later element is
-// cancelled, from the back), for queues that are usually empty or short.
+// cancelled, from the back), for queues that are usually empty or short; it can also be kept
+// ordered (insert_ordered), which costs nothing more while elements come in order.
 //
 // std::deque allocates a map and a block as soon as it is constructed, even if nothing is ever
 // queued (a correlation's candidate queues, in most transactions); a FrontQueue allocates on its
