@@ -57,12 +57,15 @@ struct PolicyOrError {
   std::string error;
 };
 
+// A policy compiled once for the process (never freed: benchmarks run until exit).
+const PolicyOrError* CompiledForever(const std::string& yaml) {
+  auto* r = new PolicyOrError();
+  r->policy = CompileYaml(yaml, &r->error);
+  return r;
+}
+
 const PolicyOrError& ReferencePolicy() {
-  static const PolicyOrError* p = [] {
-    auto* r = new PolicyOrError();
-    r->policy = CompileYaml(ReferencePolicyText(), &r->error);
-    return r;
-  }();
+  static const PolicyOrError* p = CompiledForever(ReferencePolicyText());
   return *p;
 }
 
@@ -238,12 +241,8 @@ BENCHMARK(BM_CorrelatedText)->Arg(64 * 1024)->Arg(kMiB);
 // back and rewritten as it streams): log-like text, and a text of SSNs alone, every value
 // redacted (a release applying thousands of redactions was once quadratic in them).
 const PolicyOrError& RedactingPolicy() {
-  static const PolicyOrError* p = [] {
-    auto* r = new PolicyOrError();
-    r->policy = CompileYaml(testing::ReadFileOrDie(testing::SharedDir() + "/conformance/leaksignal-examples/advanced_policy.yaml"),
-                            &r->error);
-    return r;
-  }();
+  static const PolicyOrError* p =
+      CompiledForever(testing::ReadFileOrDie(testing::SharedDir() + "/conformance/leaksignal-examples/advanced_policy.yaml"));
   return *p;
 }
 void BM_RedactText(benchmark::State& state) {
