@@ -373,6 +373,7 @@ class TriggeredFinder : public Finder {
     }
     sequence_bytes_ = offset;
     word_start_ = s.starts_at_word_boundary;
+    first_pairs_ = s.first_pairs;
     searches_each_start_ = inner_->matches_at() && use_alphabet_ && reach_ <= kMaxEachStartReach &&
                            min_length_ > 0 && StartsOnlySomeOfAClass(s, all);
   }
@@ -567,8 +568,8 @@ class TriggeredFinder : public Finder {
           if (run_stop - run >= min_length_) {
             const size_t run_last = std::min(last, run_stop - static_cast<size_t>(min_length_));
             for (size_t start = run; start <= run_last && !found; ++start) {
-              found = first_[bytes[start]] && (!word_start_ || AtWordBoundary(bytes, start)) &&
-                      inner_->MatchAtIn(text, start, hi, &m);
+              found = first_[bytes[start]] && (first_pairs_ == nullptr || (*first_pairs_)[bytes[start]].test(bytes[start + 1])) &&
+                      (!word_start_ || AtWordBoundary(bytes, start)) && inner_->MatchAtIn(text, start, hi, &m);
             }
           }
           run = run_stop + 1;  // past the byte that ends the run
@@ -767,6 +768,9 @@ class TriggeredFinder : public Finder {
   bool searches_each_start_ = false;
   // Only where `\b` holds (RegexSummary::starts_at_word_boundary): in a digit run, its start.
   bool word_start_ = false;
+  // RegexSummary::first_pairs: a start's second byte must be one of these (half the card
+  // pattern's starts in random digits fail it), else null.
+  std::shared_ptr<const BytePairs> first_pairs_;
   bool prefix_first_[256] = {};  // RegexSummary::trigger_prefix
   bool prefix_run_[256] = {};
 };

@@ -1016,6 +1016,7 @@ std::optional<RegexSummary> SummarizeRegex(std::string_view pattern, RegexDialec
   s.min_length = info->min_len;
   s.leading_literal = info->leading_literal;
   s.starts_at_word_boundary = info->word_start;
+  s.first_pairs = info->min_len >= 2 ? info->pairs : nullptr;
   const std::optional<Candidate>& cand = s.alphabet_restricted() ? info->cand.any : info->cand.bounded;
   if (cand && !s.can_be_empty) {
     s.trigger = cand->set;

@@ -76,6 +76,9 @@ struct RegexSummary {
   // Whether every match starts where `\b` holds (ASCII word bytes, as RE2 and PCRE2 without
   // UCP define them): the pattern has `\b` before anything that consumes, in every branch.
   bool starts_at_word_boundary = false;
+  // When every match has two bytes or more: for each byte a match can start with, the bytes that
+  // can follow it (`first` and its pairs); null when unknown.
+  std::shared_ptr<const BytePairs> first_pairs;
 
   // Whether the pattern behaves at a '\n' between two texts as at a text's start or end: no
   // text anchors (^ and $ outside multi-line mode, \A, \z, \Z, \G) and no negative lookaround

@@ -92,6 +92,20 @@ TEST(RegexSummary, KnowsWhenEveryMatchStartsAtAWordBoundary) {
   }
 }
 
+TEST(RegexSummary, KnowsTheSecondBytesAfterEachFirstByte) {
+  auto s = SummarizeRegex("(?:4[0-9]{12}|6(?:011|5[0-9][0-9])[0-9]{12}|(?:2131|1800)\\d{11})", RegexDialect::kRe2);
+  ASSERT_TRUE(s && s->first_pairs);
+  EXPECT_EQ(s->first, Bytes("4621"));
+  EXPECT_EQ((*s->first_pairs)['4'], Bytes("0123456789"));
+  EXPECT_EQ((*s->first_pairs)['6'], Bytes("05"));
+  EXPECT_EQ((*s->first_pairs)['2'], Bytes("1"));
+  EXPECT_EQ((*s->first_pairs)['1'], Bytes("8"));
+  // A one-byte match has no second byte.
+  auto one = SummarizeRegex("x|yz", RegexDialect::kRe2);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->first_pairs, nullptr);
+}
+
 TEST(RegexSummary, DigitRunsBoundLeadAndReach) {
   auto s = SummarizeRegex("\\d{16}", RegexDialect::kRe2);
   ASSERT_TRUE(s);
