@@ -3,6 +3,7 @@
 #include "bench_data.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -374,48 +375,27 @@ size_t BodyVariants(size_t size) { return std::clamp<size_t>((4 * kMiB) / std::m
 
 namespace {
 
-const Bodies& CachedBodies(std::map<size_t, Bodies>* cache, size_t size, uint64_t seed,
-                           std::string (*generate)(size_t, uint64_t)) {
-  auto it = cache->find(size);
+// One cache for every generator: bodies by generator and size.
+const Bodies& CachedBodies(size_t size, uint64_t seed, std::string (*generate)(size_t, uint64_t)) {
+  static auto* cache = new std::map<std::pair<uintptr_t, size_t>, Bodies>();
+  const std::pair<uintptr_t, size_t> key(reinterpret_cast<uintptr_t>(generate), size);
+  auto it = cache->find(key);
   if (it == cache->end()) {
     Bodies bodies;
     for (size_t i = 0; i < BodyVariants(size); ++i) bodies.push_back(generate(size, seed + i));
-    it = cache->emplace(size, std::move(bodies)).first;
+    it = cache->emplace(key, std::move(bodies)).first;
   }
   return it->second;
 }
 
 }  // namespace
 
-const Bodies& CachedJson(size_t size) {
-  static auto* cache = new std::map<size_t, Bodies>();
-  return CachedBodies(cache, size, 42, GenerateCustomersJson);
-}
-
-const Bodies& CachedGrpc(size_t size) {
-  static auto* cache = new std::map<size_t, Bodies>();
-  return CachedBodies(cache, size, 42, GenerateCustomersGrpc);
-}
-
-const Bodies& CachedText(size_t size) {
-  static auto* cache = new std::map<size_t, Bodies>();
-  return CachedBodies(cache, size, 7, GenerateLogText);
-}
-
-const Bodies& CachedNumbersJson(size_t size) {
-  static auto* cache = new std::map<size_t, Bodies>();
-  return CachedBodies(cache, size, 11, GenerateNumbersJson);
-}
-
-const Bodies& CachedSsnText(size_t size) {
-  static auto* cache = new std::map<size_t, Bodies>();
-  return CachedBodies(cache, size, 13, GenerateSsnText);
-}
-
-const Bodies& CachedCorrelatedText(size_t size) {
-  static auto* cache = new std::map<size_t, Bodies>();
-  return CachedBodies(cache, size, 17, GenerateCorrelatedText);
-}
+const Bodies& CachedJson(size_t size) { return CachedBodies(size, 42, GenerateCustomersJson); }
+const Bodies& CachedGrpc(size_t size) { return CachedBodies(size, 42, GenerateCustomersGrpc); }
+const Bodies& CachedText(size_t size) { return CachedBodies(size, 7, GenerateLogText); }
+const Bodies& CachedNumbersJson(size_t size) { return CachedBodies(size, 11, GenerateNumbersJson); }
+const Bodies& CachedSsnText(size_t size) { return CachedBodies(size, 13, GenerateSsnText); }
+const Bodies& CachedCorrelatedText(size_t size) { return CachedBodies(size, 17, GenerateCorrelatedText); }
 
 const std::string& ReferencePolicyText() {
   static const std::string* text = [] {

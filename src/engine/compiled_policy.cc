@@ -392,9 +392,34 @@ class TriggeredFinder : public Finder {
     return all;
   }
 
-  // Whether `\b` holds before bytes[i].
-  static bool AtWordBoundary(const unsigned char* bytes, size_t i) {
-    return (i > 0 && IsAsciiWordByte(bytes[i - 1])) != IsAsciiWordByte(bytes[i]);
+  // The leftmost match in [lo, hi) that starts by `last` (<= hi - min_length_), for
+  // searches_each_start_: the first an anchored search finds, trying in order each start that
+  // MayStartAt allows and that has room for the shortest match in its alphabet run (a region
+  // that takes in close triggers holds many short numbers, say). Each search follows one start,
+  // so its DFA stays small, and ends within the pattern's reach (kMaxEachStartReach bytes),
+  // mostly a few bytes in.
+  bool LeftmostFromEachStart(std::string_view text, size_t lo, size_t last, size_t hi, Span* out) const {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    for (size_t run = lo; run <= last;) {
+      size_t run_stop = run;  // where this alphabet run ends (within the region)
+      while (run_stop < hi && alphabet_[bytes[run_stop]]) ++run_stop;
+      if (run_stop - run >= min_length_) {
+        const size_t run_last = std::min(last, run_stop - static_cast<size_t>(min_length_));
+        for (size_t start = run; start <= run_last; ++start) {
+          if (MayStartAt(bytes, start) && inner_->MatchAtIn(text, start, hi, out)) return true;
+        }
+      }
+      run = run_stop + 1;  // past the byte that ends the run
+    }
+    return false;
+  }
+  // Whether a match may start at bytes[i], with min_length_ bytes of the text from there (so
+  // bytes[i + 1] is there whenever first_pairs_ is: every match then has two): its first byte,
+  // its second after the first (first_pairs_), and `\b` before it (word_start_).
+  bool MayStartAt(const unsigned char* bytes, size_t i) const {
+    if (!first_[bytes[i]]) return false;
+    if (first_pairs_ != nullptr && !(*first_pairs_)[bytes[i]].test(bytes[i + 1])) return false;
+    return !word_start_ || (i > 0 && IsAsciiWordByte(bytes[i - 1])) != IsAsciiWordByte(bytes[i]);
   }
 
   // Whether a class of the trigger sequence holds bytes that start a match and bytes that do not
@@ -555,25 +580,8 @@ class TriggeredFinder : public Finder {
       Span m;
       bool found = false;
       if (searches_each_start_) {
-        // The leftmost match is the first that an anchored search finds, trying each start in
-        // order up to `settled` (a later one would not be taken from this region anyway): a
-        // byte that may start a match, with room for the shortest match in its alphabet run
-        // (a region that takes in close triggers holds many short numbers, say). Each search
-        // follows one start, so its DFA stays small, and ends within the pattern's reach
-        // (kMaxEachStartReach bytes), mostly a few bytes in.
-        const size_t last = std::min(settled, hi - static_cast<size_t>(min_length_));
-        for (size_t run = lo; run <= last && !found;) {
-          size_t run_stop = run;  // where this alphabet run ends (within the region)
-          while (run_stop < hi && alphabet_[bytes[run_stop]]) ++run_stop;
-          if (run_stop - run >= min_length_) {
-            const size_t run_last = std::min(last, run_stop - static_cast<size_t>(min_length_));
-            for (size_t start = run; start <= run_last && !found; ++start) {
-              found = first_[bytes[start]] && (first_pairs_ == nullptr || (*first_pairs_)[bytes[start]].test(bytes[start + 1])) &&
-                      (!word_start_ || AtWordBoundary(bytes, start)) && inner_->MatchAtIn(text, start, hi, &m);
-            }
-          }
-          run = run_stop + 1;  // past the byte that ends the run
-        }
+        // Starts after `settled` would not be taken from this region anyway.
+        found = LeftmostFromEachStart(text, lo, std::min(settled, hi - static_cast<size_t>(min_length_)), hi, &m);
       } else {
         // A match at lo is the leftmost in the region: one anchored search finds it. Asked
         // only for a lone trigger: where triggers are dense (log lines of digits for a phone
